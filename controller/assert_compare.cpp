@@ -1,0 +1,151 @@
+// Arbitrary-size integer comparison through normalized decimal digit strings.
+#include "controller/assert_compare.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <compare>
+
+namespace forkrun::controller {
+
+namespace json = boost::json;
+
+std::string_view to_string(AssertOp op) {
+    switch (op) {
+        case AssertOp::kEquals:
+            return "equals";
+        case AssertOp::kNotEquals:
+            return "notEquals";
+        case AssertOp::kGte:
+            return "gte";
+        case AssertOp::kLte:
+            return "lte";
+    }
+    return "?";
+}
+
+namespace {
+
+struct BigInt {
+    bool negative = false;
+    std::string digits;  // decimal, no leading zeros, "0" for zero
+};
+
+std::string strip_zeros(std::string d) {
+    const auto nz = d.find_first_not_of('0');
+    return nz == std::string::npos ? "0" : d.substr(nz);
+}
+
+// digits = digits * mul + add, in decimal.
+void mul_add(std::string& digits, unsigned mul, unsigned add) {
+    unsigned carry = add;
+    for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
+        const unsigned v = static_cast<unsigned>(*it - '0') * mul + carry;
+        *it = static_cast<char>('0' + v % 10);
+        carry = v / 10;
+    }
+    while (carry > 0) {
+        digits.insert(digits.begin(), static_cast<char>('0' + carry % 10));
+        carry /= 10;
+    }
+}
+
+std::optional<BigInt> parse_integer_text(std::string_view s) {
+    if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        std::string digits = "0";
+        for (char c : s.substr(2)) {
+            unsigned v;
+            if (c >= '0' && c <= '9') {
+                v = static_cast<unsigned>(c - '0');
+            } else if (c >= 'a' && c <= 'f') {
+                v = static_cast<unsigned>(c - 'a' + 10);
+            } else if (c >= 'A' && c <= 'F') {
+                v = static_cast<unsigned>(c - 'A' + 10);
+            } else {
+                return std::nullopt;
+            }
+            mul_add(digits, 16, v);
+        }
+        return BigInt{false, strip_zeros(std::move(digits))};
+    }
+    BigInt out;
+    if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+        out.negative = s[0] == '-';
+        s.remove_prefix(1);
+    }
+    if (s.empty() || s.size() > 4096) {
+        return std::nullopt;
+    }
+    for (char c : s) {
+        if (c < '0' || c > '9') {
+            return std::nullopt;
+        }
+    }
+    out.digits = strip_zeros(std::string(s));
+    if (out.digits == "0") {
+        out.negative = false;
+    }
+    return out;
+}
+
+std::optional<BigInt> as_integer(const json::value& v) {
+    if (v.is_int64()) {
+        const auto x = v.get_int64();
+        return BigInt{x < 0, x < 0 ? strip_zeros(std::to_string(x).substr(1)) : std::to_string(x)};
+    }
+    if (v.is_uint64()) {
+        return BigInt{false, std::to_string(v.get_uint64())};
+    }
+    if (v.is_string()) {
+        return parse_integer_text(v.get_string());
+    }
+    return std::nullopt;
+}
+
+std::strong_ordering compare(const BigInt& a, const BigInt& b) {
+    if (a.negative != b.negative) {
+        return a.negative ? std::strong_ordering::less : std::strong_ordering::greater;
+    }
+    auto mag = a.digits.size() != b.digits.size() ? a.digits.size() <=> b.digits.size()
+                                                  : a.digits.compare(b.digits) <=> 0;
+    if (a.negative) {
+        return 0 <=> mag;
+    }
+    return mag;
+}
+
+std::string as_text(const json::value& v) {
+    if (v.is_string()) {
+        return std::string(v.get_string());
+    }
+    return json::serialize(v);
+}
+
+template <class Ord>
+bool holds(Ord ord, AssertOp op) {
+    switch (op) {
+        case AssertOp::kEquals:
+            return ord == 0;
+        case AssertOp::kNotEquals:
+            return ord != 0;
+        case AssertOp::kGte:
+            return ord >= 0;
+        case AssertOp::kLte:
+            return ord <= 0;
+    }
+    return false;
+}
+
+}  // namespace
+
+bool assert_holds(const json::value& value, AssertOp op, const json::value& expected) {
+    auto a = as_integer(value);
+    auto b = as_integer(expected);
+    if (a && b) {
+        return holds(compare(*a, *b), op);
+    }
+    if (value.is_number() && expected.is_number()) {
+        return holds(value.to_number<double>() <=> expected.to_number<double>(), op);
+    }
+    return holds(as_text(value).compare(as_text(expected)) <=> 0, op);
+}
+
+}  // namespace forkrun::controller

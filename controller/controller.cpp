@@ -1,0 +1,135 @@
+// Controller: creates runs and their executions, routes cancels to the right strand.
+#include "controller/controller.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "controller/event_log.hpp"
+#include "controller/run_ids.hpp"
+#include "controller/run_request.hpp"
+#include "controller/timestamp.hpp"
+
+namespace forkrun::controller {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+Controller::Controller(ControllerConfig config, asio::any_io_executor exec)
+    : config_(std::move(config)), exec_(std::move(exec)) {}
+
+Controller::~Controller() = default;
+
+boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> Controller::create_run(
+    const Principal& who,
+    const json::value& body) {
+    RunRequestContext ctx{who.organization_id, who.subject, config_.enabled_types,
+                          config_.max_nodes, &store_};
+    auto decoded = decode_run_request(body, ctx);
+    if (!decoded) {
+        return decoded.error();
+    }
+    Run run = std::move(decoded->run);
+    run.id = new_run_id();
+    run.status = RunStatus::kWaiting;
+    run.started_at = Clock::now();
+    auto record = store_.insert(std::move(run));
+
+    std::unique_ptr<RunChains> chains;
+    if (config_.chains) {
+        chains = config_.chains->open(record, exec_);
+    }
+    auto exec =
+        std::make_shared<RunExecution>(exec_, record, std::move(decoded->graph), std::move(chains),
+                                       [this](const RunRecord& rec, RunStatus from, RunStatus to) {
+                                           log_transition(rec, from, to);
+                                       });
+    {
+        std::lock_guard lock(active_mu_);
+        active_.emplace(record->id(), exec);
+    }
+    log_transition(*record, RunStatus::kWaiting, RunStatus::kWaiting);
+    exec->start([this, id = record->id()] {
+        std::lock_guard lock(active_mu_);
+        active_.erase(id);
+    });
+    return record;
+}
+
+std::shared_ptr<RunRecord> Controller::find(const Principal& who, std::string_view run_id) const {
+    if (!is_run_id(run_id)) {
+        return nullptr;
+    }
+    return store_.find(who.organization_id, run_id);
+}
+
+ListPage Controller::list(const Principal& who, const ListQuery& q) const {
+    return store_.list(who.organization_id, q);
+}
+
+std::shared_ptr<RunExecution> Controller::execution(std::string_view run_id) const {
+    std::lock_guard lock(active_mu_);
+    auto it = active_.find(std::string(run_id));
+    return it == active_.end() ? nullptr : it->second;
+}
+
+std::size_t Controller::active_runs() const {
+    std::lock_guard lock(active_mu_);
+    return active_.size();
+}
+
+asio::awaitable<CancelResult> Controller::cancel(const Principal& who,
+                                                 std::string run_id,
+                                                 std::optional<std::string> reason) {
+    auto record = find(who, run_id);
+    if (!record) {
+        co_return CancelResult{CancelOutcome::kNotFound, nullptr};
+    }
+    auto exec = execution(run_id);
+    if (!exec || is_terminal(record->status())) {
+        co_return CancelResult{CancelOutcome::kAlreadyTerminal, record};
+    }
+    const bool won = co_await asio::co_spawn(
+        exec->strand(), exec->cancel(who.subject, std::move(reason)), asio::use_awaitable);
+    co_return CancelResult{won ? CancelOutcome::kCancelled : CancelOutcome::kAlreadyTerminal,
+                           record};
+}
+
+asio::awaitable<void> Controller::shutdown() {
+    std::vector<std::shared_ptr<RunExecution>> all;
+    {
+        std::lock_guard lock(active_mu_);
+        for (auto& [id, e] : active_) {
+            all.push_back(e);
+        }
+    }
+    if (all.empty()) {
+        co_return;
+    }
+    using Op = decltype(asio::co_spawn(all[0]->strand(), all[0]->cancel("", std::nullopt),
+                                       asio::deferred));
+    std::vector<Op> ops;
+    for (auto& e : all) {
+        ops.push_back(asio::co_spawn(e->strand(), e->cancel("forkrun", std::string("shutdown")),
+                                     asio::deferred));
+    }
+    co_await asio::experimental::make_parallel_group(std::move(ops))
+        .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+}
+
+void Controller::log_transition(const RunRecord& rec, RunStatus from, RunStatus to) const {
+    json::object line;
+    line["time"] = format_timestamp(Clock::now());
+    line["event"] = from == to ? "run.created" : "run.transition";
+    line["runId"] = rec.id();
+    line["organizationId"] = rec.organization_id();
+    if (from != to) {
+        line["from"] = to_string(from);
+    }
+    line["to"] = to_string(to);
+    write_log_line(json::serialize(line));
+}
+
+}  // namespace forkrun::controller

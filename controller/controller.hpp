@@ -1,0 +1,79 @@
+// The controller's face to the wire: create, find, list and cancel runs, and stop them all.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "controller/field_error.hpp"
+#include "controller/node_types.hpp"
+#include "controller/run_chains.hpp"
+#include "controller/run_execution.hpp"
+#include "controller/run_store.hpp"
+
+namespace forkrun::controller {
+
+/// Who is asking: what a bearer token maps to.
+struct Principal {
+    std::string organization_id;
+    std::string subject;
+};
+
+struct ControllerConfig {
+    NodeTypeSet enabled_types{NodeType::kManual, NodeType::kWait, NodeType::kAssert};
+    std::size_t max_nodes = 10000;
+    /// Makes each run's chains; null when this build runs no chain nodes.
+    ChainProvider* chains = nullptr;
+};
+
+enum class CancelOutcome { kCancelled, kAlreadyTerminal, kNotFound };
+
+struct CancelResult {
+    CancelOutcome outcome;
+    std::shared_ptr<RunRecord> record;
+};
+
+class Controller {
+  public:
+    /// Runs execute on `exec` (their own strands); nothing here blocks the caller's thread.
+    Controller(ControllerConfig config, boost::asio::any_io_executor exec);
+    ~Controller();
+
+    /// Validates and starts a run from a POST /v1/runs body; every problem is reported.
+    boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> create_run(
+        const Principal& who,
+        const boost::json::value& body);
+
+    std::shared_ptr<RunRecord> find(const Principal& who, std::string_view run_id) const;
+    ListPage list(const Principal& who, const ListQuery& q) const;
+
+    /// Cancels the run, answering once it is terminal and its forks are torn down.
+    boost::asio::awaitable<CancelResult> cancel(const Principal& who,
+                                                std::string run_id,
+                                                std::optional<std::string> reason);
+
+    /// Cancels every run that is not terminal (reason `shutdown`) and waits for them all.
+    boost::asio::awaitable<void> shutdown();
+
+    const RunStore& store() const { return store_; }
+    std::size_t active_runs() const;
+
+  private:
+    std::shared_ptr<RunExecution> execution(std::string_view run_id) const;
+    void log_transition(const RunRecord& rec, RunStatus from, RunStatus to) const;
+
+    ControllerConfig config_;
+    boost::asio::any_io_executor exec_;
+    RunStore store_;
+    mutable std::mutex active_mu_;
+    std::unordered_map<std::string, std::shared_ptr<RunExecution>> active_;
+};
+
+}  // namespace forkrun::controller

@@ -1,0 +1,99 @@
+// Names of the Run object's enumerations and its derived totals.
+#include "controller/run.hpp"
+
+namespace forkrun::controller {
+
+std::string_view to_string(RunStatus s) {
+    switch (s) {
+        case RunStatus::kWaiting:
+            return "waiting";
+        case RunStatus::kRunning:
+            return "running";
+        case RunStatus::kSuccess:
+            return "success";
+        case RunStatus::kFailure:
+            return "failure";
+        case RunStatus::kCancelled:
+            return "cancelled";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(NodeStatus s) {
+    switch (s) {
+        case NodeStatus::kPending:
+            return "pending";
+        case NodeStatus::kRunning:
+            return "running";
+        case NodeStatus::kWaiting:
+            return "waiting";
+        case NodeStatus::kSuccess:
+            return "success";
+        case NodeStatus::kFailure:
+            return "failure";
+        case NodeStatus::kCancelled:
+            return "cancelled";
+        case NodeStatus::kSkipped:
+            return "skipped";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(ForkState s) {
+    switch (s) {
+        case ForkState::kProvisioning:
+            return "provisioning";
+        case ForkState::kReady:
+            return "ready";
+        case ForkState::kReleased:
+            return "released";
+        case ForkState::kFailed:
+            return "failed";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(SimulationMode m) {
+    return m == SimulationMode::kFork ? "fork" : "pool";
+}
+
+std::optional<RunStatus> parse_run_status(std::string_view s) {
+    for (auto st : {RunStatus::kWaiting, RunStatus::kRunning, RunStatus::kSuccess,
+                    RunStatus::kFailure, RunStatus::kCancelled}) {
+        if (to_string(st) == s) {
+            return st;
+        }
+    }
+    return std::nullopt;
+}
+
+std::uint64_t Run::total_cu() const {
+    std::uint64_t sum = 0;
+    for (const auto& n : nodes) {
+        sum += n.cu;
+    }
+    for (const auto& f : forks) {
+        sum += f.cu;
+    }
+    return sum;
+}
+
+NodeState* Run::find_node(std::string_view node_id) {
+    for (auto& n : nodes) {
+        if (n.id == node_id) {
+            return &n;
+        }
+    }
+    return nullptr;
+}
+
+ForkInfo* Run::find_fork(std::string_view fork_id) {
+    for (auto& f : forks) {
+        if (f.fork_id == fork_id) {
+            return &f;
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace forkrun::controller

@@ -1,0 +1,113 @@
+// The Run object of the contract, as the controller keeps it in memory.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace forkrun::controller {
+
+using Clock = std::chrono::system_clock;
+using Timestamp = Clock::time_point;
+
+enum class RunStatus { kWaiting, kRunning, kSuccess, kFailure, kCancelled };
+enum class NodeStatus { kPending, kRunning, kWaiting, kSuccess, kFailure, kCancelled, kSkipped };
+enum class ForkState { kProvisioning, kReady, kReleased, kFailed };
+enum class SimulationMode { kFork, kPool };
+
+std::string_view to_string(RunStatus s);
+std::string_view to_string(NodeStatus s);
+std::string_view to_string(ForkState s);
+std::string_view to_string(SimulationMode m);
+std::optional<RunStatus> parse_run_status(std::string_view s);
+
+/// True for success, failure and cancelled: a run in such a status never changes again.
+constexpr bool is_terminal(RunStatus s) {
+    return s == RunStatus::kSuccess || s == RunStatus::kFailure || s == RunStatus::kCancelled;
+}
+
+/// A machine-readable code with a human sentence.
+struct ErrorInfo {
+    std::string code;
+    std::string message;
+};
+
+struct NodeState {
+    std::string id;
+    NodeStatus status = NodeStatus::kPending;
+    std::optional<Timestamp> started_at;
+    std::optional<Timestamp> finished_at;
+    std::uint64_t cu = 0;
+    boost::json::value output;  // null until the node succeeds
+    std::optional<ErrorInfo> error;
+};
+
+struct ForkInfo {
+    std::string fork_id;
+    std::uint64_t chain_id = 0;
+    std::string rpc_url;  // empty until the fork is ready
+    ForkState state = ForkState::kProvisioning;
+    std::uint64_t cu = 0;
+    std::optional<std::string> error;
+};
+
+struct RunError {
+    std::string code;
+    std::string message;
+    std::optional<std::string> node_id;
+};
+
+/// How one fork was torn down by a cancel.
+struct ForkTeardown {
+    std::string fork_id;
+    std::uint64_t chain_id = 0;
+    bool ok = false;
+    std::string method;
+    double ms = 0;
+    std::optional<std::string> error;
+};
+
+struct Cancellation {
+    std::string requested_by;
+    Timestamp requested_at;
+    std::optional<std::string> reason;
+    std::optional<Timestamp> completed_at;
+    std::vector<ForkTeardown> forks;
+};
+
+struct Run {
+    std::string id;
+    std::string organization_id;
+    std::string workflow_id;
+    std::int64_t workflow_version = 1;
+    boost::json::object workflow_definition;
+    boost::json::object prop_values;
+    RunStatus status = RunStatus::kWaiting;
+    Timestamp started_at;
+    std::optional<Timestamp> finished_at;
+    bool is_simulation = false;
+    bool is_dust_test = false;
+    std::optional<SimulationMode> simulation_mode;
+    std::vector<std::uint64_t> chains;
+    std::optional<std::string> source_run_id;
+    std::string trigger_source = "api";
+    std::string triggered_by;
+
+    // executionState
+    std::vector<NodeState> nodes;  // in the graph's order, root first
+    std::vector<ForkInfo> forks;
+    std::optional<RunError> error;
+    std::optional<Cancellation> cancellation;
+
+    /// The sum of every node's and every fork's share: totalCu is derived, never stored apart.
+    std::uint64_t total_cu() const;
+    NodeState* find_node(std::string_view node_id);
+    ForkInfo* find_fork(std::string_view fork_id);
+};
+
+}  // namespace forkrun::controller

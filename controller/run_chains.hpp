@@ -1,0 +1,50 @@
+// The seam between a run and the chains it touches: provisioning, metered calls, release.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/run.hpp"
+#include "controller/run_record.hpp"
+
+namespace forkrun::controller {
+
+/// A run's chains. Every method is called from the run's strand, one run at a time.
+class RunChains {
+  public:
+    virtual ~RunChains() = default;
+
+    /// Brings up every chain of the run (forks or leases, in parallel), recording them in the
+    /// run's record as they come up. Honours Asio cancellation. An error fails the run; whatever
+    /// was already up stays recorded so that release() tears it down.
+    virtual boost::asio::awaitable<std::optional<RunError>> provision() = 0;
+
+    /// One JSON-RPC call on behalf of node `node_index`, metered into that node's share.
+    virtual boost::asio::awaitable<boost::system::result<boost::json::value, ErrorInfo>> call(
+        std::size_t node_index,
+        std::uint64_t chain_id,
+        std::string method,
+        boost::json::array params) = 0;
+
+    /// Tears down every fork of the run in parallel, each bounded by the teardown timeout.
+    /// Never throws; a fork that could not be released is reported and handed to a reaper.
+    virtual boost::asio::awaitable<std::vector<ForkTeardown>> release() = 0;
+};
+
+/// Makes the RunChains of each run.
+class ChainProvider {
+  public:
+    virtual ~ChainProvider() = default;
+    virtual std::unique_ptr<RunChains> open(std::shared_ptr<RunRecord> record,
+                                            boost::asio::any_io_executor strand) = 0;
+};
+
+}  // namespace forkrun::controller

@@ -1,0 +1,306 @@
+// The run state machine. Everything here runs on the run's strand, so the phase decides alone
+// which of a cancel and a completion ends the run.
+#include "controller/run_execution.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "controller/node_executor.hpp"
+#include "controller/templates.hpp"
+
+namespace forkrun::controller {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+RunExecution::RunExecution(asio::any_io_executor ex,
+                           std::shared_ptr<RunRecord> record,
+                           Graph graph,
+                           std::unique_ptr<RunChains> chains,
+                           TransitionHook on_transition)
+    : strand_(asio::make_strand(ex)),
+      record_(std::move(record)),
+      chains_(std::move(chains)),
+      on_transition_(std::move(on_transition)),
+      graph_(std::move(graph)),
+      wake_(strand_),
+      done_(strand_) {
+    const std::size_t n = graph_.ids.size();
+    record_->read([&](const Run& r) {
+        const auto& nodes = r.workflow_definition.at("nodes").as_object();
+        types_.reserve(n);
+        props_.reserve(n);
+        for (const auto& id : graph_.ids) {
+            const auto& node = nodes.at(id).as_object();
+            types_.push_back(*parse_node_type(node.at("type").as_string()));
+            const auto* props = node.if_contains("props");
+            props_.push_back(props ? *props : json::value(json::object()));
+        }
+        prop_values_ = r.prop_values;
+        is_simulation_ = r.is_simulation;
+        is_dust_test_ = r.is_dust_test;
+        status_ = r.status;
+    });
+    for (std::size_t i = 0; i < n; ++i) {
+        missing_parents_.push_back(graph_.parents[i].size());
+    }
+    node_status_.assign(n, NodeStatus::kPending);
+    outputs_.resize(n);
+    signals_.resize(n);
+}
+
+void RunExecution::start(std::function<void()> on_done) {
+    on_done_ = std::move(on_done);
+    asio::co_spawn(strand_, drive(), asio::detached);
+}
+
+asio::awaitable<void> RunExecution::drive() {
+    auto self = shared_from_this();
+    if (chains_) {
+        provisioning_ = true;
+        try {
+            auto err = co_await asio::co_spawn(
+                strand_, chains_->provision(),
+                asio::bind_cancellation_slot(provision_signal_.slot(), asio::use_awaitable));
+            if (err && phase_ == Phase::kActive && !failure_) {
+                failure_ = std::move(err);
+            }
+        } catch (const std::exception& e) {
+            if (phase_ == Phase::kActive && !failure_) {
+                failure_ = RunError{"provisioning_failed", e.what(), std::nullopt};
+            }
+        }
+        provisioning_ = false;
+    }
+    if (phase_ == Phase::kActive && !failure_ && !graph_.ids.empty()) {
+        set_status(RunStatus::kRunning);
+        ready_.push_back(0);  // root
+        for (;;) {
+            launch_ready();  // a node may finish inline and queue its children at once
+            if (!ready_.empty()) {
+                continue;
+            }
+            if (inflight_ == 0) {
+                break;
+            }
+            co_await wake_.wait();
+            wake_.reset();
+        }
+    }
+    co_await finalize();
+}
+
+void RunExecution::launch_ready() {
+    if (phase_ != Phase::kActive || failure_) {
+        ready_.clear();
+        return;
+    }
+    auto ready = std::move(ready_);
+    ready_.clear();
+    for (auto i : ready) {
+        launch(i);
+    }
+}
+
+void RunExecution::launch(std::size_t i) {
+    node_status_[i] = NodeStatus::kRunning;
+    ++inflight_;
+    const auto now = Clock::now();
+    record_->update([&](Run& r) {
+        r.nodes[i].status = NodeStatus::kRunning;
+        r.nodes[i].started_at = now;
+    });
+    signals_[i] = std::make_unique<asio::cancellation_signal>();
+    asio::co_spawn(strand_, run_node(i),
+                   asio::bind_cancellation_slot(
+                       signals_[i]->slot(), [self = shared_from_this()](std::exception_ptr) {}));
+    refresh_status();
+}
+
+asio::awaitable<void> RunExecution::run_node(std::size_t i) {
+    auto self = shared_from_this();
+    NodeStatus status = NodeStatus::kFailure;
+    json::value output;
+    std::optional<ErrorInfo> error;
+
+    TemplateContext ctx;
+    ctx.props = &prop_values_;
+    ctx.node_output = [this](std::string_view id) -> const json::value* {
+        const auto i = graph_.find(id);
+        if (!i || node_status_[*i] != NodeStatus::kSuccess) {
+            return nullptr;
+        }
+        return &outputs_[*i];
+    };
+    auto resolved = resolve_templates(props_[i], ctx);
+    if (!resolved) {
+        error = ErrorInfo{"template_error", resolved.error()};
+    } else {
+        NodeEnv env;
+        env.node_index = i;
+        env.is_simulation = is_simulation_;
+        env.is_dust_test = is_dust_test_;
+        env.chains = chains_.get();
+        env.mark_waiting = [this, i] {
+            if (node_status_[i] != NodeStatus::kRunning) {
+                return;
+            }
+            node_status_[i] = NodeStatus::kWaiting;
+            ++waiting_;
+            record_->update([&](Run& r) { r.nodes[i].status = NodeStatus::kWaiting; });
+            refresh_status();
+        };
+        try {
+            auto r = co_await execute_node(types_[i], *resolved, env);
+            if (r) {
+                status = NodeStatus::kSuccess;
+                output = std::move(*r);
+            } else {
+                error = std::move(r.error());
+            }
+        } catch (const boost::system::system_error& e) {
+            if (e.code() == asio::error::operation_aborted && phase_ != Phase::kFinishing) {
+                status = NodeStatus::kCancelled;
+            } else {
+                error = ErrorInfo{"internal_error", e.what()};
+            }
+        } catch (const std::exception& e) {
+            error = ErrorInfo{"internal_error", e.what()};
+        }
+        if (status == NodeStatus::kCancelled && phase_ == Phase::kActive && failure_) {
+            error = ErrorInfo{"interrupted", "stopped because node \"" +
+                                                 failure_->node_id.value_or("?") + "\" failed"};
+        }
+    }
+    on_node_done(i, status, std::move(output), std::move(error));
+}
+
+void RunExecution::on_node_done(std::size_t i,
+                                NodeStatus status,
+                                json::value output,
+                                std::optional<ErrorInfo> error) {
+    --inflight_;
+    if (node_status_[i] == NodeStatus::kWaiting) {
+        --waiting_;
+    }
+    node_status_[i] = status;
+    const auto now = Clock::now();
+    record_->update([&](Run& r) {
+        auto& n = r.nodes[i];
+        n.status = status;
+        n.finished_at = now;
+        n.output = status == NodeStatus::kSuccess ? output : json::value();
+        n.error = error;
+    });
+    if (status == NodeStatus::kSuccess) {
+        outputs_[i] = std::move(output);
+        for (auto c : graph_.children[i]) {
+            if (--missing_parents_[c] == 0) {
+                ready_.push_back(c);
+            }
+        }
+    } else if (status == NodeStatus::kFailure && phase_ == Phase::kActive && !failure_) {
+        // Fail fast: a failed node fails the run, so siblings still running are stopped.
+        failure_ = RunError{error ? error->code : "node_failed",
+                            "node \"" + graph_.ids[i] + "\" failed: " +
+                                (error ? error->message : std::string("unknown error")),
+                            graph_.ids[i]};
+        interrupt_all();
+    }
+    refresh_status();
+    wake_.set();
+}
+
+void RunExecution::interrupt_all() {
+    if (provisioning_) {
+        provision_signal_.emit(asio::cancellation_type::terminal);
+    }
+    for (std::size_t i = 0; i < node_status_.size(); ++i) {
+        const auto st = node_status_[i];
+        if ((st == NodeStatus::kRunning || st == NodeStatus::kWaiting) && signals_[i]) {
+            signals_[i]->emit(asio::cancellation_type::terminal);
+        }
+    }
+}
+
+void RunExecution::refresh_status() {
+    if (phase_ != Phase::kActive || inflight_ == 0) {
+        return;
+    }
+    set_status(waiting_ == inflight_ ? RunStatus::kWaiting : RunStatus::kRunning);
+}
+
+void RunExecution::set_status(RunStatus to) {
+    if (status_ == to) {
+        return;
+    }
+    const auto from = status_;
+    status_ = to;
+    record_->update([&](Run& r) { r.status = to; });
+    if (on_transition_) {
+        on_transition_(*record_, from, to);
+    }
+}
+
+asio::awaitable<bool> RunExecution::cancel(std::string requested_by,
+                                           std::optional<std::string> reason) {
+    auto self = shared_from_this();
+    if (phase_ != Phase::kActive) {
+        co_await done_.wait();
+        co_return false;
+    }
+    phase_ = Phase::kCancelling;
+    cancellation_ =
+        Cancellation{std::move(requested_by), Clock::now(), std::move(reason), std::nullopt, {}};
+    interrupt_all();
+    wake_.set();
+    co_await done_.wait();
+    co_return true;
+}
+
+asio::awaitable<void> RunExecution::finalize() {
+    RunStatus outcome = RunStatus::kSuccess;
+    if (phase_ == Phase::kCancelling) {
+        outcome = RunStatus::kCancelled;
+    } else {
+        phase_ = Phase::kFinishing;
+        outcome = failure_ ? RunStatus::kFailure : RunStatus::kSuccess;
+    }
+    std::vector<ForkTeardown> teardowns;
+    if (chains_) {
+        teardowns = co_await chains_->release();
+    }
+    const auto now = Clock::now();
+    const NodeStatus never_ran =
+        outcome == RunStatus::kCancelled ? NodeStatus::kCancelled : NodeStatus::kSkipped;
+    record_->finish(outcome, [&](Run& r) {
+        for (std::size_t i = 0; i < node_status_.size(); ++i) {
+            if (node_status_[i] == NodeStatus::kPending) {
+                r.nodes[i].status = never_ran;
+            }
+        }
+        if (failure_) {
+            r.error = failure_;
+        }
+        if (cancellation_) {
+            cancellation_->completed_at = now;
+            cancellation_->forks = std::move(teardowns);
+            r.cancellation = std::move(cancellation_);
+        }
+        r.finished_at = now;
+    });
+    const auto from = status_;
+    status_ = outcome;
+    if (on_transition_) {
+        on_transition_(*record_, from, outcome);
+    }
+    phase_ = Phase::kDone;
+    done_.set();
+    if (on_done_) {
+        on_done_();
+    }
+}
+
+}  // namespace forkrun::controller

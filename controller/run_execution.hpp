@@ -1,0 +1,93 @@
+// Drives one run: provisioning, the node graph, and the single transition to a terminal status.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/json/value.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/async_flag.hpp"
+#include "controller/node_types.hpp"
+#include "controller/run_chains.hpp"
+#include "controller/run_record.hpp"
+#include "controller/workflow_validation.hpp"
+
+namespace forkrun::controller {
+
+/// Called after each run status change (for the transition log).
+using TransitionHook = std::function<void(const RunRecord&, RunStatus from, RunStatus to)>;
+
+class RunExecution : public std::enable_shared_from_this<RunExecution> {
+  public:
+    /// `graph` is the validated graph of the run's nodes, in the order of `Run::nodes`.
+    RunExecution(boost::asio::any_io_executor ex,
+                 std::shared_ptr<RunRecord> record,
+                 Graph graph,
+                 std::unique_ptr<RunChains> chains,
+                 TransitionHook on_transition);
+
+    const boost::asio::strand<boost::asio::any_io_executor>& strand() const { return strand_; }
+    const std::shared_ptr<RunRecord>& record() const { return record_; }
+
+    /// Starts the run in the background; `on_done` runs on the strand once it is terminal.
+    void start(std::function<void()> on_done);
+
+    /// Must run on the strand. Cancels the run and completes once it is terminal: true when
+    /// this call made it `cancelled`, false when something else ended it first.
+    boost::asio::awaitable<bool> cancel(std::string requested_by,
+                                        std::optional<std::string> reason);
+
+  private:
+    enum class Phase { kActive, kCancelling, kFinishing, kDone };
+
+    boost::asio::awaitable<void> drive();
+    boost::asio::awaitable<void> run_node(std::size_t i);
+    void launch_ready();
+    void launch(std::size_t i);
+    void on_node_done(std::size_t i,
+                      NodeStatus status,
+                      boost::json::value output,
+                      std::optional<ErrorInfo> error);
+    void interrupt_all();
+    void refresh_status();
+    void set_status(RunStatus to);
+    boost::asio::awaitable<void> finalize();
+
+    boost::asio::strand<boost::asio::any_io_executor> strand_;
+    std::shared_ptr<RunRecord> record_;
+    std::unique_ptr<RunChains> chains_;
+    TransitionHook on_transition_;
+    std::function<void()> on_done_;
+
+    // Immutable after construction.
+    Graph graph_;
+    std::vector<NodeType> types_;
+    std::vector<boost::json::value> props_;
+    boost::json::object prop_values_;
+    bool is_simulation_ = false;
+    bool is_dust_test_ = false;
+
+    // Strand-owned execution state.
+    Phase phase_ = Phase::kActive;
+    RunStatus status_ = RunStatus::kWaiting;
+    std::vector<std::size_t> missing_parents_;
+    std::vector<NodeStatus> node_status_;
+    std::vector<boost::json::value> outputs_;
+    std::vector<std::unique_ptr<boost::asio::cancellation_signal>> signals_;
+    std::size_t inflight_ = 0;
+    std::size_t waiting_ = 0;  // in-flight nodes that are `waiting`
+    std::vector<std::size_t> ready_;
+    std::optional<RunError> failure_;
+    std::optional<Cancellation> cancellation_;
+    boost::asio::cancellation_signal provision_signal_;
+    bool provisioning_ = false;
+    AsyncFlag wake_;
+    AsyncFlag done_;
+};
+
+}  // namespace forkrun::controller

@@ -1,0 +1,84 @@
+// One stored run: its state behind a lock, a cache of its serialized forms, and watchers of its
+// status.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "controller/run.hpp"
+
+namespace forkrun::controller {
+
+/// Something that wants to hear when a run's status changes (a long-poll). Held weakly.
+class StatusWatcher {
+  public:
+    virtual ~StatusWatcher() = default;
+    /// Called with the record's lock released, on whichever thread changed the status.
+    virtual void on_status_change() = 0;
+};
+
+/// The serialized forms a record can cache; the wire layer decides what they contain.
+enum class RunView { kFull = 0, kSummary = 1 };
+
+class RunRecord {
+  public:
+    RunRecord(Run run, std::uint64_t seq);
+
+    const std::string& id() const { return id_; }
+    const std::string& organization_id() const { return organization_id_; }
+    /// Creation order across the store; newer runs have larger numbers.
+    std::uint64_t seq() const { return seq_; }
+
+    /// Reads the run under the lock.
+    template <class F>
+    auto read(F&& f) const {
+        std::lock_guard lock(mu_);
+        return std::forward<F>(f)(static_cast<const Run&>(run_));
+    }
+
+    Run snapshot() const {
+        std::lock_guard lock(mu_);
+        return run_;
+    }
+
+    RunStatus status() const {
+        std::lock_guard lock(mu_);
+        return run_.status;
+    }
+
+    /// Changes a non-terminal run. Returns false, changing nothing, once the run is terminal.
+    /// `f` may change the status to waiting or running only; use finish() for terminal states.
+    bool update(const std::function<void(Run&)>& f);
+
+    /// The one way into a terminal status: exactly one caller ever gets true.
+    /// `f` fills in the rest of the final state before the status becomes visible.
+    bool finish(RunStatus terminal, const std::function<void(Run&)>& f);
+
+    /// The cached serialized form, made by `serialize` (under the lock) when the run changed.
+    std::shared_ptr<const std::string> serialized(
+        RunView view,
+        const std::function<std::string(const Run&)>& serialize) const;
+
+    /// Registers a one-shot watcher of the next status change. Register first, then read the
+    /// status: a change between the two is never missed.
+    void add_watcher(std::weak_ptr<StatusWatcher> w);
+
+  private:
+    void notify(std::vector<std::weak_ptr<StatusWatcher>>& watchers);
+
+    const std::string id_;
+    const std::string organization_id_;
+    const std::uint64_t seq_;
+    mutable std::mutex mu_;
+    Run run_;
+    mutable std::array<std::shared_ptr<const std::string>, 2> cache_;
+    std::vector<std::weak_ptr<StatusWatcher>> watchers_;
+};
+
+}  // namespace forkrun::controller

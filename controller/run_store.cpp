@@ -1,0 +1,98 @@
+// RunStore: a reader-writer lock over two indexes; records carry their own locks.
+#include "controller/run_store.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+namespace forkrun::controller {
+
+std::shared_ptr<RunRecord> RunStore::insert(Run run) {
+    std::unique_lock lock(mu_);
+    auto rec = std::make_shared<RunRecord>(std::move(run), next_seq_++);
+    by_id_.emplace(rec->id(), rec);
+    by_org_[rec->organization_id()].emplace(rec->seq(), rec);
+    return rec;
+}
+
+std::shared_ptr<RunRecord> RunStore::find(std::string_view id) const {
+    std::shared_lock lock(mu_);
+    auto it = by_id_.find(id);
+    return it == by_id_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<RunRecord> RunStore::find(std::string_view organization_id,
+                                          std::string_view id) const {
+    auto rec = find(id);
+    if (rec && rec->organization_id() != organization_id) {
+        return nullptr;
+    }
+    return rec;
+}
+
+namespace {
+
+bool matches(const RunRecord& rec, const ListQuery& q) {
+    if (q.statuses.empty() && !q.workflow_id && !q.is_simulation && !q.is_dust_test) {
+        return true;
+    }
+    return rec.read([&](const Run& r) {
+        if (!q.statuses.empty() &&
+            std::find(q.statuses.begin(), q.statuses.end(), r.status) == q.statuses.end()) {
+            return false;
+        }
+        if (q.workflow_id && r.workflow_id != *q.workflow_id) {
+            return false;
+        }
+        if (q.is_simulation && r.is_simulation != *q.is_simulation) {
+            return false;
+        }
+        if (q.is_dust_test && r.is_dust_test != *q.is_dust_test) {
+            return false;
+        }
+        return true;
+    });
+}
+
+}  // namespace
+
+ListPage RunStore::list(std::string_view organization_id, const ListQuery& q) const {
+    ListPage page;
+    std::shared_lock lock(mu_);
+    auto org = by_org_.find(organization_id);
+    if (org == by_org_.end() || q.limit == 0) {
+        return page;
+    }
+    const OrgRuns& runs = org->second;
+    // Newest first: walk the sequence numbers downwards from the cursor.
+    auto it = q.before_seq ? runs.lower_bound(*q.before_seq) : runs.end();
+    while (it != runs.begin()) {
+        --it;
+        if (!matches(*it->second, q)) {
+            continue;
+        }
+        if (page.runs.size() == q.limit) {
+            page.next_before_seq = page.runs.back()->seq();
+            break;
+        }
+        page.runs.push_back(it->second);
+    }
+    return page;
+}
+
+std::vector<std::shared_ptr<RunRecord>> RunStore::active() const {
+    std::vector<std::shared_ptr<RunRecord>> out;
+    std::shared_lock lock(mu_);
+    for (const auto& [id, rec] : by_id_) {
+        if (!is_terminal(rec->status())) {
+            out.push_back(rec);
+        }
+    }
+    return out;
+}
+
+std::size_t RunStore::size() const {
+    std::shared_lock lock(mu_);
+    return by_id_.size();
+}
+
+}  // namespace forkrun::controller

@@ -1,0 +1,67 @@
+// The in-memory store of runs: lookup by id, and each organization's runs newest first.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "controller/run_record.hpp"
+
+namespace forkrun::controller {
+
+struct ListQuery {
+    std::vector<RunStatus> statuses;  // empty: any
+    std::optional<std::string> workflow_id;
+    std::optional<bool> is_simulation;
+    std::optional<bool> is_dust_test;
+    std::size_t limit = 50;
+    /// Only runs created before the run with this sequence number (from a cursor).
+    std::optional<std::uint64_t> before_seq;
+};
+
+struct ListPage {
+    std::vector<std::shared_ptr<RunRecord>> runs;
+    /// Set when more runs may follow: the sequence number to continue before.
+    std::optional<std::uint64_t> next_before_seq;
+};
+
+class RunStore {
+  public:
+    /// Stores a new run and gives it the next sequence number.
+    std::shared_ptr<RunRecord> insert(Run run);
+
+    /// Any organization's run (for the controller's own use).
+    std::shared_ptr<RunRecord> find(std::string_view id) const;
+    /// The run if it belongs to `organization_id`, else null: another organization's run is
+    /// indistinguishable from one that does not exist.
+    std::shared_ptr<RunRecord> find(std::string_view organization_id, std::string_view id) const;
+
+    ListPage list(std::string_view organization_id, const ListQuery& q) const;
+
+    /// Every run that is not terminal yet.
+    std::vector<std::shared_ptr<RunRecord>> active() const;
+
+    std::size_t size() const;
+
+  private:
+    struct StringHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    using OrgRuns = std::map<std::uint64_t, std::shared_ptr<RunRecord>>;
+
+    mutable std::shared_mutex mu_;
+    std::uint64_t next_seq_ = 1;
+    std::unordered_map<std::string, std::shared_ptr<RunRecord>, StringHash, std::equal_to<>> by_id_;
+    std::unordered_map<std::string, OrgRuns, StringHash, std::equal_to<>> by_org_;
+};
+
+}  // namespace forkrun::controller

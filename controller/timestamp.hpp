@@ -1,0 +1,13 @@
+// RFC 3339 UTC timestamps with milliseconds, as the contract writes them.
+#pragma once
+
+#include <string>
+
+#include "controller/run.hpp"
+
+namespace forkrun::controller {
+
+/// e.g. 2026-11-28T08:34:53.123Z
+std::string format_timestamp(Timestamp t);
+
+}  // namespace forkrun::controller

@@ -1,0 +1,465 @@
+// Routing, auth, and the five endpoints. Order of checks: route (404), method (405), auth
+// (401/403), run id (404), media type (415), body (400).
+#include "http/api.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <charconv>
+
+#include "http/envelope.hpp"
+#include "http/query.hpp"
+#include "http/run_json.hpp"
+
+namespace forkrun::http {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace forkrun::controller;
+
+namespace {
+
+constexpr std::string_view kRunsPrefix = "/v1/runs";
+constexpr std::size_t kMaxReason = 500;
+
+ApiResponse respond(unsigned status, std::string body, std::string request_id) {
+    ApiResponse r;
+    r.status = status;
+    r.body = std::move(body);
+    r.request_id = std::move(request_id);
+    return r;
+}
+
+ApiResponse ok(unsigned status, std::string_view data, std::string request_id) {
+    auto body = envelope(status, data, "success", request_id);
+    return respond(status, std::move(body), std::move(request_id));
+}
+
+ApiResponse bad_request(const FieldErrors& errors, std::string request_id) {
+    const std::string msg = errors.size() == 1
+                                ? "invalid request: " + errors[0].path + " " + errors[0].message
+                                : "invalid request: " + std::to_string(errors.size()) + " problems";
+    return respond(400, validation_envelope(errors, msg, request_id), std::move(request_id));
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(a[i])) !=
+            std::tolower(static_cast<unsigned char>(b[i]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool is_json_media_type(std::string_view ct) {
+    const auto semi = ct.find(';');
+    auto type = ct.substr(0, semi);
+    while (!type.empty() && type.back() == ' ') {
+        type.remove_suffix(1);
+    }
+    return iequals(type, "application/json");
+}
+
+bool is_blank(std::string_view s) {
+    return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+// Parses a JSON body; on failure, the 400 that says why.
+std::optional<json::value> parse_body(std::string_view body, FieldErrors& errors) {
+    json::parse_options opts;
+    opts.max_depth = 64;
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec, {}, opts);
+    if (ec) {
+        errors.push_back({"", "the body is not valid JSON (" + ec.message() + ")"});
+        return std::nullopt;
+    }
+    return v;
+}
+
+std::optional<std::int64_t> parse_int(std::string_view s) {
+    std::int64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) {
+        return std::nullopt;
+    }
+    return v;
+}
+
+std::optional<bool> parse_bool(std::string_view s) {
+    if (s == "true") {
+        return true;
+    }
+    if (s == "false") {
+        return false;
+    }
+    return std::nullopt;
+}
+
+constexpr std::string_view kCursorPrefix = "cur_";
+
+std::string make_cursor(std::uint64_t seq) {
+    return std::string(kCursorPrefix) + std::to_string(seq);
+}
+
+// Wakes a long-poll when its run's status changes.
+class TimerWaker : public StatusWatcher {
+  public:
+    TimerWaker(asio::any_io_executor ex, std::weak_ptr<asio::steady_timer> timer)
+        : ex_(std::move(ex)), timer_(std::move(timer)) {}
+    void on_status_change() override {
+        asio::post(ex_, [t = timer_] {
+            if (auto timer = t.lock()) {
+                timer->cancel();
+            }
+        });
+    }
+
+  private:
+    asio::any_io_executor ex_;
+    std::weak_ptr<asio::steady_timer> timer_;
+};
+
+}  // namespace
+
+Api::Api(Controller& controller, const TokenStore& tokens, ApiOptions options)
+    : controller_(controller), tokens_(tokens), options_(std::move(options)) {}
+
+ApiResponse Api::error(unsigned status, std::string_view message, std::string request_id) {
+    auto body = envelope(status, "null", message, request_id);
+    return respond(status, std::move(body), std::move(request_id));
+}
+
+asio::awaitable<ApiResponse> Api::handle(const ApiRequest& req) {
+    std::string request_id = request_id_for(req.request_id);
+    const auto qpos = req.target.find('?');
+    const std::string_view path = req.target.substr(0, qpos);
+    const std::string_view query =
+        qpos == std::string_view::npos ? std::string_view() : req.target.substr(qpos + 1);
+
+    if (path == "/healthz") {
+        if (req.method != "GET") {
+            auto r = error(405, "method not allowed: use GET", std::move(request_id));
+            r.headers.emplace_back("Allow", "GET");
+            co_return r;
+        }
+        json::object data{{"status", "ok"},
+                          {"version", options_.version},
+                          {"activeRuns", controller_.active_runs()}};
+        co_return ok(200, json::serialize(data), std::move(request_id));
+    }
+
+    // Route: /v1/runs, /v1/runs/{id}, /v1/runs/{id}/cancel
+    enum class Route { kRuns, kRun, kCancel } route;
+    std::string_view id;
+    if (path == kRunsPrefix) {
+        route = Route::kRuns;
+    } else if (path.starts_with(kRunsPrefix) && path.size() > kRunsPrefix.size() + 1 &&
+               path[kRunsPrefix.size()] == '/') {
+        auto rest = path.substr(kRunsPrefix.size() + 1);
+        const auto slash = rest.find('/');
+        id = rest.substr(0, slash);
+        if (slash == std::string_view::npos) {
+            route = Route::kRun;
+        } else if (rest.substr(slash) == "/cancel") {
+            route = Route::kCancel;
+        } else {
+            co_return error(404, "no such route: " + std::string(path), std::move(request_id));
+        }
+        if (id.empty()) {
+            co_return error(404, "no such route: " + std::string(path), std::move(request_id));
+        }
+    } else {
+        co_return error(404, "no such route: " + std::string(path), std::move(request_id));
+    }
+
+    const std::string_view allowed =
+        route == Route::kRuns ? "GET, POST" : (route == Route::kRun ? "GET" : "POST");
+    const bool method_ok = route == Route::kRuns
+                               ? (req.method == "GET" || req.method == "POST")
+                               : req.method == (route == Route::kRun ? "GET" : "POST");
+    if (!method_ok) {
+        auto r = error(
+            405,
+            "method " + std::string(req.method) + " not allowed here: use " + std::string(allowed),
+            std::move(request_id));
+        r.headers.emplace_back("Allow", std::string(allowed));
+        co_return r;
+    }
+
+    // Auth: "Bearer <token>".
+    std::optional<TokenGrant> grant;
+    std::string_view auth = req.authorization;
+    if (auth.size() > 7 && iequals(auth.substr(0, 7), "bearer ")) {
+        auto token = auth.substr(7);
+        while (!token.empty() && token.front() == ' ') {
+            token.remove_prefix(1);
+        }
+        grant = tokens_.find(token);
+    }
+    if (!grant) {
+        auto r = error(401,
+                       auth.empty() ? "authentication required: send Authorization: Bearer <token>"
+                                    : "invalid bearer token",
+                       std::move(request_id));
+        r.headers.emplace_back("WWW-Authenticate", "Bearer");
+        co_return r;
+    }
+    const bool write = req.method == "POST";
+    const Scope needed = write ? kRunsWrite : kRunsRead;
+    if (!grant->allows(needed)) {
+        co_return error(
+            403, std::string("this token lacks the scope ") + (write ? "runs:write" : "runs:read"),
+            std::move(request_id));
+    }
+
+    switch (route) {
+        case Route::kRuns:
+            if (write) {
+                co_return create_run(req, *grant, std::move(request_id));
+            }
+            co_return list_runs(*grant, query, std::move(request_id));
+        case Route::kRun:
+            co_return co_await get_run(req, *grant, id, query, std::move(request_id));
+        case Route::kCancel:
+            co_return co_await cancel_run(req, *grant, id, std::move(request_id));
+    }
+    co_return error(404, "no such route", std::move(request_id));
+}
+
+asio::awaitable<ApiResponse> Api::get_run(const ApiRequest&,
+                                          const TokenGrant& grant,
+                                          std::string_view id,
+                                          std::string_view query,
+                                          std::string request_id) {
+    auto rec = controller_.find(grant.principal, id);
+    if (!rec) {
+        co_return error(404, "no run " + std::string(id), std::move(request_id));
+    }
+    if (!query.empty()) {
+        auto params = parse_query(query);
+        FieldErrors errors;
+        std::optional<std::string> wait_until;
+        std::int64_t timeout_ms = 30000;
+        if (!params) {
+            errors.push_back({"/query", "the query string is malformed"});
+        } else {
+            for (const auto& p : *params) {
+                if (p.key == "waitUntil") {
+                    if (p.value != "running" && p.value != "terminal") {
+                        errors.push_back(
+                            {"/query/waitUntil", "must be \"running\" or \"terminal\""});
+                    } else {
+                        wait_until = p.value;
+                    }
+                } else if (p.key == "timeoutMs") {
+                    auto v = parse_int(p.value);
+                    if (!v || *v < 0 || *v > options_.max_long_poll.count()) {
+                        errors.push_back({"/query/timeoutMs",
+                                          "must be an integer from 0 to " +
+                                              std::to_string(options_.max_long_poll.count())});
+                    } else {
+                        timeout_ms = *v;
+                    }
+                }
+            }
+        }
+        if (!errors.empty()) {
+            co_return bad_request(errors, std::move(request_id));
+        }
+        if (wait_until) {
+            const bool want_terminal = *wait_until == "terminal";
+            auto reached = [&] {
+                const auto st = rec->status();
+                return want_terminal ? is_terminal(st) : st != RunStatus::kWaiting;
+            };
+            auto ex = co_await asio::this_coro::executor;
+            auto timer = std::make_shared<asio::steady_timer>(ex);
+            const auto deadline =
+                std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+            auto waker = std::make_shared<TimerWaker>(ex, timer);
+            for (;;) {
+                rec->add_watcher(waker);
+                if (reached() || std::chrono::steady_clock::now() >= deadline) {
+                    break;
+                }
+                timer->expires_at(deadline);
+                boost::system::error_code ec;
+                co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            }
+        }
+    }
+    co_return ok(200, *run_json(*rec, RunView::kFull), std::move(request_id));
+}
+
+ApiResponse Api::list_runs(const TokenGrant& grant,
+                           std::string_view query,
+                           std::string request_id) {
+    ListQuery q;
+    bool full = false;
+    FieldErrors errors;
+    auto params = parse_query(query);
+    if (!params) {
+        errors.push_back({"/query", "the query string is malformed"});
+        params.emplace();
+    }
+    for (const auto& p : *params) {
+        const std::string where = "/query/" + p.key;
+        if (p.key == "status") {
+            std::string_view rest = p.value;
+            while (!rest.empty()) {
+                const auto comma = rest.find(',');
+                const auto one = rest.substr(0, comma);
+                rest =
+                    comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+                if (auto st = parse_run_status(one)) {
+                    q.statuses.push_back(*st);
+                } else {
+                    errors.push_back({where, "unknown status \"" + std::string(one) +
+                                                 "\" (waiting, running, success, failure, "
+                                                 "cancelled)"});
+                }
+            }
+        } else if (p.key == "workflowId") {
+            q.workflow_id = p.value;
+        } else if (p.key == "isSimulation" || p.key == "isDustTest") {
+            auto b = parse_bool(p.value);
+            if (!b) {
+                errors.push_back({where, "must be true or false"});
+            } else {
+                (p.key == "isSimulation" ? q.is_simulation : q.is_dust_test) = *b;
+            }
+        } else if (p.key == "limit") {
+            auto v = parse_int(p.value);
+            if (!v || *v < 1 || *v > 200) {
+                errors.push_back({where, "must be an integer from 1 to 200"});
+            } else {
+                q.limit = static_cast<std::size_t>(*v);
+            }
+        } else if (p.key == "cursor") {
+            std::optional<std::int64_t> seq;
+            if (p.value.starts_with(kCursorPrefix)) {
+                seq = parse_int(std::string_view(p.value).substr(kCursorPrefix.size()));
+            }
+            if (!seq || *seq < 1) {
+                errors.push_back({where, "is not a cursor this server gave out"});
+            } else {
+                q.before_seq = static_cast<std::uint64_t>(*seq);
+            }
+        } else if (p.key == "view") {
+            if (p.value != "full" && p.value != "summary") {
+                errors.push_back({where, "must be \"full\" or \"summary\""});
+            } else {
+                full = p.value == "full";
+            }
+        }
+    }
+    if (!errors.empty()) {
+        return bad_request(errors, std::move(request_id));
+    }
+    auto page = controller_.list(grant.principal, q);
+    std::vector<std::shared_ptr<const std::string>> parts;
+    parts.reserve(page.runs.size());
+    std::size_t size = 64;
+    for (const auto& rec : page.runs) {
+        parts.push_back(run_json(*rec, full ? RunView::kFull : RunView::kSummary));
+        size += parts.back()->size() + 1;
+    }
+    std::string data;
+    data.reserve(size);
+    data.append("{\"runs\":[");
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        if (i > 0) {
+            data.push_back(',');
+        }
+        data.append(*parts[i]);
+    }
+    data.append("],\"nextCursor\":");
+    data.append(page.next_before_seq ? json_quote(make_cursor(*page.next_before_seq)) : "null");
+    data.push_back('}');
+    return ok(200, data, std::move(request_id));
+}
+
+ApiResponse Api::create_run(const ApiRequest& req,
+                            const TokenGrant& grant,
+                            std::string request_id) {
+    if (!is_json_media_type(req.content_type)) {
+        return error(415, "the body must be application/json", std::move(request_id));
+    }
+    FieldErrors errors;
+    auto body = parse_body(req.body, errors);
+    if (!body) {
+        return bad_request(errors, std::move(request_id));
+    }
+    auto created = controller_.create_run(grant.principal, *body);
+    if (!created) {
+        return bad_request(created.error(), std::move(request_id));
+    }
+    const auto& rec = *created;
+    auto r = ok(201, *run_json(*rec, RunView::kFull), std::move(request_id));
+    r.headers.emplace_back("Location", std::string(kRunsPrefix) + "/" + rec->id());
+    return r;
+}
+
+asio::awaitable<ApiResponse> Api::cancel_run(const ApiRequest& req,
+                                             const TokenGrant& grant,
+                                             std::string_view id,
+                                             std::string request_id) {
+    if (!controller_.find(grant.principal, id)) {
+        co_return error(404, "no run " + std::string(id), std::move(request_id));
+    }
+    std::optional<std::string> reason;
+    if (!is_blank(req.body)) {
+        if (!is_json_media_type(req.content_type)) {
+            co_return error(415, "the body must be application/json", std::move(request_id));
+        }
+        FieldErrors errors;
+        auto body = parse_body(req.body, errors);
+        if (body) {
+            if (!body->is_object()) {
+                errors.push_back({"", "the body must be a JSON object"});
+            } else {
+                for (const auto& [k, v] : body->as_object()) {
+                    if (k != "reason") {
+                        errors.push_back({"/" + std::string(k), "unknown field"});
+                    } else if (v.is_string()) {
+                        if (v.get_string().size() > kMaxReason) {
+                            errors.push_back({"/reason", "must be at most 500 characters"});
+                        } else {
+                            reason = std::string(v.get_string());
+                        }
+                    } else if (!v.is_null()) {
+                        errors.push_back({"/reason", "must be a string or null"});
+                    }
+                }
+            }
+        }
+        if (!errors.empty()) {
+            co_return bad_request(errors, std::move(request_id));
+        }
+    }
+    auto result = co_await controller_.cancel(grant.principal, std::string(id), std::move(reason));
+    switch (result.outcome) {
+        case CancelOutcome::kNotFound:
+            co_return error(404, "no run " + std::string(id), std::move(request_id));
+        case CancelOutcome::kAlreadyTerminal: {
+            const auto st = result.record->status();
+            auto body = envelope(409, *run_json(*result.record, RunView::kFull),
+                                 "run is already " + std::string(to_string(st)), request_id);
+            co_return respond(409, std::move(body), std::move(request_id));
+        }
+        case CancelOutcome::kCancelled:
+            break;
+    }
+    co_return ok(200, *run_json(*result.record, RunView::kFull), std::move(request_id));
+}
+
+}  // namespace forkrun::http

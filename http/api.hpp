@@ -1,0 +1,65 @@
+// The routes of the contract, independent of the HTTP library: a request in, a response out.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "controller/controller.hpp"
+#include "http/auth.hpp"
+
+namespace forkrun::http {
+
+struct ApiRequest {
+    std::string_view method;  // "GET", "POST", ...
+    std::string_view target;  // path and query
+    std::string_view authorization;
+    std::string_view content_type;
+    std::string_view request_id;  // the X-Request-Id header, as sent
+    std::string_view body;
+};
+
+struct ApiResponse {
+    unsigned status = 200;
+    std::string body;
+    std::string request_id;
+    std::vector<std::pair<std::string_view, std::string>> headers;  // Allow, Location, ...
+};
+
+struct ApiOptions {
+    std::chrono::milliseconds max_long_poll{60000};
+    std::string version = FORKRUN_VERSION;
+};
+
+class Api {
+  public:
+    Api(controller::Controller& controller, const TokenStore& tokens, ApiOptions options);
+
+    /// Answers one request. Runs on the connection's strand; never blocks it.
+    boost::asio::awaitable<ApiResponse> handle(const ApiRequest& req);
+
+    /// An error envelope for failures found before routing (body too large, bad framing).
+    static ApiResponse error(unsigned status, std::string_view message, std::string request_id);
+
+  private:
+    boost::asio::awaitable<ApiResponse> get_run(const ApiRequest& req,
+                                                const TokenGrant& grant,
+                                                std::string_view id,
+                                                std::string_view query,
+                                                std::string request_id);
+    ApiResponse list_runs(const TokenGrant& grant, std::string_view query, std::string request_id);
+    ApiResponse create_run(const ApiRequest& req, const TokenGrant& grant, std::string request_id);
+    boost::asio::awaitable<ApiResponse> cancel_run(const ApiRequest& req,
+                                                   const TokenGrant& grant,
+                                                   std::string_view id,
+                                                   std::string request_id);
+
+    controller::Controller& controller_;
+    const TokenStore& tokens_;
+    ApiOptions options_;
+};
+
+}  // namespace forkrun::http

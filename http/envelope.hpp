@@ -1,0 +1,28 @@
+// The response envelope {code, data, message, requestId} and request ids.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "controller/field_error.hpp"
+
+namespace forkrun::http {
+
+/// The caller's X-Request-Id when it is 1-128 chars of [A-Za-z0-9._-], else a fresh one.
+std::string request_id_for(std::string_view header);
+
+/// The envelope around already-serialized `data_json` (e.g. "null" or a cached run).
+std::string envelope(unsigned code,
+                     std::string_view data_json,
+                     std::string_view message,
+                     std::string_view request_id);
+
+/// A 400 envelope whose data lists every problem: {"errors": [{"path", "message"}]}.
+std::string validation_envelope(const controller::FieldErrors& errors,
+                                std::string_view message,
+                                std::string_view request_id);
+
+/// `s` as a JSON string literal, quotes included.
+std::string json_quote(std::string_view s);
+
+}  // namespace forkrun::http

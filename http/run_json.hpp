@@ -1,0 +1,20 @@
+// The Run object on the wire (API.md "The Run object", with the seed page's keys).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "controller/run_record.hpp"
+
+namespace forkrun::http {
+
+/// Every key of the contract, always present.
+std::string run_to_json(const controller::Run& run);
+/// A list item: the run without workflowDefinition and executionState.
+std::string run_summary_to_json(const controller::Run& run);
+
+/// The cached serialization of a record in the given view.
+std::shared_ptr<const std::string> run_json(const controller::RunRecord& rec,
+                                            controller::RunView view);
+
+}  // namespace forkrun::http

@@ -1,0 +1,268 @@
+// Beast lives in this translation unit only. A session is a short coroutine loop: wait for a
+// request within the idle timeout, read it within the read timeout, answer, repeat.
+#include "http/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "controller/event_log.hpp"
+#include "controller/timestamp.hpp"
+#include "http/envelope.hpp"
+
+namespace forkrun::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+
+struct Server::Impl {
+    asio::io_context& ioc;
+    Api& api;
+    ServerConfig config;
+    std::atomic<std::size_t>& in_flight;
+    tcp::acceptor acceptor;
+    std::atomic<bool> stopping{false};
+
+    Impl(asio::io_context& io, Api& a, ServerConfig c, std::atomic<std::size_t>& f)
+        : ioc(io), api(a), config(std::move(c)), in_flight(f), acceptor(io) {}
+
+    asio::awaitable<void> listen() {
+        for (;;) {
+            boost::system::error_code ec;
+            auto socket = co_await acceptor.async_accept(
+                asio::make_strand(ioc), asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) {
+                if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
+                    co_return;
+                }
+                continue;  // e.g. EMFILE: keep serving the connections we have
+            }
+            socket.set_option(tcp::no_delay(true), ec);
+            auto ex = socket.get_executor();
+            asio::co_spawn(ex, session(beast::tcp_stream(std::move(socket))), asio::detached);
+        }
+    }
+
+    void log_request(std::string_view request_id,
+                     std::string_view method,
+                     std::string_view target,
+                     unsigned status,
+                     std::chrono::steady_clock::time_point started) {
+        if (!config.access_log) {
+            return;
+        }
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count();
+        const auto path = target.substr(0, target.find('?'));
+        std::string line;
+        line.reserve(160 + path.size());
+        line.append("{\"time\":\"");
+        line.append(controller::format_timestamp(controller::Clock::now()));
+        line.append("\",\"event\":\"http.request\",\"requestId\":");
+        line.append(json_quote(request_id));
+        line.append(",\"method\":");
+        line.append(json_quote(method));
+        line.append(",\"path\":");
+        line.append(json_quote(path));
+        line.append(",\"status\":");
+        line.append(std::to_string(status));
+        line.append(",\"ms\":");
+        char ms[32];
+        std::snprintf(ms, sizeof ms, "%.3f", static_cast<double>(us) / 1000.0);
+        line.append(ms);
+        line.push_back('}');
+        controller::write_log_line(line);
+    }
+
+    // Answers without routing (framing errors, limits) and closes afterwards.
+    asio::awaitable<void> reject(beast::tcp_stream& stream,
+                                 unsigned status,
+                                 std::string_view message,
+                                 bool drain) {
+        auto r = Api::error(status, message, request_id_for(""));
+        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+        res.set(bhttp::field::content_type, "application/json");
+        res.set("X-Request-Id", r.request_id);
+        res.keep_alive(false);
+        res.body() = std::move(r.body);
+        res.prepare_payload();
+        boost::system::error_code ec;
+        stream.expires_after(config.read_timeout);
+        co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        log_request(r.request_id, "-", "-", status, std::chrono::steady_clock::now());
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        if (drain && !ec) {
+            // Read and drop what the client is still sending, briefly, so it sees our answer
+            // instead of a connection reset.
+            std::array<char, 16384> sink;
+            std::size_t total = 0;
+            stream.expires_after(std::chrono::seconds(2));
+            while (total < (64u << 20)) {
+                auto n = co_await stream.async_read_some(
+                    asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+                if (ec) {
+                    break;
+                }
+                total += n;
+            }
+        }
+        stream.socket().close(ec);
+    }
+
+    asio::awaitable<void> session(beast::tcp_stream stream) {
+        beast::flat_buffer buffer;
+        boost::system::error_code ec;
+        try {
+            for (;;) {
+                if (buffer.size() == 0) {
+                    stream.expires_after(config.idle_timeout);
+                    auto n = co_await stream.async_read_some(
+                        buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
+                    if (ec) {
+                        break;  // idle timeout, end of stream, reset: close quietly
+                    }
+                    buffer.commit(n);
+                }
+                bhttp::request_parser<bhttp::string_body> parser;
+                parser.header_limit(static_cast<std::uint32_t>(config.header_limit));
+                parser.body_limit(config.body_limit);
+                stream.expires_after(config.read_timeout);
+                co_await bhttp::async_read_header(stream, buffer, parser,
+                                                  asio::redirect_error(asio::use_awaitable, ec));
+                if (ec == bhttp::error::header_limit) {
+                    co_await reject(stream, 431, "request headers are larger than the limit",
+                                    false);
+                    co_return;
+                }
+                if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout) {
+                    break;
+                }
+                if (ec) {
+                    co_await reject(stream, 400, "malformed HTTP request", false);
+                    co_return;
+                }
+                const auto& head = parser.get();
+                if (auto len = parser.content_length(); len && *len > config.body_limit) {
+                    co_await reject(stream, 413,
+                                    "request body is larger than the limit of " +
+                                        std::to_string(config.body_limit) + " bytes",
+                                    true);
+                    co_return;
+                }
+                if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
+                    bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+                    co_await bhttp::async_write(stream, cont,
+                                                asio::redirect_error(asio::use_awaitable, ec));
+                    if (ec) {
+                        break;
+                    }
+                }
+                co_await bhttp::async_read(stream, buffer, parser,
+                                           asio::redirect_error(asio::use_awaitable, ec));
+                if (ec == bhttp::error::body_limit) {
+                    co_await reject(stream, 413,
+                                    "request body is larger than the limit of " +
+                                        std::to_string(config.body_limit) + " bytes",
+                                    true);
+                    co_return;
+                }
+                if (ec) {
+                    if (ec != beast::error::timeout && ec != bhttp::error::end_of_stream &&
+                        ec != bhttp::error::partial_message) {
+                        co_await reject(stream, 400, "malformed HTTP request", false);
+                    }
+                    break;
+                }
+                if (!co_await answer(stream, parser.get())) {
+                    break;
+                }
+            }
+        } catch (const std::exception&) {
+            // A connection never takes the server down; the socket is closed below.
+        }
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream.socket().close(ec);
+    }
+
+    // Answers one request; false when the connection must close.
+    asio::awaitable<bool> answer(beast::tcp_stream& stream,
+                                 const bhttp::request<bhttp::string_body>& req) {
+        const auto started = std::chrono::steady_clock::now();
+        in_flight.fetch_add(1);
+        struct Done {
+            std::atomic<std::size_t>& n;
+            ~Done() { n.fetch_sub(1); }
+        } done{in_flight};
+
+        const auto method = req.method_string();
+        const auto target = req.target();
+        ApiRequest areq;
+        areq.method = std::string_view(method.data(), method.size());
+        areq.target = std::string_view(target.data(), target.size());
+        auto header = [&](bhttp::field f) {
+            auto v = req[f];
+            return std::string_view(v.data(), v.size());
+        };
+        areq.authorization = header(bhttp::field::authorization);
+        areq.content_type = header(bhttp::field::content_type);
+        auto rid = req["X-Request-Id"];
+        areq.request_id = std::string_view(rid.data(), rid.size());
+        areq.body = req.body();
+
+        ApiResponse r;
+        try {
+            r = co_await api.handle(areq);
+        } catch (const std::exception&) {
+            r = Api::error(500, "internal error", request_id_for(areq.request_id));
+        }
+        const bool keep_alive = req.keep_alive() && !stopping.load();
+        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status),
+                                                req.version()};
+        res.set(bhttp::field::content_type, "application/json");
+        res.set("X-Request-Id", r.request_id);
+        for (const auto& [name, value] : r.headers) {
+            res.set(beast::string_view(name.data(), name.size()), value);
+        }
+        res.keep_alive(keep_alive);
+        res.body() = std::move(r.body);
+        res.prepare_payload();
+        boost::system::error_code ec;
+        stream.expires_after(config.read_timeout);
+        co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        log_request(r.request_id, areq.method, areq.target, r.status, started);
+        co_return !ec && keep_alive;
+    }
+};
+
+Server::Server(asio::io_context& ioc, Api& api, ServerConfig config)
+    : impl_(std::make_unique<Impl>(ioc, api, std::move(config), in_flight_)) {}
+
+Server::~Server() = default;
+
+tcp::endpoint Server::start() {
+    auto& a = impl_->acceptor;
+    const tcp::endpoint ep(asio::ip::make_address(impl_->config.host), impl_->config.port);
+    a.open(ep.protocol());
+    a.set_option(tcp::acceptor::reuse_address(true));
+    a.bind(ep);
+    a.listen(asio::socket_base::max_listen_connections);
+    asio::co_spawn(a.get_executor(), impl_->listen(), asio::detached);
+    return a.local_endpoint();
+}
+
+void Server::stop_accepting() {
+    impl_->stopping = true;
+    asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
+        boost::system::error_code ec;
+        impl->acceptor.close(ec);
+    });
+}
+
+}  // namespace forkrun::http

@@ -1,0 +1,136 @@
+// The store's promises: terminal states are set once, listing is newest first and stable.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "controller/run_store.hpp"
+
+namespace forkrun::controller {
+namespace {
+
+Run make_run(std::string id, std::string org = "org_a") {
+    Run r;
+    r.id = std::move(id);
+    r.organization_id = std::move(org);
+    r.workflow_id = "wf";
+    r.status = RunStatus::kRunning;
+    return r;
+}
+
+TEST(RunStore, CancelRacingCompletionHasExactlyOneWinnerThatIsNeverOverwritten) {
+    RunStore store;
+    for (int round = 0; round < 2000; ++round) {
+        auto rec = store.insert(make_run("run_" + std::to_string(round)));
+        std::atomic<int> go{0};
+        bool cancel_won = false;
+        bool complete_won = false;
+        std::thread canceller([&] {
+            while (go.load() == 0) {
+            }
+            cancel_won = rec->finish(RunStatus::kCancelled, [](Run& r) {
+                r.cancellation = Cancellation{"alice", Clock::now(), "race", Clock::now(), {}};
+            });
+        });
+        std::thread completer([&] {
+            while (go.load() == 0) {
+            }
+            complete_won = rec->finish(RunStatus::kSuccess, [](Run& r) { r.error.reset(); });
+        });
+        go = 1;
+        canceller.join();
+        completer.join();
+        ASSERT_NE(cancel_won, complete_won) << "round " << round;
+        const auto final_status = rec->status();
+        EXPECT_EQ(final_status, cancel_won ? RunStatus::kCancelled : RunStatus::kSuccess);
+        // Nothing changes a terminal run afterwards.
+        EXPECT_FALSE(rec->update([](Run& r) { r.status = RunStatus::kRunning; }));
+        EXPECT_FALSE(rec->finish(RunStatus::kFailure, [](Run&) {}));
+        EXPECT_EQ(rec->status(), final_status);
+        EXPECT_EQ(rec->snapshot().cancellation.has_value(), cancel_won);
+    }
+}
+
+TEST(RunStore, UpdateCannotSetATerminalStatus) {
+    RunStore store;
+    auto rec = store.insert(make_run("run_x"));
+    EXPECT_TRUE(rec->update([](Run& r) { r.status = RunStatus::kSuccess; }));
+    EXPECT_EQ(rec->status(), RunStatus::kRunning);
+}
+
+TEST(RunStore, OtherOrganizationsRunIsNotFound) {
+    RunStore store;
+    store.insert(make_run("run_1", "org_a"));
+    EXPECT_NE(store.find("org_a", "run_1"), nullptr);
+    EXPECT_EQ(store.find("org_b", "run_1"), nullptr);
+    EXPECT_EQ(store.find("org_a", "run_2"), nullptr);
+}
+
+TEST(RunStore, ListsNewestFirstAndPagesWithoutSkipsOrRepeatsWhileRunsAreCreated) {
+    RunStore store;
+    for (int i = 0; i < 25; ++i) {
+        store.insert(make_run("run_" + std::to_string(i)));
+    }
+    store.insert(make_run("run_other", "org_b"));
+    std::vector<std::string> seen;
+    ListQuery q;
+    q.limit = 10;
+    int created = 100;
+    for (;;) {
+        auto page = store.list("org_a", q);
+        for (auto& r : page.runs) {
+            seen.push_back(r->id());
+        }
+        // New runs arrive between pages; they are newer than the cursor and never show up.
+        store.insert(make_run("run_" + std::to_string(created++)));
+        if (!page.next_before_seq) {
+            break;
+        }
+        q.before_seq = page.next_before_seq;
+    }
+    ASSERT_EQ(seen.size(), 25u);
+    for (int i = 0; i < 25; ++i) {
+        EXPECT_EQ(seen[static_cast<std::size_t>(i)], "run_" + std::to_string(24 - i));
+    }
+}
+
+TEST(RunStore, ListFiltersByStatusWorkflowAndFlags) {
+    RunStore store;
+    auto a = store.insert(make_run("run_a"));
+    auto b = store.insert(make_run("run_b"));
+    b->update([](Run& r) { r.is_simulation = true; });
+    a->finish(RunStatus::kFailure, [](Run&) {});
+    ListQuery q;
+    q.statuses = {RunStatus::kFailure, RunStatus::kCancelled};
+    auto page = store.list("org_a", q);
+    ASSERT_EQ(page.runs.size(), 1u);
+    EXPECT_EQ(page.runs[0]->id(), "run_a");
+    q = {};
+    q.is_simulation = true;
+    page = store.list("org_a", q);
+    ASSERT_EQ(page.runs.size(), 1u);
+    EXPECT_EQ(page.runs[0]->id(), "run_b");
+    q = {};
+    q.workflow_id = "other";
+    EXPECT_TRUE(store.list("org_a", q).runs.empty());
+}
+
+TEST(RunStore, SerializedFormIsCachedUntilTheRunChanges) {
+    RunStore store;
+    auto rec = store.insert(make_run("run_c"));
+    int calls = 0;
+    auto ser = [&](const Run& r) {
+        ++calls;
+        return std::string(to_string(r.status));
+    };
+    auto first = rec->serialized(RunView::kFull, ser);
+    auto second = rec->serialized(RunView::kFull, ser);
+    EXPECT_EQ(first, second);
+    EXPECT_EQ(calls, 1);
+    rec->finish(RunStatus::kSuccess, [](Run&) {});
+    EXPECT_EQ(*rec->serialized(RunView::kFull, ser), "success");
+    EXPECT_EQ(calls, 2);
+}
+
+}  // namespace
+}  // namespace forkrun::controller
