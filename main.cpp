@@ -13,8 +13,17 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
 #include "controller/controller.hpp"
+#include "controller/fork_chains.hpp"
+#include "controller/rpc_gateway.hpp"
 #include "controller/run_ids.hpp"
+#include "forks/fork_manager.hpp"
 #include "http/api.hpp"
 #include "http/auth.hpp"
 #include "http/server.hpp"
@@ -40,19 +49,19 @@ Options for serve:
   --header-limit BYTES    largest request header block (default 16384)
   --read-timeout-ms N     a started request must arrive within N ms (default 10000)
   --idle-timeout-ms N     close kept-alive connections idle for N ms (default 30000)
-  --anvil PATH            the anvil binary for simulation forks
+  --config FILE           JSON config: chains (upstreamRpcUrl, poolSize), anvilPath, cuTable,
+                          teardownTimeoutMs, leaseTimeoutMs, rpcTimeoutMs, publicBaseUrl, devnet
+  --devnet IDS            start a local anvil per listed chain (e.g. 1,8453) as its upstream
+  --anvil PATH            the anvil binary (default: the pinned one under tools/node_modules)
+  --cu-table FILE         CU cost table (default: fixtures/cu/alchemy-2026-11.json)
+  --public-url URL        base of the rpcUrls handed out (default: the listen address)
+  --teardown-timeout-ms N bound on each fork's teardown (default 5000)
   --no-access-log         do not log one line per request on stderr
   --help                  this text
-)";
 
-struct Options {
-    std::string host = "127.0.0.1";
-    unsigned short port = 8080;
-    std::optional<std::string> tokens_file;
-    unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-    http::ServerConfig server;
-    std::string anvil;
-};
+Every flag can also come from the environment as FORKRUN_<FLAG> (e.g. FORKRUN_LISTEN,
+FORKRUN_DEVNET, FORKRUN_ANVIL); flags override the environment, which overrides the config file.
+)";
 
 template <class T>
 bool parse_number(std::string_view s, T& out) {
@@ -60,9 +69,100 @@ bool parse_number(std::string_view s, T& out) {
     return ec == std::errc() && p == s.data() + s.size();
 }
 
+struct Options {
+    std::string host = "127.0.0.1";
+    unsigned short port = 8080;
+    std::optional<std::string> tokens_file;
+    unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    http::ServerConfig server;
+    forks::ForksConfig forks;
+    std::string public_url;
+};
+
+// FORKRUN_<FLAG> environment variables, as flags placed before the command line's own.
+std::vector<std::string> env_flags() {
+    static const char* const kFlags[] = {"listen",
+                                         "tokens",
+                                         "threads",
+                                         "body-limit",
+                                         "header-limit",
+                                         "read-timeout-ms",
+                                         "idle-timeout-ms",
+                                         "config",
+                                         "devnet",
+                                         "anvil",
+                                         "cu-table",
+                                         "public-url",
+                                         "teardown-timeout-ms"};
+    std::vector<std::string> out;
+    for (const char* f : kFlags) {
+        std::string var = "FORKRUN_";
+        for (const char* c = f; *c; ++c) {
+            var.push_back(*c == '-' ? '_' : static_cast<char>(std::toupper(*c)));
+        }
+        if (const char* v = std::getenv(var.c_str()); v && *v) {
+            out.push_back(std::string("--") + f);
+            out.push_back(v);
+        }
+    }
+    return out;
+}
+
+bool load_config(const std::string& path, Options& o) {
+    std::ifstream in(path);
+    if (!in) {
+        std::cerr << "forkrun: cannot read config file " << path << "\n";
+        return false;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    boost::system::error_code ec;
+    auto doc = boost::json::parse(ss.str(), ec);
+    if (ec) {
+        std::cerr << "forkrun: config file " << path << " is not JSON: " << ec.message() << "\n";
+        return false;
+    }
+    std::vector<std::string> problems;
+    forks::read_forks_config(doc, o.forks, problems);
+    if (const auto* obj = doc.if_object()) {
+        if (const auto* u = obj->if_contains("publicBaseUrl"); u && u->is_string()) {
+            o.public_url = std::string(u->get_string());
+        }
+    }
+    for (const auto& p : problems) {
+        std::cerr << "forkrun: config file " << path << ": " << p << "\n";
+    }
+    return problems.empty();
+}
+
+bool parse_chain_list(std::string_view s, std::vector<std::uint64_t>& out) {
+    out.clear();
+    while (!s.empty()) {
+        const auto comma = s.find(',');
+        std::uint64_t id = 0;
+        if (!parse_number(s.substr(0, comma), id) || id == 0) {
+            return false;
+        }
+        out.push_back(id);
+        s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
+    }
+    return !out.empty();
+}
+
 // Parses serve's flags; prints the problem and returns nothing on a bad one.
-std::optional<Options> parse_serve(const std::vector<std::string>& args) {
+std::optional<Options> parse_serve(std::vector<std::string> args) {
     Options o;
+    o.forks.anvil_path = std::string(FORKRUN_SOURCE_DIR) +
+                         "/tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil";
+    o.forks.cu_table_path = std::string(FORKRUN_SOURCE_DIR) + "/fixtures/cu/alchemy-2026-11.json";
+    auto env = env_flags();
+    args.insert(args.begin(), env.begin(), env.end());
+    // The config file first, whatever its place: flags and environment override it.
+    for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+        if (args[i] == "--config" && !load_config(args[i + 1], o)) {
+            return std::nullopt;
+        }
+    }
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         auto value = [&]() -> std::optional<std::string> {
@@ -100,12 +200,27 @@ std::optional<Options> parse_serve(const std::vector<std::string>& args) {
                 return std::nullopt;
             }
             o.tokens_file = *v;
-        } else if (a == "--anvil") {
+        } else if (a == "--config") {
+            ++i;  // read above
+        } else if (a == "--anvil" || a == "--cu-table" || a == "--public-url") {
             auto v = value();
             if (!v) {
                 return std::nullopt;
             }
-            o.anvil = *v;
+            (a == "--anvil" ? o.forks.anvil_path
+                            : (a == "--cu-table" ? o.forks.cu_table_path : o.public_url)) = *v;
+        } else if (a == "--devnet") {
+            auto v = value();
+            if (!v || !parse_chain_list(*v, o.forks.devnet)) {
+                std::cerr << "forkrun: --devnet wants chain ids like 1,8453\n";
+                return std::nullopt;
+            }
+        } else if (a == "--teardown-timeout-ms") {
+            long ms = 0;
+            if (!number(ms) || ms <= 0) {
+                return std::nullopt;
+            }
+            o.forks.teardown_timeout = std::chrono::milliseconds(ms);
         } else if (a == "--threads") {
             if (!number(o.threads) || o.threads == 0) {
                 return std::nullopt;
@@ -151,14 +266,40 @@ int serve(const Options& o) {
         dev_token = "dev_" + controller::random_token(24);
         tokens.add(*dev_token, {{"org_dev", "dev"}, http::kRunsRead | http::kRunsWrite});
     }
+    auto cu = forks::CuTable::load_file(o.forks.cu_table_path);
+    if (!cu) {
+        std::cerr << "forkrun: " << cu.error().message << "\n";
+        return 2;
+    }
 
     asio::io_context http_ioc(static_cast<int>(o.threads));
     asio::io_context exec_ioc(1);
     auto exec_guard = asio::make_work_guard(exec_ioc);
+    // Runs, forks and their child processes live on this thread for the life of the process
+    // (a fork dies with the thread that spawned it).
+    std::thread exec_thread([&] { exec_ioc.run(); });
+    struct JoinExec {
+        asio::io_context& ioc;
+        std::thread& t;
+        ~JoinExec() {
+            ioc.stop();
+            t.join();
+        }
+    } join_exec{exec_ioc, exec_thread};
 
+    forks::ForkManager fork_manager(exec_ioc.get_executor(), o.forks, std::move(*cu));
+    auto started = asio::co_spawn(exec_ioc, fork_manager.start(), asio::use_future).get();
+    if (!started) {
+        std::cerr << "forkrun: " << started.error() << "\n";
+        return 2;
+    }
+    controller::RpcGateway gateway(fork_manager.rpc(), fork_manager.cu());
+    controller::ForkChainProvider provider(fork_manager, gateway);
     controller::ControllerConfig ccfg;
+    ccfg.enabled_types.insert(controller::NodeType::kRpc);
+    ccfg.chains = &provider;
     controller::Controller ctl(ccfg, exec_ioc.get_executor());
-    http::Api api(ctl, tokens, {});
+    http::Api api(ctl, tokens, {}, &gateway);
     http::Server server(http_ioc, api, o.server);
 
     asio::ip::tcp::endpoint ep;
@@ -170,7 +311,14 @@ int serve(const Options& o) {
         return 2;
     }
     const std::string base = "http://" + ep.address().to_string() + ":" + std::to_string(ep.port());
+    gateway.set_base_url(o.public_url.empty() ? base : o.public_url);
     std::printf("forkrun %s listening on %s\n", FORKRUN_VERSION, base.c_str());
+    for (const auto& [id, chain] : fork_manager.config().chains) {
+        std::printf("chain %llu: %s, pool of %zu\n", static_cast<unsigned long long>(id),
+                    chain.upstream_rpc_url ? ("forks " + *chain.upstream_rpc_url).c_str()
+                                           : "fresh local chain",
+                    chain.pool_size);
+    }
     if (dev_token) {
         std::printf("dev token (organization org_dev, scopes runs:read runs:write): %s\n",
                     dev_token->c_str());
@@ -179,14 +327,15 @@ int serve(const Options& o) {
     }
     std::fflush(stdout);
 
-    // SIGINT/SIGTERM: stop accepting, cancel every live run, let answers finish, exit 0.
+    // SIGINT/SIGTERM: stop accepting, cancel every live run (tearing its forks down), stop the
+    // pools and devnets, let answers in flight finish, exit 0.
     asio::signal_set signals(http_ioc, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) {
             return;
         }
         server.stop_accepting();
-        std::thread([&] {
+        std::thread([] {
             // A last resort if something refuses to end: forks die with us (PDEATHSIG).
             std::this_thread::sleep_for(std::chrono::milliseconds(9500));
             std::fflush(stdout);
@@ -196,20 +345,18 @@ int serve(const Options& o) {
             http_ioc,
             [&]() -> asio::awaitable<void> {
                 co_await asio::co_spawn(exec_ioc, ctl.shutdown(), asio::use_awaitable);
+                co_await asio::co_spawn(exec_ioc, fork_manager.shutdown(), asio::use_awaitable);
                 asio::steady_timer t(http_ioc);
                 const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
                 while (server.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
                     t.expires_after(std::chrono::milliseconds(5));
                     co_await t.async_wait(asio::use_awaitable);
                 }
-                exec_guard.reset();
-                exec_ioc.stop();
                 http_ioc.stop();
             },
             asio::detached);
     });
 
-    std::thread exec_thread([&] { exec_ioc.run(); });
     std::vector<std::thread> threads;
     for (unsigned i = 1; i < o.threads; ++i) {
         threads.emplace_back([&] { http_ioc.run(); });
@@ -218,8 +365,7 @@ int serve(const Options& o) {
     for (auto& t : threads) {
         t.join();
     }
-    exec_ioc.stop();
-    exec_thread.join();
+    exec_guard.reset();
     return 0;
 }
 
@@ -239,7 +385,7 @@ int main(int argc, char** argv) {
         std::cerr << "forkrun: unknown command " << args[0] << "\n" << kUsage;
         return 2;
     }
-    auto opts = parse_serve({args.begin() + 1, args.end()});
+    auto opts = parse_serve(std::vector<std::string>(args.begin() + 1, args.end()));
     if (!opts) {
         return 2;
     }

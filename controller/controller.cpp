@@ -37,12 +37,8 @@ boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> Controller::creat
     run.started_at = Clock::now();
     auto record = store_.insert(std::move(run));
 
-    std::unique_ptr<RunChains> chains;
-    if (config_.chains) {
-        chains = config_.chains->open(record, exec_);
-    }
     auto exec =
-        std::make_shared<RunExecution>(exec_, record, std::move(decoded->graph), std::move(chains),
+        std::make_shared<RunExecution>(exec_, record, std::move(decoded->graph), config_.chains,
                                        [this](const RunRecord& rec, RunStatus from, RunStatus to) {
                                            log_transition(rec, from, to);
                                        });

@@ -53,6 +53,34 @@ NodeResult run_assert(const json::value& props) {
     return ErrorInfo{"invalid_props", "assert needs one of equals, notEquals, gte, lte"};
 }
 
+std::uint64_t chain_of(const json::object& p) {
+    std::error_code ec;
+    const auto* c = p.if_contains("chainId");
+    const auto id = c && c->is_number() ? c->to_number<std::uint64_t>(ec) : 0;
+    return ec ? 0 : id;
+}
+
+asio::awaitable<NodeResult> run_rpc(const json::value& props, NodeEnv& env) {
+    const auto& p = props.as_object();
+    const auto chain = chain_of(p);
+    const auto* method = p.if_contains("method");
+    if (chain == 0 || !method || !method->is_string() || method->get_string().empty()) {
+        co_return ErrorInfo{"invalid_props", "rpc needs a positive chainId and a method"};
+    }
+    json::array params;
+    if (const auto* ps = p.if_contains("params")) {
+        if (!ps->is_array()) {
+            co_return ErrorInfo{"invalid_props", "rpc params must be an array"};
+        }
+        params = ps->get_array();
+    }
+    if (!env.chains) {
+        co_return ErrorInfo{"no_chains", "this server has no chain access configured"};
+    }
+    co_return co_await env.chains->call(env.node_index, chain, std::string(method->get_string()),
+                                        std::move(params));
+}
+
 }  // namespace
 
 asio::awaitable<NodeResult> execute_node(NodeType type, const json::value& props, NodeEnv& env) {
@@ -63,6 +91,8 @@ asio::awaitable<NodeResult> execute_node(NodeType type, const json::value& props
             co_return co_await run_wait(props, env);
         case NodeType::kAssert:
             co_return run_assert(props);
+        case NodeType::kRpc:
+            co_return co_await run_rpc(props, env);
         default:
             break;
     }

@@ -18,11 +18,10 @@ namespace json = boost::json;
 RunExecution::RunExecution(asio::any_io_executor ex,
                            std::shared_ptr<RunRecord> record,
                            Graph graph,
-                           std::unique_ptr<RunChains> chains,
+                           ChainProvider* chains,
                            TransitionHook on_transition)
     : strand_(asio::make_strand(ex)),
       record_(std::move(record)),
-      chains_(std::move(chains)),
       on_transition_(std::move(on_transition)),
       graph_(std::move(graph)),
       wake_(strand_),
@@ -45,6 +44,9 @@ RunExecution::RunExecution(asio::any_io_executor ex,
     });
     for (std::size_t i = 0; i < n; ++i) {
         missing_parents_.push_back(graph_.parents[i].size());
+    }
+    if (chains) {
+        chains_ = chains->open(record_, strand_);
     }
     node_status_.assign(n, NodeStatus::kPending);
     outputs_.resize(n);

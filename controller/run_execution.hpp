@@ -28,7 +28,7 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
     RunExecution(boost::asio::any_io_executor ex,
                  std::shared_ptr<RunRecord> record,
                  Graph graph,
-                 std::unique_ptr<RunChains> chains,
+                 ChainProvider* chains,
                  TransitionHook on_transition);
 
     const boost::asio::strand<boost::asio::any_io_executor>& strand() const { return strand_; }

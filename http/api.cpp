@@ -130,8 +130,8 @@ class TimerWaker : public StatusWatcher {
 
 }  // namespace
 
-Api::Api(Controller& controller, const TokenStore& tokens, ApiOptions options)
-    : controller_(controller), tokens_(tokens), options_(std::move(options)) {}
+Api::Api(Controller& controller, const TokenStore& tokens, ApiOptions options, RpcGateway* gateway)
+    : controller_(controller), tokens_(tokens), options_(std::move(options)), gateway_(gateway) {}
 
 ApiResponse Api::error(unsigned status, std::string_view message, std::string request_id) {
     auto body = envelope(status, "null", message, request_id);
@@ -155,6 +155,25 @@ asio::awaitable<ApiResponse> Api::handle(const ApiRequest& req) {
                           {"version", options_.version},
                           {"activeRuns", controller_.active_runs()}};
         co_return ok(200, json::serialize(data), std::move(request_id));
+    }
+
+    // A fork's rpcUrl: the secret in the path is the credential; JSON-RPC in and out.
+    if (gateway_ && path.starts_with(RpcGateway::kPathPrefix)) {
+        if (req.method != "POST") {
+            ApiResponse r;
+            r.status = 405;
+            r.body = jsonrpc_error_body(-32600, "JSON-RPC takes POST");
+            r.request_id = std::move(request_id);
+            r.headers.emplace_back("Allow", "POST");
+            co_return r;
+        }
+        auto reply = co_await gateway_->forward(path.substr(RpcGateway::kPathPrefix.size()),
+                                                std::string(req.body));
+        ApiResponse r;
+        r.status = reply.status;
+        r.body = std::move(reply.body);
+        r.request_id = std::move(request_id);
+        co_return r;
     }
 
     // Route: /v1/runs, /v1/runs/{id}, /v1/runs/{id}/cancel

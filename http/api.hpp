@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "controller/controller.hpp"
+#include "controller/rpc_gateway.hpp"
 #include "http/auth.hpp"
 
 namespace forkrun::http {
@@ -36,7 +37,11 @@ struct ApiOptions {
 
 class Api {
   public:
-    Api(controller::Controller& controller, const TokenStore& tokens, ApiOptions options);
+    /// `gateway` serves the forks' rpcUrls; null when the server has no forks.
+    Api(controller::Controller& controller,
+        const TokenStore& tokens,
+        ApiOptions options,
+        controller::RpcGateway* gateway = nullptr);
 
     /// Answers one request. Runs on the connection's strand; never blocks it.
     boost::asio::awaitable<ApiResponse> handle(const ApiRequest& req);
@@ -60,6 +65,7 @@ class Api {
     controller::Controller& controller_;
     const TokenStore& tokens_;
     ApiOptions options_;
+    controller::RpcGateway* gateway_;
 };
 
 }  // namespace forkrun::http

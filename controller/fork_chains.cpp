@@ -1,0 +1,273 @@
+// Provisioning in parallel, metered calls, and teardown bounded by the teardown timeout with a
+// background reaper for what overruns it.
+#include "controller/fork_chains.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "controller/run_ids.hpp"
+
+namespace forkrun::controller {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+class ForkChains : public RunChains {
+  public:
+    ForkChains(forks::ForkManager& forks,
+               RpcGateway& gateway,
+               std::shared_ptr<RunRecord> record,
+               asio::any_io_executor strand)
+        : forks_(forks), gateway_(gateway), record_(std::move(record)), strand_(std::move(strand)) {
+        record_->read([&](const Run& r) {
+            chains_ = r.chains;
+            simulation_ = r.is_simulation;
+            pool_ = r.simulation_mode == SimulationMode::kPool;
+        });
+    }
+
+    asio::awaitable<std::optional<RunError>> provision() override {
+        if (!simulation_ || chains_.empty()) {
+            co_return std::nullopt;
+        }
+        // Every fork is recorded (provisioning) before any starts, so a GET shows them all.
+        for (auto chain : chains_) {
+            Slot s;
+            s.chain_id = chain;
+            s.fork_id = "fork_" + random_token(12);
+            slots_.push_back(std::move(s));
+        }
+        record_->update([&](Run& r) {
+            for (const auto& s : slots_) {
+                ForkInfo f;
+                f.fork_id = s.fork_id;
+                f.chain_id = s.chain_id;
+                r.forks.push_back(std::move(f));
+            }
+        });
+        using Op = decltype(asio::co_spawn(strand_, provision_one(0), asio::deferred));
+        std::vector<Op> ops;
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            ops.push_back(asio::co_spawn(strand_, provision_one(i), asio::deferred));
+        }
+        auto [order, errors, results] =
+            co_await asio::experimental::make_parallel_group(std::move(ops))
+                .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+        (void)order;
+        (void)errors;
+        for (auto& r : results) {
+            if (r) {
+                co_return r;
+            }
+        }
+        co_return std::nullopt;
+    }
+
+    asio::awaitable<boost::system::result<json::value, ErrorInfo>> call(
+        std::size_t node_index,
+        std::uint64_t chain_id,
+        std::string method,
+        json::array params) override {
+        std::string url;
+        if (simulation_) {
+            for (const auto& s : slots_) {
+                if (s.chain_id == chain_id && s.fork) {
+                    url = s.fork->url;
+                }
+            }
+            if (url.empty()) {
+                co_return ErrorInfo{"chain_not_forked",
+                                    "chain " + std::to_string(chain_id) +
+                                        " is not one of this simulation's forked chains"};
+            }
+        } else {
+            auto up = forks_.upstream(chain_id);
+            if (!up) {
+                co_return ErrorInfo{"chain_not_configured", "chain " + std::to_string(chain_id) +
+                                                                " has no configured upstream RPC"};
+            }
+            url = *up;
+        }
+        const auto cost = forks_.cu().cost(method);
+        record_->update([&](Run& r) { r.nodes[node_index].cu += cost; });
+        // A named request: GCC 12 destroys brace-initialized temporaries in co_await twice.
+        forks::RpcRequest req{url, method, std::move(params), forks_.config().rpc_timeout,
+                              "chain " + std::to_string(chain_id)};
+        auto res = co_await forks::async_call(forks_.rpc(), std::move(req), asio::use_awaitable);
+        if (!res) {
+            if (res.error().code == forks::RpcErrc::kAborted) {
+                throw boost::system::system_error(asio::error::operation_aborted);
+            }
+            co_return ErrorInfo{
+                res.error().code == forks::RpcErrc::kRpcError ? "rpc_error" : "rpc_failed",
+                res.error().message};
+        }
+        co_return std::move(*res);
+    }
+
+    asio::awaitable<std::vector<ForkTeardown>> release() override {
+        using Op = decltype(asio::co_spawn(strand_, release_one(0), asio::deferred));
+        std::vector<Op> ops;
+        std::vector<std::size_t> which;
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            if (slots_[i].fork) {
+                ops.push_back(asio::co_spawn(strand_, release_one(i), asio::deferred));
+                which.push_back(i);
+            }
+        }
+        std::vector<ForkTeardown> out;
+        if (ops.empty()) {
+            co_return out;
+        }
+        auto [order, errors, results] =
+            co_await asio::experimental::make_parallel_group(std::move(ops))
+                .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+        (void)order;
+        (void)errors;
+        for (auto& r : results) {
+            out.push_back(std::move(r));
+        }
+        co_return out;
+    }
+
+  private:
+    struct Slot {
+        std::uint64_t chain_id = 0;
+        std::string fork_id;
+        std::string rpc_url;
+        std::shared_ptr<forks::ForkHandle> fork;
+    };
+
+    forks::MethodMeter fork_meter(const std::string& fork_id) {
+        return [rec = record_, fork_id, &cu = forks_.cu()](std::string_view method) {
+            const auto cost = cu.cost(method);
+            if (cost == 0) {
+                return;
+            }
+            rec->update([&](Run& r) {
+                if (auto* f = r.find_fork(fork_id)) {
+                    f->cu += cost;
+                }
+            });
+        };
+    }
+
+    asio::awaitable<std::optional<RunError>> provision_one(std::size_t i) {
+        auto& s = slots_[i];
+        auto meter = fork_meter(s.fork_id);
+        // Not a conditional expression: GCC 12 miscompiles co_await inside one.
+        boost::system::result<forks::ForkHandle, std::string> opened{std::string()};
+        if (pool_) {
+            opened = co_await forks_.lease_fork(s.chain_id, meter);
+        } else {
+            opened = co_await forks_.open_fork(s.chain_id, meter);
+        }
+        if (!opened) {
+            record_->update([&](Run& r) {
+                if (auto* f = r.find_fork(s.fork_id)) {
+                    f->state = ForkState::kFailed;
+                    f->error = opened.error();
+                }
+            });
+            co_return RunError{"provisioning_failed", opened.error(), std::nullopt};
+        }
+        s.fork = std::make_shared<forks::ForkHandle>(std::move(*opened));
+        s.rpc_url = gateway_.open(record_, s.fork_id, s.chain_id, s.fork->url);
+        record_->update([&](Run& r) {
+            if (auto* f = r.find_fork(s.fork_id)) {
+                f->state = ForkState::kReady;
+                f->rpc_url = s.rpc_url;
+            }
+        });
+        co_return std::nullopt;
+    }
+
+    // Shared between a teardown and whoever waits for it, so the waiter may give up at the
+    // timeout while the teardown goes on in the background (the reaper).
+    struct Teardown {
+        explicit Teardown(const asio::any_io_executor& ex) : timer(ex) {}
+        asio::steady_timer timer;
+        std::optional<forks::ForkRelease> result;
+    };
+
+    asio::awaitable<ForkTeardown> release_one(std::size_t i) {
+        auto& s = slots_[i];
+        gateway_.close(s.rpc_url);  // the rpcUrl refuses service from here on
+        const auto started = std::chrono::steady_clock::now();
+        auto td = std::make_shared<Teardown>(strand_);
+        auto fork = s.fork;
+        auto meter = fork_meter(s.fork_id);
+        asio::co_spawn(
+            strand_,
+            [](forks::ForkManager& forks, std::shared_ptr<forks::ForkHandle> fork,
+               forks::MethodMeter meter, std::shared_ptr<Teardown> td) -> asio::awaitable<void> {
+                auto r = co_await forks.release(fork, std::move(meter));
+                if (!r.ok && fork->process) {
+                    fork->process->kill_now();  // the reaper's last word: nothing survives
+                }
+                td->result = std::move(r);
+                td->timer.cancel();
+            }(forks_, fork, meter, td),
+            asio::detached);
+        td->timer.expires_after(forks_.config().teardown_timeout);
+        while (!td->result &&
+               std::chrono::steady_clock::now() - started < forks_.config().teardown_timeout) {
+            boost::system::error_code ec;
+            co_await td->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        ForkTeardown out;
+        out.fork_id = s.fork_id;
+        out.chain_id = s.chain_id;
+        out.ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                .count();
+        if (td->result) {
+            out.ok = td->result->ok;
+            out.method = td->result->method;
+            if (!td->result->error.empty()) {
+                out.error = td->result->error;
+            }
+        } else {
+            out.ok = false;
+            out.method = pool_ ? "evm_revert" : "SIGTERM";
+            out.error = "teardown did not finish within " +
+                        std::to_string(forks_.config().teardown_timeout.count()) +
+                        " ms; handed to the background reaper";
+        }
+        record_->update([&](Run& r) {
+            if (auto* f = r.find_fork(s.fork_id)) {
+                f->state = out.ok ? ForkState::kReleased : ForkState::kFailed;
+                f->error = out.error;
+            }
+        });
+        co_return out;
+    }
+
+    forks::ForkManager& forks_;
+    RpcGateway& gateway_;
+    std::shared_ptr<RunRecord> record_;
+    asio::any_io_executor strand_;
+    std::vector<std::uint64_t> chains_;
+    bool simulation_ = false;
+    bool pool_ = false;
+    std::vector<Slot> slots_;
+};
+
+}  // namespace
+
+ForkChainProvider::ForkChainProvider(forks::ForkManager& forks, RpcGateway& gateway)
+    : forks_(forks), gateway_(gateway) {}
+
+std::unique_ptr<RunChains> ForkChainProvider::open(std::shared_ptr<RunRecord> record,
+                                                   asio::any_io_executor strand) {
+    return std::make_unique<ForkChains>(forks_, gateway_, std::move(record), std::move(strand));
+}
+
+}  // namespace forkrun::controller

@@ -1,0 +1,89 @@
+// Owns everything a server needs to give runs forks: the JSON-RPC client, the CU table, devnet
+// upstreams, per-chain warm pools, and the spawning and teardown of per-run forks.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/system/result.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "forks/anvil_process.hpp"
+#include "forks/cu_table.hpp"
+#include "forks/fork_pool.hpp"
+#include "forks/forks_config.hpp"
+#include "forks/rpc_client.hpp"
+
+namespace forkrun::forks {
+
+/// One fork a run holds: its own anvil (`fork` mode) or a lease on a pooled one (`pool` mode).
+struct ForkHandle {
+    std::uint64_t chain_id = 0;
+    std::string url;  // the fork's own JSON-RPC endpoint; never handed out
+    std::unique_ptr<AnvilProcess> process;
+    std::shared_ptr<ForkPool> pool;
+    PoolLease lease;
+};
+
+struct ForkRelease {
+    bool ok = false;
+    std::string method;  // how it was torn down
+    std::string error;   // empty when ok
+};
+
+class ForkManager {
+  public:
+    /// `ex` must be run by a thread that lives as long as the process (forks die with the
+    /// thread that spawned them).
+    ForkManager(boost::asio::any_io_executor ex, ForksConfig config, CuTable cu);
+    ~ForkManager();
+
+    /// Starts the devnet upstreams and fills the pools. Errors name the chain.
+    boost::asio::awaitable<boost::system::result<void, std::string>> start();
+
+    /// A new anvil for `chain_id`, ready when eth_chainId answers (metered through `meter`).
+    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> open_fork(
+        std::uint64_t chain_id,
+        MethodMeter meter);
+
+    /// A lease on a warm fork of `chain_id` (waits up to the lease timeout).
+    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> lease_fork(
+        std::uint64_t chain_id,
+        MethodMeter meter);
+
+    /// Stops (fork mode) or reverts and returns (pool mode) the fork. Runs to its end even when
+    /// the caller stops waiting.
+    boost::asio::awaitable<ForkRelease> release(std::shared_ptr<ForkHandle> fork,
+                                                MethodMeter meter);
+
+    /// Stops every pool and devnet upstream.
+    boost::asio::awaitable<void> shutdown();
+
+    /// The live endpoint of a chain, if configured.
+    std::optional<std::string> upstream(std::uint64_t chain_id) const;
+
+    RpcClient& rpc() { return rpc_; }
+    const CuTable& cu() const { return cu_; }
+    const ForksConfig& config() const { return config_; }
+    const boost::asio::any_io_executor& executor() const { return ex_; }
+
+  private:
+    std::shared_ptr<ForkPool> pool_for(std::uint64_t chain_id);
+    ForkSpec spec_for(std::uint64_t chain_id) const;
+
+    boost::asio::any_io_executor ex_;
+    ForksConfig config_;
+    CuTable cu_;
+    RpcClient rpc_;
+    std::vector<std::unique_ptr<AnvilProcess>> devnets_;
+    std::mutex pools_mu_;
+    std::map<std::uint64_t, std::shared_ptr<ForkPool>> pools_;
+    bool stopping_ = false;
+};
+
+}  // namespace forkrun::forks

@@ -1,0 +1,42 @@
+// The chains a server can fork or reach, and how forks are made and torn down.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace forkrun::forks {
+
+struct ChainConfig {
+    /// The live chain's JSON-RPC endpoint; forks of this chain fork it. Absent: a simulation
+    /// gets a fresh local chain with this chain id, and live runs cannot use the chain.
+    std::optional<std::string> upstream_rpc_url;
+    /// Warm forks kept ready for `pool` mode.
+    std::size_t pool_size = 2;
+};
+
+struct ForksConfig {
+    std::string anvil_path;
+    std::string cu_table_path;  // default: the shipped fixtures/cu/alchemy-2026-11.json
+    std::chrono::milliseconds teardown_timeout{5000};
+    std::chrono::milliseconds lease_timeout{30000};
+    std::chrono::milliseconds rpc_timeout{30000};
+    std::chrono::milliseconds fork_start_timeout{15000};
+    std::map<std::uint64_t, ChainConfig> chains;
+    /// Chains that get a local anvil as their upstream when the server starts (--devnet).
+    std::vector<std::uint64_t> devnet;
+};
+
+/// Reads the forks part of a config file:
+/// {"anvilPath", "cuTable", "teardownTimeoutMs", "leaseTimeoutMs", "rpcTimeoutMs",
+///  "chains": {"<chainId>": {"upstreamRpcUrl": "<url>" | null, "poolSize": <n>}}, "devnet": [ids]}
+/// Unknown keys of other parts are left alone. Every problem is listed.
+void read_forks_config(const boost::json::value& doc,
+                       ForksConfig& out,
+                       std::vector<std::string>& problems);
+
+}  // namespace forkrun::forks
