@@ -1,0 +1,358 @@
+// Templates in node props: one parser shared by validation (syntax) and execution (resolution).
+#include "controller/templates.hpp"
+
+#include <charconv>
+#include <system_error>
+#include <utility>
+
+#include <boost/json/serialize.hpp>
+
+#include "controller/node_types.hpp"
+
+namespace forkrun::controller {
+
+namespace json = boost::json;
+
+namespace {
+
+using Pieces = boost::system::result<std::vector<TemplatePiece>, std::string>;
+using Resolved = boost::system::result<json::value, std::string>;
+using Lookup = boost::system::result<const json::value*, std::string>;
+
+constexpr std::string_view kOpen = "{{";
+constexpr std::string_view kClose = "}}";
+// Quoted user text in messages is cut here, so one huge string cannot bloat a 400.
+constexpr std::size_t kMaxQuoted = 80;
+
+// Output fields are not length-limited like ids, but share their alphabet.
+bool is_field(std::string_view s) {
+    for (char c : s) {
+        if (!is_valid_id(std::string_view(&c, 1))) {
+            return false;
+        }
+    }
+    return !s.empty();
+}
+
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && is_space(s.front())) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && is_space(s.back())) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+std::string excerpt(std::string_view s) {
+    if (s.size() <= kMaxQuoted) {
+        return std::string(s);
+    }
+    return std::string(s.substr(0, kMaxQuoted)) + "...";
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+    std::vector<std::string_view> parts;
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t end = s.find(sep, start);
+        if (end == std::string_view::npos) {
+            parts.push_back(s.substr(start));
+            return parts;
+        }
+        parts.push_back(s.substr(start, end - start));
+        start = end + 1;
+    }
+}
+
+std::optional<TemplateRef> parse_reference(std::string_view inner) {
+    const std::vector<std::string_view> parts = split(trim(inner), '.');
+    if (parts.size() < 2 || !is_valid_id(parts[1])) {
+        return std::nullopt;
+    }
+    TemplateRef ref;
+    ref.name = parts[1];
+    if (parts[0] == "props" || parts[0] == "inputs") {
+        if (parts.size() != 2) {
+            return std::nullopt;
+        }
+        ref.source = parts[0] == "props" ? TemplateSource::kProps : TemplateSource::kInputs;
+        return ref;
+    }
+    if (parts[0] != "nodes" || parts.size() < 3 || parts[2] != "output") {
+        return std::nullopt;
+    }
+    ref.source = TemplateSource::kNodeOutput;
+    for (std::size_t i = 3; i < parts.size(); ++i) {
+        if (!is_field(parts[i])) {
+            return std::nullopt;
+        }
+        ref.fields.push_back(parts[i]);
+    }
+    return ref;
+}
+
+std::string nothing(std::string_view template_text, std::string_view why) {
+    std::string message = "template ";
+    message.append(template_text).append(" refers to nothing: ").append(why);
+    return message;
+}
+
+std::string quoted(std::string_view s) {
+    std::string out = "\"";
+    out.append(s).append("\"");
+    return out;
+}
+
+const json::value* child_of(const json::value& v, std::string_view field) {
+    if (const json::object* o = v.if_object()) {
+        const auto it = o->find(field);
+        return it == o->end() ? nullptr : &it->value();
+    }
+    if (const json::array* a = v.if_array()) {
+        std::size_t index = 0;
+        const char* end = field.data() + field.size();
+        const auto [ptr, ec] = std::from_chars(field.data(), end, index);
+        if (ec != std::errc() || ptr != end || index >= a->size()) {
+            return nullptr;
+        }
+        return &(*a)[index];
+    }
+    return nullptr;
+}
+
+Lookup fail_lookup(std::string message) {
+    return Lookup(boost::system::in_place_error, std::move(message));
+}
+
+Lookup lookup(const TemplatePiece& piece, const TemplateContext& ctx) {
+    const TemplateRef& ref = *piece.ref;
+    switch (ref.source) {
+        case TemplateSource::kProps:
+        case TemplateSource::kInputs: {
+            const bool is_props = ref.source == TemplateSource::kProps;
+            const json::object* values = is_props ? ctx.props : ctx.inputs;
+            if (values != nullptr) {
+                if (const auto it = values->find(ref.name); it != values->end()) {
+                    return &it->value();
+                }
+            }
+            return fail_lookup(nothing(piece.text, (is_props ? "no prop " : "no input ") +
+                                                       quoted(ref.name) + " was given"));
+        }
+        case TemplateSource::kNodeOutput:
+            break;
+    }
+    const json::value* current = ctx.node_output ? ctx.node_output(ref.name) : nullptr;
+    if (current == nullptr) {
+        return fail_lookup(nothing(piece.text, "node " + quoted(ref.name) + " has no output"));
+    }
+    std::string walked;
+    for (std::string_view field : ref.fields) {
+        if (!walked.empty()) {
+            walked.push_back('.');
+        }
+        walked.append(field);
+        current = child_of(*current, field);
+        if (current == nullptr) {
+            return fail_lookup(nothing(
+                piece.text, "node " + quoted(ref.name) + " has no field " + quoted(walked)));
+        }
+    }
+    return current;
+}
+
+std::string value_text(const json::value& v) {
+    if (const json::string* s = v.if_string()) {
+        return std::string(s->data(), s->size());
+    }
+    if (const double* d = v.if_double()) {
+        // Boost.JSON would print 1.5 as "1.5E0"; shortest round-trip text reads better in a string.
+        char buffer[32];
+        const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, *d);
+        if (ec == std::errc()) {
+            return std::string(buffer, end);
+        }
+    }
+    return json::serialize(v);
+}
+
+Resolved fail(std::string message) {
+    return Resolved(boost::system::in_place_error, std::move(message));
+}
+
+Resolved resolve_string(const json::string& s, const TemplateContext& ctx) {
+    const std::string_view text(s.data(), s.size());
+    if (!has_templates(text)) {
+        return json::value(s);
+    }
+    auto pieces = parse_template_string(text);
+    if (!pieces) {
+        return fail(pieces.error());
+    }
+    if (pieces->size() == 1 && pieces->front().ref) {
+        auto found = lookup(pieces->front(), ctx);
+        if (!found) {
+            return fail(found.error());
+        }
+        return json::value(**found);
+    }
+    std::string out;
+    for (const TemplatePiece& piece : *pieces) {
+        if (!piece.ref) {
+            out.append(piece.text);
+            continue;
+        }
+        auto found = lookup(piece, ctx);
+        if (!found) {
+            return fail(found.error());
+        }
+        out.append(value_text(**found));
+    }
+    return json::value(json::string(out));
+}
+
+// `depth` counts the objects and arrays around `v`; recursion is bounded by kMaxTemplateDepth.
+Resolved resolve(const json::value& v, const TemplateContext& ctx, std::size_t depth) {
+    if ((v.is_object() || v.is_array()) && depth >= kMaxTemplateDepth) {
+        return fail("props nest deeper than " + std::to_string(kMaxTemplateDepth) + " levels");
+    }
+    if (const json::object* o = v.if_object()) {
+        json::object out;
+        out.reserve(o->size());
+        for (const auto& entry : *o) {
+            auto r = resolve(entry.value(), ctx, depth + 1);
+            if (!r) {
+                return r;
+            }
+            out.insert_or_assign(entry.key(), std::move(*r));
+        }
+        return json::value(std::move(out));
+    }
+    if (const json::array* a = v.if_array()) {
+        json::array out;
+        out.reserve(a->size());
+        for (const json::value& element : *a) {
+            auto r = resolve(element, ctx, depth + 1);
+            if (!r) {
+                return r;
+            }
+            out.push_back(std::move(*r));
+        }
+        return json::value(std::move(out));
+    }
+    if (const json::string* s = v.if_string()) {
+        return resolve_string(*s, ctx);
+    }
+    return v;
+}
+
+}  // namespace
+
+Pieces parse_template_string(std::string_view s) {
+    std::vector<TemplatePiece> pieces;
+    std::size_t pos = 0;
+    while (pos < s.size()) {
+        const std::size_t open = s.find(kOpen, pos);
+        if (open == std::string_view::npos) {
+            pieces.push_back({s.substr(pos), std::nullopt});
+            break;
+        }
+        if (open > pos) {
+            pieces.push_back({s.substr(pos, open - pos), std::nullopt});
+        }
+        const std::size_t close = s.find(kClose, open + kOpen.size());
+        if (close == std::string_view::npos) {
+            return Pieces(
+                boost::system::in_place_error,
+                "unclosed template " + quoted(excerpt(s.substr(open))) + ": no closing }}");
+        }
+        const std::string_view text = s.substr(open, close + kClose.size() - open);
+        std::optional<TemplateRef> ref =
+            parse_reference(text.substr(kOpen.size(), text.size() - kOpen.size() - kClose.size()));
+        if (!ref) {
+            return Pieces(boost::system::in_place_error,
+                          "invalid template " + quoted(excerpt(text)) +
+                              ": use {{props.<key>}}, {{nodes.<id>.output}} or "
+                              "{{nodes.<id>.output.<field>}}");
+        }
+        pieces.push_back({text, std::move(ref)});
+        pos = close + kClose.size();
+    }
+    return pieces;
+}
+
+bool has_templates(std::string_view s) {
+    return s.find(kOpen) != std::string_view::npos;
+}
+
+void collect_template_errors(const json::value& v,
+                             std::string_view path,
+                             FieldErrors& errors,
+                             bool allow_inputs) {
+    auto check = [&](const json::string& s, const std::string& at) {
+        const std::string_view text(s.data(), s.size());
+        if (!has_templates(text)) {
+            return;
+        }
+        auto pieces = parse_template_string(text);
+        if (!pieces) {
+            errors.push_back({at, pieces.error()});
+            return;
+        }
+        if (allow_inputs) {
+            return;
+        }
+        for (const TemplatePiece& piece : *pieces) {
+            if (piece.ref && piece.ref->source == TemplateSource::kInputs) {
+                errors.push_back({at, "invalid template " + quoted(excerpt(piece.text)) +
+                                          ": inputs exist only inside a block"});
+                return;
+            }
+        }
+    };
+    // An explicit stack, and one pointer string grown and cut back in place: a fuzzer-built value
+    // may nest deeper than the call stack allows, and copying the pointer per level would make
+    // deep values quadratic.
+    struct Frame {
+        const json::value* container;
+        std::size_t next;
+        std::size_t path_size;
+    };
+    std::string current(path);
+    std::vector<Frame> frames;
+    auto visit = [&](const json::value& child) {
+        if (const json::string* s = child.if_string()) {
+            check(*s, current);
+        } else if (child.is_object() || child.is_array()) {
+            frames.push_back({&child, 0, current.size()});
+        }
+    };
+    visit(v);
+    while (!frames.empty()) {
+        Frame& frame = frames.back();
+        current.resize(frame.path_size);
+        if (const json::object* o = frame.container->if_object(); o && frame.next < o->size()) {
+            const json::key_value_pair& entry = o->begin()[frame.next++];
+            pointer_push(current, entry.key());
+            visit(entry.value());
+        } else if (const json::array* a = frame.container->if_array();
+                   a && frame.next < a->size()) {
+            const std::size_t index = frame.next++;
+            pointer_push(current, index);
+            visit((*a)[index]);
+        } else {
+            frames.pop_back();
+        }
+    }
+}
+
+Resolved resolve_templates(const json::value& v, const TemplateContext& ctx) {
+    return resolve(v, ctx, 0);
+}
+
+}  // namespace forkrun::controller
