@@ -104,6 +104,10 @@ struct Run {
     std::optional<RunError> error;
     std::optional<Cancellation> cancellation;
 
+    /// Set once the run has been `running` (it may be `waiting` again since, on a wait node):
+    /// what `waitUntil=running` waits for. Not part of the wire object.
+    bool has_run = false;
+
     /// The sum of every node's and every fork's share: totalCu is derived, never stored apart.
     std::uint64_t total_cu() const;
     NodeState* find_node(std::string_view node_id);

@@ -18,6 +18,7 @@ bool RunRecord::update(const std::function<void(Run&)>& f) {
         if (is_terminal(run_.status)) {
             run_.status = before;  // terminal states only through finish()
         }
+        run_.has_run = run_.has_run || run_.status == RunStatus::kRunning;
         cache_ = {};
         if (run_.status != before) {
             to_notify.swap(watchers_);

@@ -220,6 +220,8 @@ boost::system::result<NewRun, FieldErrors> decode_run_request(const json::value&
         return errors;
     }
     run.workflow_definition = std::move(definition.as_object());
+    // The run's snapshot records block expansions (none until a block node expands).
+    run.workflow_definition["blockExpansions"] = json::object();
     run.prop_values = prop_values.is_object() ? std::move(prop_values.as_object()) : json::object();
     out.graph = build_graph(run.workflow_definition.at("nodes").as_object());
     run.nodes.reserve(out.graph.ids.size());

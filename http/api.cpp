@@ -43,7 +43,8 @@ ApiResponse bad_request(const FieldErrors& errors, std::string request_id) {
     const std::string msg = errors.size() == 1
                                 ? "invalid request: " + errors[0].path + " " + errors[0].message
                                 : "invalid request: " + std::to_string(errors.size()) + " problems";
-    return respond(400, validation_envelope(errors, msg, request_id), std::move(request_id));
+    auto body = validation_envelope(errors, msg, request_id);  // before request_id moves
+    return respond(400, std::move(body), std::move(request_id));
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -297,8 +298,9 @@ asio::awaitable<ApiResponse> Api::get_run(const ApiRequest&,
         if (wait_until) {
             const bool want_terminal = *wait_until == "terminal";
             auto reached = [&] {
-                const auto st = rec->status();
-                return want_terminal ? is_terminal(st) : st != RunStatus::kWaiting;
+                return rec->read([&](const Run& r) {
+                    return is_terminal(r.status) || (!want_terminal && r.has_run);
+                });
             };
             auto ex = co_await asio::this_coro::executor;
             auto timer = std::make_shared<asio::steady_timer>(ex);

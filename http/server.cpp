@@ -136,6 +136,13 @@ struct Server::Impl {
                 stream.expires_after(config.read_timeout);
                 co_await bhttp::async_read_header(stream, buffer, parser,
                                                   asio::redirect_error(asio::use_awaitable, ec));
+                if (ec == bhttp::error::body_limit) {  // from Content-Length, before any body
+                    co_await reject(stream, 413,
+                                    "request body is larger than the limit of " +
+                                        std::to_string(config.body_limit) + " bytes",
+                                    true);
+                    co_return;
+                }
                 if (ec == bhttp::error::header_limit) {
                     co_await reject(stream, 431, "request headers are larger than the limit",
                                     false);

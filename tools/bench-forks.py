@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Fork provisioning, cancel and gateway latency of forkrun, against raw anvil in the same run.
+
+Starts `forkrun serve` with a devnet upstream per chain, then for 1, 4 and 8 chains and both
+simulation modes measures create-until-running and cancel latency (p50, p99), the reference being
+raw anvil spawn-to-ready of the same fork count (spawned in parallel, forking the same upstreams,
+ready when eth_chainId answers). Finally the gateway's overhead per forwarded call against a
+direct call to an anvil fork, both over kept-alive connections.
+
+Usage: tools/bench-forks.py [--build DIR] [--rounds N] [--pool-rounds N] [--calls N]
+"""
+import argparse
+import http.client
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ANVIL = os.path.join(ROOT, "tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+CHAINS = [1001 + i for i in range(8)]
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    k = max(0, min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1)))))
+    return xs[k]
+
+
+class Conn:
+    """A kept-alive HTTP/1.1 connection to one host."""
+
+    def __init__(self, base):
+        u = urllib.parse.urlparse(base)
+        self.c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+
+    def req(self, method, path, body=None, headers=None):
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        self.c.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
+        r = self.c.getresponse()
+        data = r.read()
+        return r.status, json.loads(data) if data else None
+
+
+def rpc_body(method):
+    return {"jsonrpc": "2.0", "id": 1, "method": method, "params": []}
+
+
+def spawn_anvil(args):
+    p = subprocess.Popen([ANVIL, "--port", "0"] + args, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    for line in p.stdout:
+        m = re.search(r"Listening on 127\.0\.0\.1:(\d+)", line)
+        if m:
+            threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
+            return p, int(m.group(1))
+    raise RuntimeError("anvil did not start")
+
+
+def raw_spawn_to_ready(upstreams):
+    """Spawns one fork per upstream in parallel; seconds until all answer eth_chainId."""
+    t0 = time.perf_counter()
+    procs = []
+    done = []
+
+    def one(up):
+        home = tempfile.mkdtemp()
+        p, port = spawn_anvil(["--fork-url", up, "--no-storage-caching"])
+        c = Conn("http://127.0.0.1:%d" % port)
+        c.req("POST", "/", rpc_body("eth_chainId"))
+        procs.append((p, home))
+        done.append(time.perf_counter())
+
+    ts = [threading.Thread(target=one, args=(u,)) for u in upstreams]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    elapsed = max(done) - t0
+    for p, _ in procs:
+        p.send_signal(signal.SIGTERM)
+        p.wait()
+    return elapsed
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--rounds", type=int, default=15, help="fork-mode rounds per chain count")
+    ap.add_argument("--pool-rounds", type=int, default=50, help="pool-mode rounds per chain count")
+    ap.add_argument("--calls", type=int, default=1000, help="gateway calls to time")
+    a = ap.parse_args()
+
+    tmp = tempfile.mkdtemp()
+    cfg = {"chains": {str(c): {"poolSize": 2} for c in CHAINS}, "devnet": CHAINS,
+           "leaseTimeoutMs": 60000}
+    with open(os.path.join(tmp, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    srv = subprocess.Popen([os.path.join(a.build, "forkrun"), "serve", "--listen", "127.0.0.1:0",
+                            "--config", os.path.join(tmp, "config.json"), "--no-access-log"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    base = token = None
+    upstreams = {}
+    for line in srv.stdout:
+        m = re.search(r"listening on (http://\S+)", line)
+        if m:
+            base = m.group(1)
+        m = re.search(r"^chain (\d+): forks (http://\S+),", line)
+        if m:
+            upstreams[int(m.group(1))] = m.group(2)
+        m = re.search(r"dev token [^:]*: (\S+)", line)
+        if m:
+            token = m.group(1)
+            break
+    threading.Thread(target=lambda: [None for _ in srv.stdout], daemon=True).start()
+    auth = {"Authorization": "Bearer " + token}
+    api = Conn(base)
+    wait_nodes = {"root": {"type": "manual", "children": ["w"]},
+                  "w": {"type": "wait", "props": {"seconds": 300}}}
+
+    # Let every pool fill before measuring.
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        live = int(subprocess.run(["pgrep", "-c", "-P", str(srv.pid), "anvil"],
+                                  capture_output=True, text=True).stdout or 0)
+        if live >= len(CHAINS) * 3:
+            break
+        time.sleep(0.2)
+
+    print("date: %s" % time.strftime("%Y-%m-%d"))
+    print("%-6s %-6s %10s %10s %10s %10s %12s" % ("mode", "chains", "prov p50", "prov p99",
+                                                  "cancel p50", "cancel p99", "raw anvil p50"))
+    results = {}
+    for n in (1, 4, 8):
+        chains = CHAINS[:n]
+        raw = [raw_spawn_to_ready([upstreams[c] for c in chains]) * 1000 for _ in range(5)]
+        for mode in ("fork", "pool"):
+            prov, canc = [], []
+            for _ in range(a.rounds if mode == "fork" else a.pool_rounds):
+                body = {"workflowId": "bench", "workflowVersion": 1, "isSimulation": True,
+                        "simulationMode": mode, "chains": chains,
+                        "workflowDefinition": {"nodes": wait_nodes}}
+                t0 = time.perf_counter()
+                st, r = api.req("POST", "/v1/runs", body, auth)
+                assert st == 201, r
+                rid = r["data"]["id"]
+                st, r = api.req("GET", "/v1/runs/%s?waitUntil=running&timeoutMs=60000" % rid,
+                                None, auth)
+                t1 = time.perf_counter()
+                assert r["data"]["executionState"]["error"] is None, r["data"]["executionState"]
+                assert len(r["data"]["simulationForks"]) == n
+                st, r = api.req("POST", "/v1/runs/%s/cancel" % rid, None, auth)
+                t2 = time.perf_counter()
+                assert st == 200 and all(f["ok"] for f in
+                                         r["data"]["executionState"]["cancellation"]["forks"]), r
+                prov.append((t1 - t0) * 1000)
+                canc.append((t2 - t1) * 1000)
+            results[(mode, n)] = (prov, canc, raw)
+            print("%-6s %-6d %8.1fms %8.1fms %8.1fms %8.1fms %10.1fms" % (
+                mode, n, pct(prov, 50), pct(prov, 99), pct(canc, 50), pct(canc, 99),
+                statistics.median(raw)))
+            sys.stdout.flush()
+
+    # Gateway overhead: the same call through a pooled fork's rpcUrl and directly to an anvil.
+    body = {"workflowId": "bench", "workflowVersion": 1, "isSimulation": True,
+            "simulationMode": "pool", "chains": [CHAINS[0]],
+            "workflowDefinition": {"nodes": wait_nodes}}
+    st, r = api.req("POST", "/v1/runs", body, auth)
+    rid = r["data"]["id"]
+    st, r = api.req("GET", "/v1/runs/%s?waitUntil=running&timeoutMs=60000" % rid, None, auth)
+    url = urllib.parse.urlparse(r["data"]["simulationForks"][0]["rpcUrl"])
+    gw = Conn("http://%s" % url.netloc)
+    direct_proc, port = spawn_anvil(["--fork-url", upstreams[CHAINS[0]], "--no-storage-caching"])
+    direct = Conn("http://127.0.0.1:%d" % port)
+
+    def timed(conn, path):
+        xs = []
+        for _ in range(a.calls):
+            t0 = time.perf_counter()
+            st, _ = conn.req("POST", path, rpc_body("eth_blockNumber"))
+            xs.append((time.perf_counter() - t0) * 1000)
+            assert st == 200
+        return xs
+
+    timed(gw, url.path)
+    timed(direct, "/")
+    g = timed(gw, url.path)
+    d = timed(direct, "/")
+    print("gateway eth_blockNumber p50 %.3f ms, direct p50 %.3f ms, overhead %.3f ms (%d calls)" % (
+        pct(g, 50), pct(d, 50), pct(g, 50) - pct(d, 50), a.calls))
+    api.req("POST", "/v1/runs/%s/cancel" % rid, None, auth)
+    direct_proc.send_signal(signal.SIGTERM)
+    direct_proc.wait()
+    srv.send_signal(signal.SIGTERM)
+    srv.wait(timeout=15)
+
+
+if __name__ == "__main__":
+    main()
