@@ -4,6 +4,8 @@
 #include <boost/json/serialize.hpp>
 #include <compare>
 
+#include "forks/hex.hpp"
+
 namespace forkrun::controller {
 
 namespace json = boost::json;
@@ -52,17 +54,11 @@ std::optional<BigInt> parse_integer_text(std::string_view s) {
     if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
         std::string digits = "0";
         for (char c : s.substr(2)) {
-            unsigned v;
-            if (c >= '0' && c <= '9') {
-                v = static_cast<unsigned>(c - '0');
-            } else if (c >= 'a' && c <= 'f') {
-                v = static_cast<unsigned>(c - 'a' + 10);
-            } else if (c >= 'A' && c <= 'F') {
-                v = static_cast<unsigned>(c - 'A' + 10);
-            } else {
+            const int v = forks::hex_digit_value(c);
+            if (v < 0) {
                 return std::nullopt;
             }
-            mul_add(digits, 16, v);
+            mul_add(digits, 16, static_cast<unsigned>(v));
         }
         return BigInt{false, strip_zeros(std::move(digits))};
     }

@@ -12,12 +12,37 @@
 
 #include "controller/run_ids.hpp"
 
+#include <numeric>
+
 namespace forkrun::controller {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
+
+// Runs make(i) for every i in `indexes` concurrently on `ex`; the results in the same order.
+template <class Make>
+auto all_in_parallel(const asio::any_io_executor& ex,
+                     const std::vector<std::size_t>& indexes,
+                     Make make)
+    -> asio::awaitable<std::vector<typename decltype(make(std::size_t{}))::value_type>> {
+    using Result = typename decltype(make(std::size_t{}))::value_type;
+    using Op = decltype(asio::co_spawn(ex, make(std::size_t{}), asio::deferred));
+    std::vector<Op> ops;
+    for (auto i : indexes) {
+        ops.push_back(asio::co_spawn(ex, make(i), asio::deferred));
+    }
+    if (ops.empty()) {
+        co_return std::vector<Result>{};
+    }
+    auto [order, errors, results] =
+        co_await asio::experimental::make_parallel_group(std::move(ops))
+            .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+    (void)order;
+    (void)errors;
+    co_return std::move(results);
+}
 
 class ForkChains : public RunChains {
   public:
@@ -52,16 +77,10 @@ class ForkChains : public RunChains {
                 r.forks.push_back(std::move(f));
             }
         });
-        using Op = decltype(asio::co_spawn(strand_, provision_one(0), asio::deferred));
-        std::vector<Op> ops;
-        for (std::size_t i = 0; i < slots_.size(); ++i) {
-            ops.push_back(asio::co_spawn(strand_, provision_one(i), asio::deferred));
-        }
-        auto [order, errors, results] =
-            co_await asio::experimental::make_parallel_group(std::move(ops))
-                .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
-        (void)order;
-        (void)errors;
+        std::vector<std::size_t> all(slots_.size());
+        std::iota(all.begin(), all.end(), std::size_t{0});
+        auto results = co_await all_in_parallel(strand_, all,
+                                                [this](std::size_t i) { return provision_one(i); });
         for (auto& r : results) {
             if (r) {
                 co_return r;
@@ -113,27 +132,14 @@ class ForkChains : public RunChains {
     }
 
     asio::awaitable<std::vector<ForkTeardown>> release() override {
-        using Op = decltype(asio::co_spawn(strand_, release_one(0), asio::deferred));
-        std::vector<Op> ops;
-        std::vector<std::size_t> which;
+        std::vector<std::size_t> up;
         for (std::size_t i = 0; i < slots_.size(); ++i) {
             if (slots_[i].fork) {
-                ops.push_back(asio::co_spawn(strand_, release_one(i), asio::deferred));
-                which.push_back(i);
+                up.push_back(i);
             }
         }
-        std::vector<ForkTeardown> out;
-        if (ops.empty()) {
-            co_return out;
-        }
-        auto [order, errors, results] =
-            co_await asio::experimental::make_parallel_group(std::move(ops))
-                .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
-        (void)order;
-        (void)errors;
-        for (auto& r : results) {
-            out.push_back(std::move(r));
-        }
+        auto out =
+            co_await all_in_parallel(strand_, up, [this](std::size_t i) { return release_one(i); });
         co_return out;
     }
 

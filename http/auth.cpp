@@ -1,6 +1,8 @@
 // Tokens are kept only as SHA-256 digests; lookups hash the presented token first.
 #include "http/auth.hpp"
 
+#include "forks/hex.hpp"
+
 #include <cryptopp/misc.h>
 #include <cryptopp/sha.h>
 
@@ -54,35 +56,6 @@ boost::system::result<TokenStore, std::string> TokenStore::load_file(const std::
     return parse(ss.str());
 }
 
-namespace {
-
-std::optional<Sha256> parse_hex_digest(std::string_view hex) {
-    if (hex.size() != 64) {
-        return std::nullopt;
-    }
-    Sha256 out;
-    for (std::size_t i = 0; i < 32; ++i) {
-        unsigned v = 0;
-        for (int k = 0; k < 2; ++k) {
-            const char c = hex[2 * i + static_cast<std::size_t>(k)];
-            v <<= 4;
-            if (c >= '0' && c <= '9') {
-                v |= static_cast<unsigned>(c - '0');
-            } else if (c >= 'a' && c <= 'f') {
-                v |= static_cast<unsigned>(c - 'a' + 10);
-            } else if (c >= 'A' && c <= 'F') {
-                v |= static_cast<unsigned>(c - 'A' + 10);
-            } else {
-                return std::nullopt;
-            }
-        }
-        out[i] = static_cast<std::uint8_t>(v);
-    }
-    return out;
-}
-
-}  // namespace
-
 boost::system::result<TokenStore, std::string> TokenStore::parse(std::string_view text) {
     boost::system::error_code ec;
     auto doc = json::parse(text, ec);
@@ -129,7 +102,10 @@ boost::system::result<TokenStore, std::string> TokenStore::parse(std::string_vie
             }
             store.add(*token, std::move(grant));
         } else if (const auto* digest = str("tokenSha256")) {
-            auto d = parse_hex_digest(*digest);
+            auto d =
+                digest->size() == 64
+                    ? forks::from_hex_fixed<32>(*digest)
+                    : boost::system::result<Sha256>(make_error_code(forks::HexError::kWrongLength));
             if (!d) {
                 return where + ": tokenSha256 must be 64 hex characters";
             }

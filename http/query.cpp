@@ -1,24 +1,9 @@
 // Query-string decoding (application/x-www-form-urlencoded rules).
 #include "http/query.hpp"
 
+#include "forks/hex.hpp"
+
 namespace forkrun::http {
-
-namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-}  // namespace
 
 std::optional<std::string> percent_decode(std::string_view s) {
     std::string out;
@@ -29,8 +14,8 @@ std::optional<std::string> percent_decode(std::string_view s) {
             if (i + 2 >= s.size()) {
                 return std::nullopt;
             }
-            const int hi = hex_value(s[i + 1]);
-            const int lo = hex_value(s[i + 2]);
+            const int hi = forks::hex_digit_value(s[i + 1]);
+            const int lo = forks::hex_digit_value(s[i + 2]);
             if (hi < 0 || lo < 0) {
                 return std::nullopt;
             }

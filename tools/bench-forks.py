@@ -116,7 +116,7 @@ def main():
         m = re.search(r"^chain (\d+): forks (http://\S+),", line)
         if m:
             upstreams[int(m.group(1))] = m.group(2)
-        m = re.search(r"dev token [^:]*: (\S+)", line)
+        m = re.search(r"dev token \(.*\): (\S+)", line)
         if m:
             token = m.group(1)
             break
