@@ -28,15 +28,15 @@ TEST(RunStore, CancelRacingCompletionHasExactlyOneWinnerThatIsNeverOverwritten) 
         std::thread canceller([&] {
             while (go.load() == 0) {
             }
-            cancel_won = rec->finish(RunStatus::kCancelled, [](controller::Run& r) {
+            cancel_won = rec->finish(RunStatus::kCancelled, [](::forkrun::controller::Run& r) {
                 r.cancellation = Cancellation{"alice", Clock::now(), "race", Clock::now(), {}};
             });
         });
         std::thread completer([&] {
             while (go.load() == 0) {
             }
-            complete_won =
-                rec->finish(RunStatus::kSuccess, [](controller::Run& r) { r.error.reset(); });
+            complete_won = rec->finish(RunStatus::kSuccess,
+                                       [](::forkrun::controller::Run& r) { r.error.reset(); });
         });
         go = 1;
         canceller.join();
@@ -45,8 +45,9 @@ TEST(RunStore, CancelRacingCompletionHasExactlyOneWinnerThatIsNeverOverwritten) 
         const auto final_status = rec->status();
         EXPECT_EQ(final_status, cancel_won ? RunStatus::kCancelled : RunStatus::kSuccess);
         // Nothing changes a terminal run afterwards.
-        EXPECT_FALSE(rec->update([](controller::Run& r) { r.status = RunStatus::kRunning; }));
-        EXPECT_FALSE(rec->finish(RunStatus::kFailure, [](controller::Run&) {}));
+        EXPECT_FALSE(
+            rec->update([](::forkrun::controller::Run& r) { r.status = RunStatus::kRunning; }));
+        EXPECT_FALSE(rec->finish(RunStatus::kFailure, [](::forkrun::controller::Run&) {}));
         EXPECT_EQ(rec->status(), final_status);
         EXPECT_EQ(rec->snapshot().cancellation.has_value(), cancel_won);
     }
@@ -55,7 +56,7 @@ TEST(RunStore, CancelRacingCompletionHasExactlyOneWinnerThatIsNeverOverwritten) 
 TEST(RunStore, UpdateCannotSetATerminalStatus) {
     RunStore store;
     auto rec = store.insert(make_run("run_x"));
-    EXPECT_TRUE(rec->update([](controller::Run& r) { r.status = RunStatus::kSuccess; }));
+    EXPECT_TRUE(rec->update([](::forkrun::controller::Run& r) { r.status = RunStatus::kSuccess; }));
     EXPECT_EQ(rec->status(), RunStatus::kRunning);
 }
 
@@ -99,8 +100,8 @@ TEST(RunStore, ListFiltersByStatusWorkflowAndFlags) {
     RunStore store;
     auto a = store.insert(make_run("run_a"));
     auto b = store.insert(make_run("run_b"));
-    b->update([](controller::Run& r) { r.is_simulation = true; });
-    a->finish(RunStatus::kFailure, [](controller::Run&) {});
+    b->update([](::forkrun::controller::Run& r) { r.is_simulation = true; });
+    a->finish(RunStatus::kFailure, [](::forkrun::controller::Run&) {});
     ListQuery q;
     q.statuses = {RunStatus::kFailure, RunStatus::kCancelled};
     auto page = store.list("org_a", q);
@@ -120,7 +121,7 @@ TEST(RunStore, SerializedFormIsCachedUntilTheRunChanges) {
     RunStore store;
     auto rec = store.insert(make_run("run_c"));
     int calls = 0;
-    auto ser = [&](const controller::Run& r) {
+    auto ser = [&](const ::forkrun::controller::Run& r) {
         ++calls;
         return std::string(to_string(r.status));
     };
@@ -128,7 +129,7 @@ TEST(RunStore, SerializedFormIsCachedUntilTheRunChanges) {
     auto second = rec->serialized(RunView::kFull, ser);
     EXPECT_EQ(first, second);
     EXPECT_EQ(calls, 1);
-    rec->finish(RunStatus::kSuccess, [](controller::Run&) {});
+    rec->finish(RunStatus::kSuccess, [](::forkrun::controller::Run&) {});
     EXPECT_EQ(*rec->serialized(RunView::kFull, ser), "success");
     EXPECT_EQ(calls, 2);
 }
