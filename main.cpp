@@ -23,7 +23,9 @@
 #include "controller/fork_chains.hpp"
 #include "controller/rpc_gateway.hpp"
 #include "controller/run_ids.hpp"
+#include "controller/signers.hpp"
 #include "forks/fork_manager.hpp"
+#include "forks/uint256.hpp"
 #include "http/api.hpp"
 #include "http/auth.hpp"
 #include "http/server.hpp"
@@ -77,6 +79,8 @@ struct Options {
     http::ServerConfig server;
     forks::ForksConfig forks;
     std::string public_url;
+    controller::Signers signers;
+    forks::Uint256 dust_wei{1000};
 };
 
 // FORKRUN_<FLAG> environment variables, as flags placed before the command line's own.
@@ -124,6 +128,19 @@ bool load_config(const std::string& path, Options& o) {
     }
     std::vector<std::string> problems;
     forks::read_forks_config(doc, o.forks, problems);
+    o.signers.read_config(doc, problems);
+    if (const auto* obj = doc.if_object()) {
+        if (const auto* d = obj->if_contains("dustWei")) {
+            auto v = d->is_string() ? forks::Uint256::from_decimal(d->get_string())
+                                    : boost::system::result<forks::Uint256>(
+                                          make_error_code(forks::Uint256Error::kNotAString));
+            if (!v) {
+                problems.push_back("dustWei must be a decimal string of wei");
+            } else {
+                o.dust_wei = *v;
+            }
+        }
+    }
     if (const auto* obj = doc.if_object()) {
         if (const auto* u = obj->if_contains("publicBaseUrl"); u && u->is_string()) {
             o.public_url = std::string(u->get_string());
@@ -296,7 +313,18 @@ int serve(const Options& o) {
     controller::RpcGateway gateway(fork_manager.rpc(), fork_manager.cu());
     controller::ForkChainProvider provider(fork_manager, gateway);
     controller::ControllerConfig ccfg;
-    ccfg.enabled_types.insert(controller::NodeType::kRpc);
+    ccfg.enabled_types.insert(controller::NodeType::kRpc)
+        .insert(controller::NodeType::kCall)
+        .insert(controller::NodeType::kSetBalance)
+        .insert(controller::NodeType::kTransfer)
+        .insert(controller::NodeType::kSendTransaction);
+    controller::TransferSettings transfers;
+    transfers.signers = &o.signers;
+    transfers.dust_wei = o.dust_wei;
+    ccfg.transfers = &transfers;
+    ccfg.has_upstream = [&fork_manager](std::uint64_t chain) {
+        return fork_manager.upstream(chain).has_value();
+    };
     ccfg.chains = &provider;
     controller::Controller ctl(ccfg, exec_ioc.get_executor());
     http::Api api(ctl, tokens, {}, &gateway);

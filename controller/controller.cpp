@@ -25,8 +25,14 @@ Controller::~Controller() = default;
 boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> Controller::create_run(
     const Principal& who,
     const json::value& body) {
-    RunRequestContext ctx{who.organization_id, who.subject, config_.enabled_types,
-                          config_.max_nodes, &store_};
+    RunRequestContext ctx;
+    ctx.organization_id = who.organization_id;
+    ctx.subject = who.subject;
+    ctx.enabled_types = config_.enabled_types;
+    ctx.max_nodes = config_.max_nodes;
+    ctx.store = &store_;
+    ctx.signers = config_.transfers ? config_.transfers->signers : nullptr;
+    ctx.has_upstream = config_.has_upstream;
     auto decoded = decode_run_request(body, ctx);
     if (!decoded) {
         return decoded.error();
@@ -37,11 +43,11 @@ boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> Controller::creat
     run.started_at = Clock::now();
     auto record = store_.insert(std::move(run));
 
-    auto exec =
-        std::make_shared<RunExecution>(exec_, record, std::move(decoded->graph), config_.chains,
-                                       [this](const RunRecord& rec, RunStatus from, RunStatus to) {
-                                           log_transition(rec, from, to);
-                                       });
+    auto exec = std::make_shared<RunExecution>(
+        exec_, record, std::move(decoded->graph), config_.chains, config_.transfers,
+        [this](const RunRecord& rec, RunStatus from, RunStatus to) {
+            log_transition(rec, from, to);
+        });
     {
         std::lock_guard lock(active_mu_);
         active_.emplace(record->id(), exec);

@@ -17,6 +17,7 @@
 #include "controller/run_chains.hpp"
 #include "controller/run_execution.hpp"
 #include "controller/run_store.hpp"
+#include "controller/transfer_node.hpp"
 
 namespace forkrun::controller {
 
@@ -31,6 +32,10 @@ struct ControllerConfig {
     std::size_t max_nodes = 10000;
     /// Makes each run's chains; null when this build runs no chain nodes.
     ChainProvider* chains = nullptr;
+    /// Signers, dust cap and receipt timeout of value-moving nodes.
+    const TransferSettings* transfers = nullptr;
+    /// Whether a live run can reach a chain (it has a configured upstream).
+    std::function<bool(std::uint64_t)> has_upstream;
 };
 
 enum class CancelOutcome { kCancelled, kAlreadyTerminal, kNotFound };

@@ -7,6 +7,9 @@
 #include <boost/json/serialize.hpp>
 
 #include "controller/assert_compare.hpp"
+#include "controller/transfer_node.hpp"
+#include "forks/hex.hpp"
+#include "forks/uint256.hpp"
 
 namespace forkrun::controller {
 
@@ -14,6 +17,13 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
+
+std::uint64_t chain_of(const json::object& p) {
+    std::error_code ec;
+    const auto* c = p.if_contains("chainId");
+    const auto id = c && c->is_number() ? c->to_number<std::uint64_t>(ec) : 0;
+    return ec ? 0 : id;
+}
 
 asio::awaitable<NodeResult> run_wait(const json::value& props, NodeEnv& env) {
     const auto& p = props.as_object();
@@ -32,7 +42,113 @@ asio::awaitable<NodeResult> run_wait(const json::value& props, NodeEnv& env) {
     } else if (seconds) {
         co_return ErrorInfo{"invalid_props", "wait seconds must be a number"};
     }
+    const auto* blocks = p.if_contains("blocks");
+    if (!blocks) {
+        co_return json::value();
+    }
+    std::error_code ec;
+    const auto n = blocks->is_number() ? blocks->to_number<std::uint64_t>(ec) : 0;
+    const auto chain = chain_of(p);
+    if (ec || n == 0 || chain == 0) {
+        co_return ErrorInfo{"invalid_props", "wait blocks needs a positive integer and a chainId"};
+    }
+    if (!env.chains) {
+        co_return ErrorInfo{"no_chains", "this server has no chain access configured"};
+    }
+    if (env.is_simulation) {
+        // A fork mines them at once.
+        json::array mine{forks::Uint256(n).to_hex()};
+        auto mined =
+            co_await env.chains->call(env.node_index, chain, "anvil_mine", std::move(mine));
+        if (!mined) {
+            co_return mined.error();
+        }
+        json::array none;  // named: GCC 12 mishandles brace temporaries in co_await
+        auto head =
+            co_await env.chains->call(env.node_index, chain, "eth_blockNumber", std::move(none));
+        if (!head) {
+            co_return head.error();
+        }
+        co_return json::object{{"blockNumber", *head}};
+    }
+    // A live chain: poll the head with backoff until it has moved `n` blocks.
+    json::array none;  // named: GCC 12 mishandles brace temporaries in co_await
+    auto start =
+        co_await env.chains->call(env.node_index, chain, "eth_blockNumber", std::move(none));
+    if (!start) {
+        co_return start.error();
+    }
+    const auto first = start->is_string() ? forks::quantity_from_hex(start->get_string())
+                                          : boost::system::result<std::uint64_t>(0);
+    if (!first) {
+        co_return ErrorInfo{"rpc_failed", "eth_blockNumber answered a non-quantity"};
+    }
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    auto delay = std::chrono::milliseconds(250);
+    for (;;) {
+        timer.expires_after(delay);
+        co_await timer.async_wait(asio::use_awaitable);
+        delay = std::min(delay * 2, std::chrono::milliseconds(4000));
+        json::array again;
+        auto now =
+            co_await env.chains->call(env.node_index, chain, "eth_blockNumber", std::move(again));
+        if (!now) {
+            co_return now.error();
+        }
+        const auto h = now->is_string() ? forks::quantity_from_hex(now->get_string())
+                                        : boost::system::result<std::uint64_t>(0);
+        if (h && *h >= *first + n) {
+            co_return json::object{{"blockNumber", *now}};
+        }
+    }
+}
+
+// setBalance: anvil_setBalance on the run's fork (validation keeps it out of live runs).
+asio::awaitable<NodeResult> run_set_balance(const json::value& props, NodeEnv& env) {
+    const auto& p = props.as_object();
+    const auto* address = p.if_contains("address");
+    const auto* value = p.if_contains("valueWei");
+    if (!env.is_simulation) {
+        co_return ErrorInfo{"simulation_only", "setBalance runs only in simulations"};
+    }
+    if (!address || !address->is_string() || !value || !value->is_string()) {
+        co_return ErrorInfo{"invalid_props", "setBalance needs an address and a valueWei string"};
+    }
+    auto wei = forks::Uint256::from_decimal(value->get_string());
+    if (!wei) {
+        co_return ErrorInfo{"invalid_props", "valueWei must be a decimal string below 2^256"};
+    }
+    if (!env.chains) {
+        co_return ErrorInfo{"no_chains", "this server has no chain access configured"};
+    }
+    json::array params{*address, wei->to_hex()};
+    auto r = co_await env.chains->call(env.node_index, chain_of(p), "anvil_setBalance",
+                                       std::move(params));
+    if (!r) {
+        co_return r.error();
+    }
     co_return json::value();
+}
+
+// call: eth_call, answering the returned bytes as a hex string.
+asio::awaitable<NodeResult> run_call(const json::value& props, NodeEnv& env) {
+    const auto& p = props.as_object();
+    json::object tx;
+    for (const char* key : {"to", "data", "from"}) {
+        if (const auto* v = p.if_contains(key)) {
+            tx[key] = *v;
+        }
+    }
+    json::value block = "latest";
+    if (const auto* b = p.if_contains("block")) {
+        block = b->is_number() ? json::value(forks::Uint256(b->to_number<std::uint64_t>()).to_hex())
+                               : *b;
+    }
+    if (!env.chains) {
+        co_return ErrorInfo{"no_chains", "this server has no chain access configured"};
+    }
+    json::array params{std::move(tx), std::move(block)};
+    co_return co_await env.chains->call(env.node_index, chain_of(p), "eth_call", std::move(params));
 }
 
 NodeResult run_assert(const json::value& props) {
@@ -51,13 +167,6 @@ NodeResult run_assert(const json::value& props) {
         return json::value{{"value", value}};
     }
     return ErrorInfo{"invalid_props", "assert needs one of equals, notEquals, gte, lte"};
-}
-
-std::uint64_t chain_of(const json::object& p) {
-    std::error_code ec;
-    const auto* c = p.if_contains("chainId");
-    const auto id = c && c->is_number() ? c->to_number<std::uint64_t>(ec) : 0;
-    return ec ? 0 : id;
 }
 
 asio::awaitable<NodeResult> run_rpc(const json::value& props, NodeEnv& env) {
@@ -93,6 +202,13 @@ asio::awaitable<NodeResult> execute_node(NodeType type, const json::value& props
             co_return run_assert(props);
         case NodeType::kRpc:
             co_return co_await run_rpc(props, env);
+        case NodeType::kSetBalance:
+            co_return co_await run_set_balance(props, env);
+        case NodeType::kCall:
+            co_return co_await run_call(props, env);
+        case NodeType::kTransfer:
+        case NodeType::kSendTransaction:
+            co_return co_await run_transaction(type, props, env);
         default:
             break;
     }

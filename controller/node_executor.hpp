@@ -13,12 +13,17 @@
 
 namespace forkrun::controller {
 
+struct TransferSettings;
+struct NonceBook;
+
 /// What a node may use while it runs. Lives on the run's strand.
 struct NodeEnv {
     std::size_t node_index = 0;
     bool is_simulation = false;
     bool is_dust_test = false;
     RunChains* chains = nullptr;  // null when the run has no chains
+    const TransferSettings* transfers = nullptr;
+    NonceBook* nonces = nullptr;
     /// Marks the node `waiting` (a wait node); the run becomes `waiting` if every node in
     /// progress is waiting.
     std::function<void()> mark_waiting;

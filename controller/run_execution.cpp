@@ -19,9 +19,11 @@ RunExecution::RunExecution(asio::any_io_executor ex,
                            std::shared_ptr<RunRecord> record,
                            Graph graph,
                            ChainProvider* chains,
+                           const TransferSettings* transfers,
                            TransitionHook on_transition)
     : strand_(asio::make_strand(ex)),
       record_(std::move(record)),
+      transfers_(transfers),
       on_transition_(std::move(on_transition)),
       graph_(std::move(graph)),
       wake_(strand_),
@@ -145,6 +147,8 @@ asio::awaitable<void> RunExecution::run_node(std::size_t i) {
         env.is_simulation = is_simulation_;
         env.is_dust_test = is_dust_test_;
         env.chains = chains_.get();
+        env.transfers = transfers_;
+        env.nonces = &nonces_;
         env.mark_waiting = [this, i] {
             if (node_status_[i] != NodeStatus::kRunning) {
                 return;

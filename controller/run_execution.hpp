@@ -15,6 +15,7 @@
 #include "controller/node_types.hpp"
 #include "controller/run_chains.hpp"
 #include "controller/run_record.hpp"
+#include "controller/transfer_node.hpp"
 #include "controller/workflow_validation.hpp"
 
 namespace forkrun::controller {
@@ -29,6 +30,7 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
                  std::shared_ptr<RunRecord> record,
                  Graph graph,
                  ChainProvider* chains,
+                 const TransferSettings* transfers,
                  TransitionHook on_transition);
 
     const boost::asio::strand<boost::asio::any_io_executor>& strand() const { return strand_; }
@@ -61,6 +63,8 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
     boost::asio::strand<boost::asio::any_io_executor> strand_;
     std::shared_ptr<RunRecord> record_;
     std::unique_ptr<RunChains> chains_;
+    const TransferSettings* transfers_;
+    NonceBook nonces_;
     TransitionHook on_transition_;
     std::function<void()> on_done_;
 

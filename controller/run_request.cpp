@@ -2,7 +2,9 @@
 #include "controller/run_request.hpp"
 
 #include <algorithm>
+
 #include <set>
+#include "controller/templates.hpp"
 
 namespace forkrun::controller {
 
@@ -42,6 +44,49 @@ std::vector<std::uint64_t> chains_used(const json::object& nodes) {
         }
     }
     return out;
+}
+
+// What validation of the definition alone cannot know: a live run's chains need an upstream, and
+// value moved outside a simulation needs a configured signer.
+void check_reachability(const json::object& nodes,
+                        const Run& run,
+                        const RunRequestContext& ctx,
+                        FieldErrors& errors) {
+    for (const auto& [id, node] : nodes) {
+        const auto& n = node.as_object();
+        const auto type = parse_node_type(n.at("type").as_string());
+        const auto* props = n.if_contains("props");
+        const auto* p = props ? props->if_object() : nullptr;
+        const std::string path = pointer_append("/workflowDefinition/nodes", id);
+        const auto* chain = p ? p->if_contains("chainId") : nullptr;
+        if (!run.is_simulation && chain && chain->is_number()) {
+            std::error_code ec;
+            const auto c = chain->to_number<std::uint64_t>(ec);
+            if (!ec && !(ctx.has_upstream && ctx.has_upstream(c))) {
+                errors.push_back(
+                    {path + "/props/chainId",
+                     "chain " + std::to_string(c) +
+                         " has no configured upstream RPC, so a live run cannot use it"});
+            }
+        }
+        if (type != NodeType::kTransfer && type != NodeType::kSendTransaction) {
+            continue;
+        }
+        const auto* signer = p ? p->if_contains("signer") : nullptr;
+        const std::string name = signer && signer->is_string() ? std::string(signer->get_string())
+                                                               : std::string(Signers::kDefault);
+        if (signer && signer->is_string() && has_templates(signer->get_string())) {
+            continue;  // known at run time
+        }
+        const bool configured = ctx.signers && ctx.signers->find(name);
+        const bool dev_key = run.is_simulation && name == Signers::kDefault;
+        if (!configured && !dev_key) {
+            errors.push_back({path, "no signer \"" + name + "\" is configured" +
+                                        (run.is_simulation ? ""
+                                                           : "; a live run cannot move value "
+                                                             "without one")});
+        }
+    }
 }
 
 }  // namespace
@@ -216,6 +261,9 @@ boost::system::result<NewRun, FieldErrors> decode_run_request(const json::value&
         run.chains = chains_used(*nodes);
     }
 
+    if (errors.empty() && nodes) {
+        check_reachability(*nodes, run, ctx, errors);
+    }
     if (!errors.empty()) {
         return errors;
     }

@@ -5,10 +5,12 @@
 #include <boost/system/result.hpp>
 #include <string>
 
+#include <functional>
 #include "controller/field_error.hpp"
 #include "controller/node_types.hpp"
 #include "controller/run.hpp"
 #include "controller/run_store.hpp"
+#include "controller/signers.hpp"
 #include "controller/workflow_validation.hpp"
 
 namespace forkrun::controller {
@@ -19,6 +21,8 @@ struct RunRequestContext {
     NodeTypeSet enabled_types;
     std::size_t max_nodes = 10000;
     const RunStore* store = nullptr;  // for sourceRunId
+    const Signers* signers = nullptr;
+    std::function<bool(std::uint64_t)> has_upstream;  // null: live runs reach no chain
 };
 
 struct NewRun {

@@ -277,6 +277,38 @@ TEST(SimForks, RpcNodeRunsOnTheForkAndAFinishedRunLeavesNoFork) {
     EXPECT_TRUE(anvil_children(server->pid()).empty());
 }
 
+TEST(SimForks, SetBalanceCallAndWaitBlocksRunOnTheFork) {
+    TempDir dir;
+    auto server = start_server(
+        json::object{{"chains", json::object{{"31337", json::object{{"poolSize", 0}}}}}}, dir);
+    Api api(server->base_url());
+    auto nodes = json::object{
+        {"root", root({"fund", "mine", "peek"})},
+        {"fund",
+         node("setBalance", {"bal"},
+              json::object{{"chainId", 31337}, {"address", kAddrX}, {"valueWei", "1000000"}})},
+        {"bal", node("rpc", {"funded"},
+                     json::object{{"chainId", 31337},
+                                  {"method", "eth_getBalance"},
+                                  {"params", json::array{kAddrX, "latest"}}})},
+        {"funded", assert_node("{{nodes.bal.output}}", "equals", "1000000")},
+        {"mine", node("wait", {"mined"}, json::object{{"chainId", 31337}, {"blocks", 5}})},
+        {"mined", assert_node("{{nodes.mine.output.blockNumber}}", "gte", 5)},
+        {"peek",
+         node("call", {"empty"}, json::object{{"chainId", 31337}, {"to", kAddrY}, {"data", "0x"}})},
+        {"empty", assert_node("{{nodes.peek.output}}", "equals", "0x")}};
+    const std::string id = str_at(api.create_ok(sim_request("fork", {31337}, nodes)), "id");
+    auto run = api.wait_terminal(id, 30s);
+    EXPECT_EQ(str_at(run, "status"), "success") << json::serialize(run);
+    for (const char* n : {"fund", "bal", "funded", "mine", "mined", "peek", "empty"}) {
+        EXPECT_EQ(node_status(run, n), "success") << n;
+    }
+    EXPECT_EQ(total_cu(run), parts_cu(run));
+    // eth_getBalance and eth_call are charged to their nodes by the table.
+    EXPECT_EQ(node_state(run, "bal").at("cu").to_number<std::uint64_t>(), 20u);
+    EXPECT_EQ(node_state(run, "peek").at("cu").to_number<std::uint64_t>(), 26u);
+}
+
 TEST(SimForks, UnreachableUpstreamFailsTheRunNamingTheChainAndLeavesNoProcess) {
     TempDir dir;
     auto server = start_server(

@@ -1,0 +1,219 @@
+// Nonce from the run's book (fetched once per sender and chain), fees from the chain, gas
+// estimated unless given, signed here, receipt polled with backoff until a timeout or a cancel.
+#include "controller/transfer_node.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "forks/address.hpp"
+#include "forks/eip1559.hpp"
+#include "forks/hex.hpp"
+
+namespace forkrun::controller {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+ErrorInfo invalid(std::string message) {
+    return ErrorInfo{"invalid_props", std::move(message)};
+}
+
+std::optional<std::uint64_t> quantity(const json::value& v) {
+    if (!v.is_string()) {
+        return std::nullopt;
+    }
+    auto q = forks::quantity_from_hex(v.get_string());
+    return q ? std::optional(*q) : std::nullopt;
+}
+
+std::optional<forks::Uint256> big_quantity(const json::value& v) {
+    if (!v.is_string()) {
+        return std::nullopt;
+    }
+    auto q = forks::Uint256::from_hex(v.get_string());
+    return q ? std::optional(*q) : std::nullopt;
+}
+
+}  // namespace
+
+asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& props, NodeEnv& env) {
+    const auto& p = props.as_object();
+    if (!env.chains || !env.transfers || !env.nonces) {
+        co_return ErrorInfo{"no_chains", "this server has no chain access configured"};
+    }
+    const auto& settings = *env.transfers;
+    std::error_code ec;
+    const auto* chain_v = p.if_contains("chainId");
+    const std::uint64_t chain =
+        chain_v && chain_v->is_number() ? chain_v->to_number<std::uint64_t>(ec) : 0;
+    if (chain == 0 || ec) {
+        co_return invalid("chainId must be a positive integer");
+    }
+    const auto* to_v = p.if_contains("to");
+    auto to = to_v && to_v->is_string() ? forks::Address::parse(to_v->get_string())
+                                        : boost::system::result<forks::Address>(
+                                              make_error_code(forks::AddressError::kNotAString));
+    if (!to) {
+        co_return invalid("to must be a 0x-prefixed 20-byte address");
+    }
+    const auto* value_v = p.if_contains("valueWei");
+    auto requested = forks::Uint256::from_decimal(
+        value_v && value_v->is_string() ? std::string_view(value_v->get_string()) : "0");
+    if (!requested || (value_v && !value_v->is_string())) {
+        co_return invalid("valueWei must be a decimal string below 2^256");
+    }
+    const forks::Uint256 sent =
+        env.is_dust_test ? std::min(*requested, settings.dust_wei) : *requested;
+    std::vector<std::uint8_t> data;
+    if (type == NodeType::kSendTransaction) {
+        const auto* d = p.if_contains("data");
+        auto bytes = d && d->is_string() ? forks::from_hex(d->get_string())
+                                         : boost::system::result<std::vector<std::uint8_t>>(
+                                               make_error_code(forks::HexError::kMissingPrefix));
+        if (!bytes) {
+            co_return invalid("data must be 0x-prefixed hex");
+        }
+        data = std::move(*bytes);
+    }
+    const auto* signer_v = p.if_contains("signer");
+    const std::string signer_name =
+        signer_v && signer_v->is_string() ? std::string(signer_v->get_string()) : "";
+    const forks::PrivateKey* key = settings.signers ? settings.signers->find(signer_name) : nullptr;
+    if (!key && env.is_simulation && (signer_name.empty() || signer_name == Signers::kDefault)) {
+        key = &Signers::simulation_default();
+    }
+    if (!key) {
+        co_return ErrorInfo{
+            "no_signer", "no signer \"" +
+                             (signer_name.empty() ? std::string(Signers::kDefault) : signer_name) +
+                             "\" is configured"};
+    }
+    const std::string from = key->address().to_checksum();
+    const std::string to_hex = to->to_checksum();
+
+    // Nonce: fetched once per (chain, sender) in this run, then counted here.
+    const auto book_key = std::make_pair(chain, from);
+    if (!env.nonces->next.contains(book_key)) {
+        json::array params{from, "pending"};
+        auto count = co_await env.chains->call(env.node_index, chain, "eth_getTransactionCount",
+                                               std::move(params));
+        if (!count) {
+            co_return count.error();
+        }
+        auto n = quantity(*count);
+        if (!n) {
+            co_return ErrorInfo{"rpc_failed", "eth_getTransactionCount answered a non-quantity"};
+        }
+        env.nonces->next.try_emplace(book_key, *n);  // a sibling may have filled it meanwhile
+    }
+    const std::uint64_t nonce = env.nonces->next[book_key]++;
+
+    // Fees from the chain: tip capped by configuration, max fee twice the price plus the tip.
+    json::array no_params;
+    auto price_v =
+        co_await env.chains->call(env.node_index, chain, "eth_gasPrice", std::move(no_params));
+    if (!price_v) {
+        co_return price_v.error();
+    }
+    auto price = big_quantity(*price_v);
+    if (!price) {
+        co_return ErrorInfo{"rpc_failed", "eth_gasPrice answered a non-quantity"};
+    }
+    const forks::Uint256 tip = std::min(*price, settings.max_tip_wei);
+    auto doubled = checked_add(*price, *price);
+    auto max_fee = doubled ? checked_add(*doubled, tip) : doubled;
+    if (!max_fee) {
+        co_return ErrorInfo{"rpc_failed", "eth_gasPrice is out of range"};
+    }
+
+    std::uint64_t gas = 0;
+    if (const auto* g = p.if_contains("gasLimit"); g && g->is_number()) {
+        gas = g->to_number<std::uint64_t>(ec);
+    } else {
+        json::object call{{"from", from},
+                          {"to", to_hex},
+                          {"value", sent.to_hex()},
+                          {"data", forks::to_hex(data)}};
+        json::array params{std::move(call)};
+        auto est =
+            co_await env.chains->call(env.node_index, chain, "eth_estimateGas", std::move(params));
+        if (!est) {
+            co_return est.error();
+        }
+        auto estimated = quantity(*est);
+        if (!estimated) {
+            co_return ErrorInfo{"rpc_failed", "eth_estimateGas answered a non-quantity"};
+        }
+        gas = *estimated;
+    }
+
+    forks::Eip1559Tx tx;
+    tx.chain_id = chain;
+    tx.nonce = nonce;
+    tx.max_priority_fee_per_gas = tip;
+    tx.max_fee_per_gas = *max_fee;
+    tx.gas_limit = gas;
+    tx.to = *to;
+    tx.value = sent;
+    tx.data = std::move(data);
+    const auto signed_tx = tx.sign(*key);
+
+    json::array raw{forks::to_hex(signed_tx.raw)};
+    auto hash_v =
+        co_await env.chains->call(env.node_index, chain, "eth_sendRawTransaction", std::move(raw));
+    if (!hash_v) {
+        env.nonces->next.erase(book_key);  // refetch: this nonce may not have been used
+        co_return hash_v.error();
+    }
+    const std::string tx_hash = forks::to_hex(signed_tx.hash);
+
+    // The receipt, polled with backoff; a cancel interrupts the timer or the call.
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    const auto deadline = std::chrono::steady_clock::now() + settings.receipt_timeout;
+    auto delay = std::chrono::milliseconds(10);
+    json::value receipt;
+    for (;;) {
+        json::array params{tx_hash};
+        auto r = co_await env.chains->call(env.node_index, chain, "eth_getTransactionReceipt",
+                                           std::move(params));
+        if (!r) {
+            co_return r.error();
+        }
+        if (!r->is_null()) {
+            receipt = std::move(*r);
+            break;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            co_return ErrorInfo{"receipt_timeout",
+                                "no receipt for " + tx_hash + " within " +
+                                    std::to_string(settings.receipt_timeout.count()) + " ms"};
+        }
+        timer.expires_after(delay);
+        co_await timer.async_wait(asio::use_awaitable);
+        delay = std::min(delay * 2, std::chrono::milliseconds(1000));
+    }
+    const auto* ro = receipt.if_object();
+    auto field = [&](std::string_view k) {
+        const auto* v = ro ? ro->if_contains(k) : nullptr;
+        return v ? *v : json::value();
+    };
+    json::object out{{"txHash", tx_hash},
+                     {"blockNumber", field("blockNumber")},
+                     {"gasUsed", field("gasUsed")},
+                     {"status", field("status")},
+                     {"from", from},
+                     {"requestedValueWei", requested->to_decimal()},
+                     {"sentValueWei", sent.to_decimal()}};
+    if (field("status") != "0x1") {
+        co_return ErrorInfo{
+            "transaction_reverted",
+            "transaction " + tx_hash + " reverted; receipt: " + json::serialize(receipt)};
+    }
+    co_return out;
+}
+
+}  // namespace forkrun::controller

@@ -1,0 +1,34 @@
+// transfer and sendTransaction: a signed EIP-1559 transaction, sent and awaited to its receipt.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "controller/node_executor.hpp"
+#include "controller/signers.hpp"
+#include "forks/uint256.hpp"
+
+namespace forkrun::controller {
+
+/// Settings of value-moving nodes, from the configuration.
+struct TransferSettings {
+    const Signers* signers = nullptr;
+    forks::Uint256 dust_wei{1000};
+    forks::Uint256 max_tip_wei{1'000'000'000};  // 1 gwei
+    std::chrono::milliseconds receipt_timeout{120000};
+};
+
+/// The next nonce per (chain, sender) within a run, so siblings sending at once never collide.
+struct NonceBook {
+    std::map<std::pair<std::uint64_t, std::string>, std::uint64_t> next;
+};
+
+/// Runs a transfer (`data` absent) or a sendTransaction node.
+boost::asio::awaitable<NodeResult> run_transaction(NodeType type,
+                                                   const boost::json::value& props,
+                                                   NodeEnv& env);
+
+}  // namespace forkrun::controller
