@@ -10,6 +10,7 @@
 #include <cctype>
 #include <chrono>
 #include <ctime>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <random>
@@ -457,6 +458,16 @@ inline json::object wait_run(std::string_view workflow_id, double seconds) {
 inline json::object quick_run(std::string_view workflow_id) {
     return run_request(workflow_id,
                        json::object{{"root", root({"a"})}, {"a", assert_node("1", "equals", "1")}});
+}
+
+// A server run with `config` as its --config file (written into `dir`).
+inline std::unique_ptr<ServerProcess> start_server_with_config(const json::object& config,
+                                                               TempDir& dir) {
+    const auto path = dir.path() / "config.json";
+    std::ofstream(path) << json::serialize(config);
+    ServerOptions opts;
+    opts.extra_args = {"--config", path.string()};
+    return std::make_unique<ServerProcess>(opts);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -80,15 +80,6 @@ bool process_gone(pid_t pid) {
     return ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
-// A server with `config` written to a file.
-std::unique_ptr<ServerProcess> start_server(const json::object& config, TempDir& dir) {
-    const auto path = dir.path() / "config.json";
-    std::ofstream(path) << json::serialize(config);
-    ServerOptions opts;
-    opts.extra_args = {"--config", path.string()};
-    return std::make_unique<ServerProcess>(opts);
-}
-
 json::object sim_request(std::string_view mode, json::array chains, json::object nodes) {
     auto body = run_request(unique_workflow_id("sim"), std::move(nodes));
     body["isSimulation"] = true;
@@ -148,7 +139,7 @@ TEST(SimForks, TwoChainForkRunServesBothChainsAndCancelTearsDownEveryFork) {
     TestAnvil upstream(1);
     rpc_result(upstream.url(), "anvil_setBalance", json::array{kAddrX, "0x1234"});
     TempDir dir;
-    auto server = start_server(
+    auto server = start_server_with_config(
         json::object{{"chains", json::object{{"1", json::object{{"upstreamRpcUrl", upstream.url()},
                                                                 {"poolSize", 0}}},
                                              {"8453", json::object{{"poolSize", 0}}}}}},
@@ -197,7 +188,7 @@ TEST(SimForks, TwoChainForkRunServesBothChainsAndCancelTearsDownEveryFork) {
 
 TEST(SimForks, PoolLeaseSeesNothingAnEarlierRunChanged) {
     TempDir dir;
-    auto server = start_server(
+    auto server = start_server_with_config(
         json::object{{"chains", json::object{{"31337", json::object{{"poolSize", 1}}}}}}, dir);
     Api api(server->base_url());
     auto nodes = json::object{{"root", root({"w"})}, {"w", wait_node(30)}};
@@ -222,7 +213,7 @@ TEST(SimForks, PoolLeaseSeesNothingAnEarlierRunChanged) {
 
 TEST(SimForks, GatewayCallsAreChargedExactlyByTheCostTable) {
     TempDir dir;
-    auto server = start_server(
+    auto server = start_server_with_config(
         json::object{{"chains", json::object{{"31337", json::object{{"poolSize", 1}}}}}}, dir);
     Api api(server->base_url());
     auto nodes = json::object{{"root", root({"w"})}, {"w", wait_node(30)}};
@@ -248,7 +239,7 @@ TEST(SimForks, GatewayCallsAreChargedExactlyByTheCostTable) {
 
 TEST(SimForks, RpcNodeRunsOnTheForkAndAFinishedRunLeavesNoFork) {
     TempDir dir;
-    auto server = start_server(
+    auto server = start_server_with_config(
         json::object{{"chains", json::object{{"8453", json::object{{"poolSize", 0}}}}}}, dir);
     Api api(server->base_url());
     auto body =
@@ -279,7 +270,7 @@ TEST(SimForks, RpcNodeRunsOnTheForkAndAFinishedRunLeavesNoFork) {
 
 TEST(SimForks, SetBalanceCallAndWaitBlocksRunOnTheFork) {
     TempDir dir;
-    auto server = start_server(
+    auto server = start_server_with_config(
         json::object{{"chains", json::object{{"31337", json::object{{"poolSize", 0}}}}}}, dir);
     Api api(server->base_url());
     auto nodes = json::object{
@@ -311,7 +302,7 @@ TEST(SimForks, SetBalanceCallAndWaitBlocksRunOnTheFork) {
 
 TEST(SimForks, UnreachableUpstreamFailsTheRunNamingTheChainAndLeavesNoProcess) {
     TempDir dir;
-    auto server = start_server(
+    auto server = start_server_with_config(
         json::object{
             {"chains", json::object{{"5", json::object{{"upstreamRpcUrl", "http://127.0.0.1:1"},
                                                        {"poolSize", 0}}}}}},
@@ -331,7 +322,7 @@ TEST(SimForks, UnreachableUpstreamFailsTheRunNamingTheChainAndLeavesNoProcess) {
 
 TEST(SimForks, ForkKilledMidRunFailsItsNodeAndCancelStillAnswers) {
     TempDir dir;
-    auto server = start_server(
+    auto server = start_server_with_config(
         json::object{{"chains", json::object{{"31337", json::object{{"poolSize", 0}}}}}}, dir);
     Api api(server->base_url());
     auto body = sim_request("fork", {31337},
@@ -367,11 +358,11 @@ TEST(SimForks, ForkKilledMidRunFailsItsNodeAndCancelStillAnswers) {
 
 TEST(SimForks, SigtermLeavesNoAnvilBehind) {
     TempDir dir;
-    auto server =
-        start_server(json::object{{"chains", json::object{{"31337", json::object{{"poolSize", 2}}},
-                                                          {"10", json::object{{"poolSize", 0}}}}},
-                                  {"devnet", json::array{10}}},
-                     dir);
+    auto server = start_server_with_config(
+        json::object{{"chains", json::object{{"31337", json::object{{"poolSize", 2}}},
+                                             {"10", json::object{{"poolSize", 0}}}}},
+                     {"devnet", json::array{10}}},
+        dir);
     Api api(server->base_url());
     const std::string id =
         str_at(api.create_ok(sim_request(

@@ -16,14 +16,6 @@ constexpr const char* kDev0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 constexpr const char* kSink = "0x00000000000000000000000000000000000000cc";
 constexpr const char* kSink2 = "0x00000000000000000000000000000000000000dd";
 
-std::unique_ptr<ServerProcess> start_server(const json::object& config, TempDir& dir) {
-    const auto path = dir.path() / "config.json";
-    std::ofstream(path) << json::serialize(config);
-    ServerOptions opts;
-    opts.extra_args = {"--config", path.string()};
-    return std::make_unique<ServerProcess>(opts);
-}
-
 json::object transfer(std::uint64_t chain,
                       std::string to,
                       std::string wei,
@@ -54,7 +46,7 @@ json::object dust_nodes(std::uint64_t chain) {
 
 TEST(SimTransfer, DustTestSimulationSendsTheDustAmountAndSiblingsNeverClash) {
     TempDir dir;
-    auto server = start_server(
+    auto server = start_server_with_config(
         json::object{{"chains", json::object{{"31337", json::object{{"poolSize", 1}}}}}}, dir);
     Api api(server->base_url());
     auto body = run_request(unique_workflow_id("dust"), dust_nodes(31337));
@@ -78,7 +70,7 @@ TEST(SimTransfer, LiveRunOnAnUpstreamWithAConfiguredSignerAndNoKeyLeaks) {
     TempDir dir;
     const auto key_path = dir.path() / "signer.key";
     std::ofstream(key_path) << "0x" << kKey1 << "\n";
-    auto server = start_server(
+    auto server = start_server_with_config(
         json::object{
             {"chains", json::object{{"31337", json::object{{"upstreamRpcUrl", upstream.url()},
                                                            {"poolSize", 0}}}}},
@@ -117,7 +109,7 @@ TEST(SimTransfer, LiveRunOnAnUpstreamWithAConfiguredSignerAndNoKeyLeaks) {
 
 TEST(SimTransfer, LiveRunOnAChainWithoutUpstreamOrSignerIsA400NamingBoth) {
     TempDir dir;
-    auto server = start_server(json::object{{"chains", json::object{}}}, dir);
+    auto server = start_server_with_config(json::object{{"chains", json::object{}}}, dir);
     Api api(server->base_url());
     auto body =
         run_request(unique_workflow_id("live"),
@@ -132,7 +124,7 @@ TEST(SimTransfer, LiveRunOnAChainWithoutUpstreamOrSignerIsA400NamingBoth) {
 
 TEST(SimTransfer, RevertedSendTransactionFailsTheRunWithItsReceipt) {
     TempDir dir;
-    auto server = start_server(
+    auto server = start_server_with_config(
         json::object{{"chains", json::object{{"31337", json::object{{"poolSize", 1}}}}}}, dir);
     Api api(server->base_url());
     // A contract whose code is the INVALID opcode: every call to it reverts.
@@ -161,7 +153,7 @@ TEST(SimTransfer, RevertedSendTransactionFailsTheRunWithItsReceipt) {
 
 TEST(SimTransfer, ReRunCopiesTheSourcesDefinitionAndProps) {
     TempDir dir;
-    auto server = start_server(json::object{{"chains", json::object{}}}, dir);
+    auto server = start_server_with_config(json::object{{"chains", json::object{}}}, dir);
     Api api(server->base_url());
     auto source = run_request(
         unique_workflow_id("src"),
