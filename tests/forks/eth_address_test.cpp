@@ -1,6 +1,8 @@
 // Addresses: EIP-55 vectors, acceptance of single-case input, rejection of wrong checksums.
 #include <gtest/gtest.h>
 
+#include "forks/vectors.hpp"
+
 #include <cctype>
 #include <fstream>
 #include <sstream>
@@ -13,12 +15,7 @@
 namespace forkrun::forks {
 namespace {
 
-boost::json::value load_vectors(const std::string& name) {
-    std::ifstream in(std::string(FORKRUN_SOURCE_DIR) + "/fixtures/vectors/" + name);
-    std::stringstream text;
-    text << in.rdbuf();
-    return boost::json::parse(text.str());
-}
+using test::load_vectors;
 
 std::string lower(std::string s) {
     for (auto& c : s) {

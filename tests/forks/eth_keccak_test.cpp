@@ -1,6 +1,8 @@
 // Keccak-256 against published vectors (and not SHA3-256, which differs in padding).
 #include <gtest/gtest.h>
 
+#include "forks/vectors.hpp"
+
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -13,12 +15,7 @@
 namespace forkrun::forks {
 namespace {
 
-boost::json::value load_vectors(const std::string& name) {
-    std::ifstream in(std::string(FORKRUN_SOURCE_DIR) + "/fixtures/vectors/" + name);
-    std::stringstream text;
-    text << in.rdbuf();
-    return boost::json::parse(text.str());
-}
+using test::load_vectors;
 
 TEST(KeccakVectors, MatchPublishedHashes) {
     const auto doc = load_vectors("keccak256.json");

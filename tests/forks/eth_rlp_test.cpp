@@ -2,6 +2,8 @@
 // random-input sweep standing in for the fuzzer (no crash, accepted input re-encodes identically).
 #include <gtest/gtest.h>
 
+#include "forks/vectors.hpp"
+
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -15,12 +17,7 @@
 namespace forkrun::forks {
 namespace {
 
-boost::json::value load_vectors(const std::string& name) {
-    std::ifstream in(std::string(FORKRUN_SOURCE_DIR) + "/fixtures/vectors/" + name);
-    std::stringstream text;
-    text << in.rdbuf();
-    return boost::json::parse(text.str());
-}
+using test::load_vectors;
 
 std::vector<uint8_t> bytes(std::string_view hex) {
     return from_hex(hex).value();

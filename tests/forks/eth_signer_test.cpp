@@ -2,6 +2,8 @@
 // vectors and by recovering the signer the way a node does.
 #include <gtest/gtest.h>
 
+#include "forks/vectors.hpp"
+
 #include <cstring>
 #include <fstream>
 #include <ostream>
@@ -35,12 +37,7 @@ struct IsStreamable<T, std::void_t<decltype(std::declval<std::ostream&>() << std
 static_assert(!IsStreamable<PrivateKey>::value, "a private key must not be printable");
 static_assert(IsStreamable<Address>::value);
 
-boost::json::value load_vectors(const std::string& name) {
-    std::ifstream in(std::string(FORKRUN_SOURCE_DIR) + "/fixtures/vectors/" + name);
-    std::stringstream text;
-    text << in.rdbuf();
-    return boost::json::parse(text.str());
-}
+using test::load_vectors;
 
 PrivateKey dev_key() {
     return PrivateKey::from_hex(kDevKey0).value();
