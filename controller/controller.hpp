@@ -67,7 +67,6 @@ class Controller {
     /// Cancels every run that is not terminal (reason `shutdown`) and waits for them all.
     boost::asio::awaitable<void> shutdown();
 
-    const RunStore& store() const { return store_; }
     std::size_t active_runs() const;
 
   private:

@@ -78,15 +78,6 @@ std::uint64_t Run::total_cu() const {
     return sum;
 }
 
-NodeState* Run::find_node(std::string_view node_id) {
-    for (auto& n : nodes) {
-        if (n.id == node_id) {
-            return &n;
-        }
-    }
-    return nullptr;
-}
-
 ForkInfo* Run::find_fork(std::string_view fork_id) {
     for (auto& f : forks) {
         if (f.fork_id == fork_id) {

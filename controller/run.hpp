@@ -110,7 +110,6 @@ struct Run {
 
     /// The sum of every node's and every fork's share: totalCu is derived, never stored apart.
     std::uint64_t total_cu() const;
-    NodeState* find_node(std::string_view node_id);
     ForkInfo* find_fork(std::string_view fork_id);
 };
 

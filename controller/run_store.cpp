@@ -79,17 +79,6 @@ ListPage RunStore::list(std::string_view organization_id, const ListQuery& q) co
     return page;
 }
 
-std::vector<std::shared_ptr<RunRecord>> RunStore::active() const {
-    std::vector<std::shared_ptr<RunRecord>> out;
-    std::shared_lock lock(mu_);
-    for (const auto& [id, rec] : by_id_) {
-        if (!is_terminal(rec->status())) {
-            out.push_back(rec);
-        }
-    }
-    return out;
-}
-
 std::size_t RunStore::size() const {
     std::shared_lock lock(mu_);
     return by_id_.size();

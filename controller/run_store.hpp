@@ -44,9 +44,6 @@ class RunStore {
 
     ListPage list(std::string_view organization_id, const ListQuery& q) const;
 
-    /// Every run that is not terminal yet.
-    std::vector<std::shared_ptr<RunRecord>> active() const;
-
     std::size_t size() const;
 
   private:

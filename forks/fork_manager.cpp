@@ -149,7 +149,6 @@ asio::awaitable<void> ForkManager::shutdown() {
     std::vector<std::shared_ptr<ForkPool>> pools;
     {
         std::lock_guard lock(pools_mu_);
-        stopping_ = true;
         for (auto& [id, p] : pools_) {
             pools.push_back(p);
         }

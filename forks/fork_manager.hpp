@@ -83,7 +83,6 @@ class ForkManager {
     std::vector<std::unique_ptr<AnvilProcess>> devnets_;
     std::mutex pools_mu_;
     std::map<std::uint64_t, std::shared_ptr<ForkPool>> pools_;
-    bool stopping_ = false;
 };
 
 }  // namespace forkrun::forks

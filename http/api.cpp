@@ -248,15 +248,14 @@ asio::awaitable<ApiResponse> Api::handle(const ApiRequest& req) {
             }
             co_return list_runs(*grant, query, std::move(request_id));
         case Route::kRun:
-            co_return co_await get_run(req, *grant, id, query, std::move(request_id));
+            co_return co_await get_run(*grant, id, query, std::move(request_id));
         case Route::kCancel:
             co_return co_await cancel_run(req, *grant, id, std::move(request_id));
     }
     co_return error(404, "no such route", std::move(request_id));
 }
 
-asio::awaitable<ApiResponse> Api::get_run(const ApiRequest&,
-                                          const TokenGrant& grant,
+asio::awaitable<ApiResponse> Api::get_run(const TokenGrant& grant,
                                           std::string_view id,
                                           std::string_view query,
                                           std::string request_id) {

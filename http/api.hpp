@@ -50,8 +50,7 @@ class Api {
     static ApiResponse error(unsigned status, std::string_view message, std::string request_id);
 
   private:
-    boost::asio::awaitable<ApiResponse> get_run(const ApiRequest& req,
-                                                const TokenGrant& grant,
+    boost::asio::awaitable<ApiResponse> get_run(const TokenGrant& grant,
                                                 std::string_view id,
                                                 std::string_view query,
                                                 std::string request_id);

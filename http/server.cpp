@@ -81,24 +81,37 @@ struct Server::Impl {
         controller::write_log_line(line);
     }
 
+    // Writes one answer; false when the write failed.
+    asio::awaitable<bool> write(beast::tcp_stream& stream,
+                                ApiResponse& r,
+                                unsigned version,
+                                bool keep_alive) {
+        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
+        res.set(bhttp::field::content_type, "application/json");
+        res.set("X-Request-Id", r.request_id);
+        for (const auto& [name, value] : r.headers) {
+            res.set(beast::string_view(name.data(), name.size()), value);
+        }
+        res.keep_alive(keep_alive);
+        res.body() = std::move(r.body);
+        res.prepare_payload();
+        boost::system::error_code ec;
+        stream.expires_after(config.read_timeout);
+        co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        co_return !ec;
+    }
+
     // Answers without routing (framing errors, limits) and closes afterwards.
     asio::awaitable<void> reject(beast::tcp_stream& stream,
                                  unsigned status,
                                  std::string_view message,
                                  bool drain) {
         auto r = Api::error(status, message, request_id_for(""));
-        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
-        res.set(bhttp::field::content_type, "application/json");
-        res.set("X-Request-Id", r.request_id);
-        res.keep_alive(false);
-        res.body() = std::move(r.body);
-        res.prepare_payload();
-        boost::system::error_code ec;
-        stream.expires_after(config.read_timeout);
-        co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        const bool written = co_await write(stream, r, 11, false);
         log_request(r.request_id, "-", "-", status, std::chrono::steady_clock::now());
+        boost::system::error_code ec;
         stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-        if (drain && !ec) {
+        if (drain && written && !ec) {
             // Read and drop what the client is still sending, briefly, so it sees our answer
             // instead of a connection reset.
             std::array<char, 16384> sink;
@@ -230,21 +243,9 @@ struct Server::Impl {
             r = Api::error(500, "internal error", request_id_for(areq.request_id));
         }
         const bool keep_alive = req.keep_alive() && !stopping.load();
-        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status),
-                                                req.version()};
-        res.set(bhttp::field::content_type, "application/json");
-        res.set("X-Request-Id", r.request_id);
-        for (const auto& [name, value] : r.headers) {
-            res.set(beast::string_view(name.data(), name.size()), value);
-        }
-        res.keep_alive(keep_alive);
-        res.body() = std::move(r.body);
-        res.prepare_payload();
-        boost::system::error_code ec;
-        stream.expires_after(config.read_timeout);
-        co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        const bool written = co_await write(stream, r, req.version(), keep_alive);
         log_request(r.request_id, areq.method, areq.target, r.status, started);
-        co_return !ec && keep_alive;
+        co_return written&& keep_alive;
     }
 };
 

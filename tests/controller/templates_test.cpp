@@ -8,13 +8,10 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "controller/field_error_print.hpp"
 #include "controller/templates.hpp"
 
 namespace forkrun::controller {
-
-inline void PrintTo(const FieldError& e, std::ostream* os) {
-    *os << "{" << e.path << ": " << e.message << "}";
-}
 
 namespace {
 

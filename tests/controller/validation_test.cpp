@@ -8,13 +8,10 @@
 #include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 
+#include "controller/field_error_print.hpp"
 #include "controller/workflow_validation.hpp"
 
 namespace forkrun::controller {
-
-inline void PrintTo(const FieldError& e, std::ostream* os) {
-    *os << "{" << e.path << ": " << e.message << "}";
-}
 
 namespace {
 
