@@ -20,9 +20,11 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-install_apt_packages() {
+# ensure_apt_packages PKG...: installs those of PKG (exact Debian names) that are missing. Tools
+# with their own needs (wrk, nginx, clang) call it after sourcing this file.
+ensure_apt_packages() {
     local missing=()
-    for p in "${APT_PACKAGES[@]}"; do
+    for p in "$@"; do
         # node and npm may come from elsewhere (nvm, nodesource); only install when absent.
         if [ "$p" = nodejs ] && command -v node >/dev/null; then continue; fi
         if [ "$p" = npm ] && command -v npm >/dev/null; then continue; fi
@@ -59,6 +61,6 @@ build_forkrun() {
     cmake --build "$dir" -j "$(nproc)"
 }
 
-install_apt_packages
+ensure_apt_packages "${APT_PACKAGES[@]}"
 install_anvil
 export FORKRUN_ANVIL
