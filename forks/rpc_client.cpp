@@ -522,16 +522,19 @@ RpcResult interpret_reply(const boost::json::value& reply,
 }
 
 /// Parses a reply body, or says why it cannot be used.
-boost::system::result<boost::json::value, RpcError> parse_body(const Outcome& o,
+boost::system::result<boost::json::value, RpcError> parse_body(int http_status,
+                                                               std::string_view body,
+                                                               std::string_view endpoint,
                                                                const std::string& label) {
-    const bool ok_status = o.http_status >= 200 && o.http_status < 300;
+    const bool ok_status = http_status >= 200 && http_status < 300;
     boost::json::parse_options opts;
     opts.max_depth = 1024;
     boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(o.body, ec, {}, opts);
+    boost::json::value v = boost::json::parse(body, ec, {}, opts);
     if (!ok_status) {
-        std::string msg = label + ": HTTP " + std::to_string(o.http_status) + " from " + o.endpoint;
-        RpcError e = make_error(RpcErrc::kHttpStatus, "", o.http_status);
+        std::string msg = label + ": HTTP " + std::to_string(http_status) + " from ";
+        msg += endpoint;
+        RpcError e = make_error(RpcErrc::kHttpStatus, "", http_status);
         if (!ec) {
             // Providers often explain a 4xx/5xx (rate limits, bad keys) in a JSON-RPC error.
             const auto* obj = v.if_object();
@@ -545,22 +548,100 @@ boost::system::result<boost::json::value, RpcError> parse_body(const Outcome& o,
                     e.rpc_code = c->to_number<std::int64_t>(cec);
                 }
             }
-        } else if (!o.body.empty()) {
-            msg += ": " + excerpt(o.body);
+        } else if (!body.empty()) {
+            msg += ": " + excerpt(body);
         }
         e.message = std::move(msg);
         return e;
     }
     if (ec) {
-        return make_error(
-            RpcErrc::kBadResponse,
-            label + ": response is not JSON (" + ec.message() + "): " + excerpt(o.body),
-            o.http_status);
+        return make_error(RpcErrc::kBadResponse,
+                          label + ": response is not JSON (" + ec.message() + "): " + excerpt(body),
+                          http_status);
     }
     return v;
 }
 
 }  // namespace
+
+RpcResult read_call_reply(int http_status,
+                          std::string_view body,
+                          std::uint64_t id,
+                          const std::string& label,
+                          std::string_view endpoint) {
+    auto parsed = parse_body(http_status, body, endpoint, label);
+    if (!parsed) {
+        return parsed.error();
+    }
+    const boost::json::value& reply = *parsed;
+    if (const auto* obj = reply.if_object()) {
+        const auto* rid = obj->if_contains("id");
+        if (rid != nullptr && !rid->is_null() && id_of(*rid) != id && obj->contains("result")) {
+            return make_error(RpcErrc::kBadResponse,
+                              label + ": response id does not match the request id", http_status);
+        }
+    }
+    return interpret_reply(reply, label, http_status);
+}
+
+std::vector<RpcResult> read_batch_reply(int http_status,
+                                        std::string_view body,
+                                        std::uint64_t first_id,
+                                        const std::vector<std::string>& labels,
+                                        const std::string& batch_label,
+                                        std::string_view endpoint) {
+    const std::size_t n = labels.size();
+    std::vector<RpcResult> out;
+    out.reserve(n);
+    auto fail_all = [&](auto&& make) {
+        for (std::size_t i = 0; i < n; ++i) {
+            out.emplace_back(make(labels[i]));
+        }
+        return std::move(out);
+    };
+    auto parsed = parse_body(http_status, body, endpoint, batch_label);
+    if (!parsed) {
+        return fail_all([&](const std::string& l) {
+            RpcError e = parsed.error();
+            e.message = l + e.message.substr(batch_label.size());
+            return e;
+        });
+    }
+    const boost::json::value& reply = *parsed;
+    const auto* arr = reply.if_array();
+    if (arr == nullptr) {
+        // A server that rejects the whole batch answers with a single error object.
+        const auto* obj = reply.if_object();
+        if (obj != nullptr && obj->contains("error")) {
+            return fail_all([&](const std::string& l) {
+                return interpret_reply(reply, l, http_status).error();
+            });
+        }
+        return fail_all([&](const std::string& l) {
+            return make_error(RpcErrc::kBadResponse, l + ": batch response is not a JSON array",
+                              http_status);
+        });
+    }
+    std::vector<const boost::json::value*> by_index(n, nullptr);
+    for (const auto& element : *arr) {
+        const auto* obj = element.if_object();
+        const auto* rid = obj ? obj->if_contains("id") : nullptr;
+        const auto id = rid ? id_of(*rid) : std::nullopt;
+        if (id && *id >= first_id && *id - first_id < n && !by_index[*id - first_id]) {
+            by_index[*id - first_id] = &element;
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        if (by_index[i] == nullptr) {
+            out.emplace_back(make_error(
+                RpcErrc::kBadResponse,
+                labels[i] + ": the batch response has no reply for this call", http_status));
+        } else {
+            out.push_back(interpret_reply(*by_index[i], labels[i], http_status));
+        }
+    }
+    return out;
+}
 
 RpcClient::RpcClient(RpcClientOptions options) {
     detail::ensure_curl_global_init();
@@ -607,22 +688,7 @@ CallHandle RpcClient::call(RpcRequest request, std::function<void(RpcResult)> on
             on_done(std::move(*e));
             return;
         }
-        auto parsed = parse_body(o, label);
-        if (!parsed) {
-            on_done(std::move(parsed.error()));
-            return;
-        }
-        const boost::json::value& reply = *parsed;
-        if (const auto* obj = reply.if_object()) {
-            const auto* rid = obj->if_contains("id");
-            if (rid != nullptr && !rid->is_null() && id_of(*rid) != id && obj->contains("result")) {
-                on_done(make_error(RpcErrc::kBadResponse,
-                                   label + ": response id does not match the request id",
-                                   o.http_status));
-                return;
-            }
-        }
-        on_done(interpret_reply(reply, label, o.http_status));
+        on_done(read_call_reply(o.http_status, o.body, id, label, o.endpoint));
     };
     return core_->submit(std::move(request.url), boost::json::serialize(body), request.timeout,
                          std::move(finish));
@@ -652,64 +718,16 @@ CallHandle RpcClient::batch(std::string url,
     const std::string batch_label =
         label_of(chain, "batch of " + std::to_string(n) + " call" + (n == 1 ? "" : "s"));
     auto finish = [labels = std::move(labels), batch_label, limit, first_id, on_done](Outcome o) {
-        const std::size_t n = labels.size();
-        std::vector<RpcResult> out;
-        out.reserve(n);
-        auto fail_all = [&](auto&& make) {
-            for (std::size_t i = 0; i < n; ++i) {
-                out.emplace_back(make(labels[i]));
+        if (transport_error(o, batch_label, limit)) {
+            std::vector<RpcResult> out;
+            out.reserve(labels.size());
+            for (const auto& l : labels) {
+                out.emplace_back(*transport_error(o, l, limit));
             }
             on_done(std::move(out));
-        };
-        if (transport_error(o, batch_label, limit)) {
-            fail_all([&](const std::string& l) { return *transport_error(o, l, limit); });
             return;
         }
-        auto parsed = parse_body(o, batch_label);
-        if (!parsed) {
-            fail_all([&](const std::string& l) {
-                RpcError e = parsed.error();
-                e.message = l + e.message.substr(batch_label.size());
-                return e;
-            });
-            return;
-        }
-        const boost::json::value& reply = *parsed;
-        const auto* arr = reply.if_array();
-        if (arr == nullptr) {
-            // A server that rejects the whole batch answers with a single error object.
-            const auto* obj = reply.if_object();
-            if (obj != nullptr && obj->contains("error")) {
-                fail_all([&](const std::string& l) {
-                    return interpret_reply(reply, l, o.http_status).error();
-                });
-            } else {
-                fail_all([&](const std::string& l) {
-                    return make_error(RpcErrc::kBadResponse,
-                                      l + ": batch response is not a JSON array", o.http_status);
-                });
-            }
-            return;
-        }
-        std::vector<const boost::json::value*> by_index(n, nullptr);
-        for (const auto& element : *arr) {
-            const auto* obj = element.if_object();
-            const auto* rid = obj ? obj->if_contains("id") : nullptr;
-            const auto id = rid ? id_of(*rid) : std::nullopt;
-            if (id && *id >= first_id && *id - first_id < n && !by_index[*id - first_id]) {
-                by_index[*id - first_id] = &element;
-            }
-        }
-        for (std::size_t i = 0; i < n; ++i) {
-            if (by_index[i] == nullptr) {
-                out.emplace_back(make_error(
-                    RpcErrc::kBadResponse,
-                    labels[i] + ": the batch response has no reply for this call", o.http_status));
-            } else {
-                out.push_back(interpret_reply(*by_index[i], labels[i], o.http_status));
-            }
-        }
-        on_done(std::move(out));
+        on_done(read_batch_reply(o.http_status, o.body, first_id, labels, batch_label, o.endpoint));
     };
     if (n == 0) {
         // Nothing to send; still complete on the I/O thread, like every other call.

@@ -17,11 +17,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -125,6 +127,24 @@ class RpcClient {
     std::shared_ptr<detail::ClientCore> core_;
     std::thread thread_;
 };
+
+/// How call() reads a complete HTTP reply (status and body) to its request numbered `id`: the
+/// `result`, or why there is none. `label` starts every message ("chain 8453: eth_call");
+/// `endpoint` (host:port) names the server in HTTP status errors. Exposed for tests and fuzzing.
+RpcResult read_call_reply(int http_status,
+                          std::string_view body,
+                          std::uint64_t id,
+                          const std::string& label,
+                          std::string_view endpoint = {});
+
+/// How batch() reads a complete HTTP reply to calls numbered from `first_id`, one label each
+/// (`batch_label` names the whole batch): one result per call, in request order.
+std::vector<RpcResult> read_batch_reply(int http_status,
+                                        std::string_view body,
+                                        std::uint64_t first_id,
+                                        const std::vector<std::string>& labels,
+                                        const std::string& batch_label,
+                                        std::string_view endpoint = {});
 
 namespace detail {
 
