@@ -164,7 +164,7 @@ asio::awaitable<void> RunExecution::run_node(std::size_t i) {
                 status = NodeStatus::kSuccess;
                 output = std::move(*r);
             } else {
-                error = std::move(r.error());
+                error = r.error();
             }
         } catch (const boost::system::system_error& e) {
             if (e.code() == asio::error::operation_aborted && phase_ != Phase::kFinishing) {
