@@ -16,6 +16,7 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -58,6 +59,10 @@ Options for serve:
   --cu-table FILE         CU cost table (default: fixtures/cu/alchemy-2026-11.json)
   --public-url URL        base of the rpcUrls handed out (default: the listen address)
   --teardown-timeout-ms N bound on each fork's teardown (default 5000)
+  --retain-runs N         runs kept in memory; past N the oldest finished runs are dropped
+                          (default 100000; 0 keeps all; config key retainRuns)
+  --blocks-dir DIR        the block library, one JSON file per block (default: fixtures/blocks;
+                          config key blocksDir)
   --no-access-log         do not log one line per request on stderr
   --help                  this text
 
@@ -81,6 +86,8 @@ struct Options {
     std::string public_url;
     controller::Signers signers;
     forks::Uint256 dust_wei{1000};
+    std::string blocks_dir;
+    std::size_t retain_runs = controller::RunStore::kDefaultRetain;
 };
 
 // FORKRUN_<FLAG> environment variables, as flags placed before the command line's own.
@@ -97,7 +104,9 @@ std::vector<std::string> env_flags() {
                                          "anvil",
                                          "cu-table",
                                          "public-url",
-                                         "teardown-timeout-ms"};
+                                         "teardown-timeout-ms",
+                                         "blocks-dir",
+                                         "retain-runs"};
     std::vector<std::string> out;
     for (const char* f : kFlags) {
         std::string var = "FORKRUN_";
@@ -145,6 +154,26 @@ bool load_config(const std::string& path, Options& o) {
         if (const auto* u = obj->if_contains("publicBaseUrl"); u && u->is_string()) {
             o.public_url = std::string(u->get_string());
         }
+        if (const auto* n = obj->if_contains("retainRuns")) {
+            std::error_code ec;
+            const auto v = n->is_number() ? n->to_number<std::size_t>(ec) : 0;
+            if (!n->is_number() || ec) {
+                problems.push_back("retainRuns must be a non-negative integer");
+            } else {
+                o.retain_runs = v;
+            }
+        }
+        if (const auto* b = obj->if_contains("blocksDir")) {
+            if (!b->is_string() || b->get_string().empty()) {
+                problems.push_back("blocksDir must be the path of a folder");
+            } else {
+                // Relative to the config file, like a path written next to it.
+                std::filesystem::path dir(std::string(b->get_string()));
+                o.blocks_dir = dir.is_absolute()
+                                   ? dir.string()
+                                   : (std::filesystem::path(path).parent_path() / dir).string();
+            }
+        }
     }
     for (const auto& p : problems) {
         std::cerr << "forkrun: config file " << path << ": " << p << "\n";
@@ -172,6 +201,7 @@ std::optional<Options> parse_serve(std::vector<std::string> args) {
     o.forks.anvil_path = std::string(FORKRUN_SOURCE_DIR) +
                          "/tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil";
     o.forks.cu_table_path = std::string(FORKRUN_SOURCE_DIR) + "/fixtures/cu/alchemy-2026-11.json";
+    o.blocks_dir = std::string(FORKRUN_SOURCE_DIR) + "/fixtures/blocks";
     auto env = env_flags();
     args.insert(args.begin(), env.begin(), env.end());
     // The config file first, whatever its place: flags and environment override it.
@@ -226,6 +256,12 @@ std::optional<Options> parse_serve(std::vector<std::string> args) {
             }
             (a == "--anvil" ? o.forks.anvil_path
                             : (a == "--cu-table" ? o.forks.cu_table_path : o.public_url)) = *v;
+        } else if (a == "--blocks-dir") {
+            auto v = value();
+            if (!v) {
+                return std::nullopt;
+            }
+            o.blocks_dir = *v;
         } else if (a == "--devnet") {
             auto v = value();
             if (!v || !parse_chain_list(*v, o.forks.devnet)) {
@@ -238,6 +274,10 @@ std::optional<Options> parse_serve(std::vector<std::string> args) {
                 return std::nullopt;
             }
             o.forks.teardown_timeout = std::chrono::milliseconds(ms);
+        } else if (a == "--retain-runs") {
+            if (!number(o.retain_runs)) {
+                return std::nullopt;
+            }
         } else if (a == "--threads") {
             if (!number(o.threads) || o.threads == 0) {
                 return std::nullopt;
@@ -312,8 +352,19 @@ int serve(const Options& o) {
     }
     controller::RpcGateway gateway(fork_manager.rpc(), fork_manager.cu());
     controller::ForkChainProvider provider(fork_manager, gateway);
+    std::vector<std::string> block_problems;
+    const auto blocks = controller::BlockLibrary::load_dir(o.blocks_dir, block_problems);
+    for (const auto& p : block_problems) {
+        std::cerr << "forkrun: " << p << "\n";
+    }
+    if (!block_problems.empty()) {
+        return 2;
+    }
     controller::ControllerConfig ccfg;
-    ccfg.enabled_types.insert(controller::NodeType::kRpc)
+    ccfg.blocks = &blocks;
+    ccfg.retain_runs = o.retain_runs;
+    ccfg.enabled_types.insert(controller::NodeType::kBlock)
+        .insert(controller::NodeType::kRpc)
         .insert(controller::NodeType::kCall)
         .insert(controller::NodeType::kSetBalance)
         .insert(controller::NodeType::kTransfer)

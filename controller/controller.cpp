@@ -18,7 +18,7 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 Controller::Controller(ControllerConfig config, asio::any_io_executor exec)
-    : config_(std::move(config)), exec_(std::move(exec)) {}
+    : config_(std::move(config)), exec_(std::move(exec)), store_(config_.retain_runs) {}
 
 Controller::~Controller() = default;
 
@@ -32,6 +32,7 @@ boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> Controller::creat
     ctx.max_nodes = config_.max_nodes;
     ctx.store = &store_;
     ctx.signers = config_.transfers ? config_.transfers->signers : nullptr;
+    ctx.blocks = config_.blocks;
     ctx.has_upstream = config_.has_upstream;
     auto decoded = decode_run_request(body, ctx);
     if (!decoded) {
@@ -44,7 +45,7 @@ boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> Controller::creat
     auto record = store_.insert(std::move(run));
 
     auto exec = std::make_shared<RunExecution>(
-        exec_, record, std::move(decoded->graph), config_.chains, config_.transfers,
+        exec_, record, std::move(decoded->graph), decoded->nodes, config_.chains, config_.transfers,
         [this](const RunRecord& rec, RunStatus from, RunStatus to) {
             log_transition(rec, from, to);
         });

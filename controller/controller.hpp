@@ -12,6 +12,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "controller/block_library.hpp"
 #include "controller/field_error.hpp"
 #include "controller/node_types.hpp"
 #include "controller/run_chains.hpp"
@@ -30,10 +31,14 @@ struct Principal {
 struct ControllerConfig {
     NodeTypeSet enabled_types{NodeType::kManual, NodeType::kWait, NodeType::kAssert};
     std::size_t max_nodes = 10000;
+    /// Runs kept in memory; past it the oldest terminal runs are dropped (0: keep all).
+    std::size_t retain_runs = RunStore::kDefaultRetain;
     /// Makes each run's chains; null when this build runs no chain nodes.
     ChainProvider* chains = nullptr;
     /// Signers, dust cap and receipt timeout of value-moving nodes.
     const TransferSettings* transfers = nullptr;
+    /// The block library for `block` nodes; null: none.
+    const BlockLibrary* blocks = nullptr;
     /// Whether a live run can reach a chain (it has a configured upstream).
     std::function<bool(std::uint64_t)> has_upstream;
 };

@@ -328,7 +328,8 @@ void check_props(NodeType type,
                  const json::value& props,
                  std::string_view props_path,
                  bool is_simulation,
-                 FieldErrors& errors) {
+                 FieldErrors& errors,
+                 bool allow_inputs) {
     if (type == NodeType::kSetBalance && !is_simulation) {
         errors.push_back({pointer_append(parent_pointer(props_path), "type"),
                           "setBalance is for simulations only"});
@@ -355,7 +356,7 @@ void check_props(NodeType type,
             continue;
         }
         const std::size_t before = errors.size();
-        collect_template_errors(entry.value(), path, errors);
+        collect_template_errors(entry.value(), path, errors, allow_inputs);
         const bool is_template =
             entry.value().is_string() && has_templates(string_of(entry.value()));
         if (is_template || errors.size() != before) {

@@ -82,11 +82,13 @@ class NodeTypeSet {
 /// `errors`. `props` is the node's `props` value, or null when the node has none; `props_path` is
 /// its JSON pointer (`.../nodes/<id>/props`). A string holding templates passes for any prop type
 /// as long as the template syntax is valid. `setBalance` outside a simulation is reported at the
-/// sibling `type` pointer.
+/// sibling `type` pointer. `{{inputs.<key>}}` templates are accepted only with `allow_inputs`
+/// (the nodes of a block-library file).
 void check_props(NodeType type,
                  const boost::json::value& props,
                  std::string_view props_path,
                  bool is_simulation,
-                 FieldErrors& errors);
+                 FieldErrors& errors,
+                 bool allow_inputs = false);
 
 }  // namespace forkrun::controller

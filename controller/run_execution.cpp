@@ -18,6 +18,7 @@ namespace json = boost::json;
 RunExecution::RunExecution(asio::any_io_executor ex,
                            std::shared_ptr<RunRecord> record,
                            Graph graph,
+                           const json::object& nodes,
                            ChainProvider* chains,
                            const TransferSettings* transfers,
                            TransitionHook on_transition)
@@ -29,16 +30,15 @@ RunExecution::RunExecution(asio::any_io_executor ex,
       wake_(strand_),
       done_(strand_) {
     const std::size_t n = graph_.ids.size();
+    types_.reserve(n);
+    props_.reserve(n);
+    for (const auto& id : graph_.ids) {
+        const auto& node = nodes.at(id).as_object();
+        types_.push_back(*parse_node_type(node.at("type").as_string()));
+        const auto* props = node.if_contains("props");
+        props_.push_back(props ? *props : json::value(json::object()));
+    }
     record_->read([&](const Run& r) {
-        const auto& nodes = r.workflow_definition.at("nodes").as_object();
-        types_.reserve(n);
-        props_.reserve(n);
-        for (const auto& id : graph_.ids) {
-            const auto& node = nodes.at(id).as_object();
-            types_.push_back(*parse_node_type(node.at("type").as_string()));
-            const auto* props = node.if_contains("props");
-            props_.push_back(props ? *props : json::value(json::object()));
-        }
         prop_values_ = r.prop_values;
         is_simulation_ = r.is_simulation;
         is_dust_test_ = r.is_dust_test;
@@ -138,8 +138,14 @@ asio::awaitable<void> RunExecution::run_node(std::size_t i) {
         }
         return &outputs_[*i];
     };
-    auto resolved = resolve_templates(props_[i], ctx);
-    if (!resolved) {
+    // A block node's props were consumed by its expansion.
+    const json::value no_props;
+    auto resolved = resolve_templates(types_[i] == NodeType::kBlock ? no_props : props_[i], ctx);
+    if (types_[i] == NodeType::kBlock) {
+        // A block node runs after its expansion's exit node, its only parent, and takes its output.
+        status = NodeStatus::kSuccess;
+        output = outputs_[graph_.parents[i].front()];
+    } else if (!resolved) {
         error = ErrorInfo{"template_error", resolved.error()};
     } else {
         NodeEnv env;

@@ -25,10 +25,12 @@ using TransitionHook = std::function<void(const RunRecord&, RunStatus from, RunS
 
 class RunExecution : public std::enable_shared_from_this<RunExecution> {
   public:
-    /// `graph` is the validated graph of the run's nodes, in the order of `Run::nodes`.
+    /// `graph` is the validated graph of `nodes` (the run's nodes with blocks expanded), in the
+    /// order of `Run::nodes`.
     RunExecution(boost::asio::any_io_executor ex,
                  std::shared_ptr<RunRecord> record,
                  Graph graph,
+                 const boost::json::object& nodes,
                  ChainProvider* chains,
                  const TransferSettings* transfers,
                  TransitionHook on_transition);

@@ -57,7 +57,7 @@ void check_reachability(const json::object& nodes,
         const auto type = parse_node_type(n.at("type").as_string());
         const auto* props = n.if_contains("props");
         const auto* p = props ? props->if_object() : nullptr;
-        const std::string path = pointer_append("/workflowDefinition/nodes", id);
+        const std::string path = node_pointer(id);
         const auto* chain = p ? p->if_contains("chainId") : nullptr;
         if (!run.is_simulation && chain && chain->is_number()) {
             std::error_code ec;
@@ -211,8 +211,10 @@ boost::system::result<NewRun, FieldErrors> decode_run_request(const json::value&
     vopts.enabled = ctx.enabled_types;
     vopts.is_simulation = run.is_simulation;
     vopts.max_nodes = ctx.max_nodes;
+    bool definition_valid = false;
     if (!definition.is_null()) {
         auto def_errors = validate_workflow_definition(definition, vopts);
+        definition_valid = def_errors.empty();
         errors.insert(errors.end(), def_errors.begin(), def_errors.end());
     }
     const auto* def_obj = definition.if_object();
@@ -230,10 +232,13 @@ boost::system::result<NewRun, FieldErrors> decode_run_request(const json::value&
         errors.insert(errors.end(), prop_errors.begin(), prop_errors.end());
     }
 
+    // Block nodes expand once the definition itself is valid; from here on `nodes` is what runs.
     const json::object* nodes = nullptr;
-    if (def_obj) {
-        const auto* n = def_obj->if_contains("nodes");
-        nodes = n ? n->if_object() : nullptr;
+    Expansion expansion;
+    if (definition_valid) {
+        expansion = expand_blocks(definition.as_object().at("nodes").as_object(), ctx.blocks,
+                                  run.is_simulation, ctx.max_nodes, errors);
+        nodes = &expansion.nodes;
     }
     if (const auto* v = field("chains")) {
         const auto* arr = v->if_array();
@@ -268,10 +273,10 @@ boost::system::result<NewRun, FieldErrors> decode_run_request(const json::value&
         return errors;
     }
     run.workflow_definition = std::move(definition.as_object());
-    // The run's snapshot records block expansions (none until a block node expands).
-    run.workflow_definition["blockExpansions"] = json::object();
+    run.workflow_definition["blockExpansions"] = std::move(expansion.expansions);
     run.prop_values = prop_values.is_object() ? std::move(prop_values.as_object()) : json::object();
-    out.graph = build_graph(run.workflow_definition.at("nodes").as_object());
+    out.graph = build_graph(expansion.nodes);
+    out.nodes = std::move(expansion.nodes);
     run.nodes.reserve(out.graph.ids.size());
     for (const auto& id : out.graph.ids) {
         NodeState n;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include <functional>
+#include "controller/block_library.hpp"
 #include "controller/field_error.hpp"
 #include "controller/node_types.hpp"
 #include "controller/run.hpp"
@@ -22,12 +23,14 @@ struct RunRequestContext {
     std::size_t max_nodes = 10000;
     const RunStore* store = nullptr;  // for sourceRunId
     const Signers* signers = nullptr;
+    const BlockLibrary* blocks = nullptr;             // for block nodes; null: an empty library
     std::function<bool(std::uint64_t)> has_upstream;  // null: live runs reach no chain
 };
 
 struct NewRun {
-    Run run;      // id, status and timestamps not set yet
-    Graph graph;  // run.nodes follow graph.ids
+    Run run;                    // id, status and timestamps not set yet
+    Graph graph;                // run.nodes follow graph.ids
+    boost::json::object nodes;  // what executes: the definition's nodes with blocks expanded
 };
 
 /// The run a request describes, or every problem with its JSON pointer.

@@ -11,7 +11,36 @@ std::shared_ptr<RunRecord> RunStore::insert(Run run) {
     auto rec = std::make_shared<RunRecord>(std::move(run), next_seq_++);
     by_id_.emplace(rec->id(), rec);
     by_org_[rec->organization_id()].emplace(rec->seq(), rec);
+    by_age_.emplace(rec->seq(), rec.get());
+    if (retain_ != 0 && by_id_.size() > retain_) {
+        evict_locked();
+    }
     return rec;
+}
+
+void RunStore::evict_locked() {
+    // Runs still in progress are skipped, but only so many: a store whose oldest runs all wait
+    // for hours stays over its size rather than scanning it on every insert.
+    constexpr std::size_t kMaxScan = 256;
+    auto it = by_age_.begin();
+    for (std::size_t scanned = 0;
+         by_id_.size() > retain_ && it != by_age_.end() && scanned < kMaxScan; ++scanned) {
+        RunRecord* rec = it->second;
+        if (!is_terminal(rec->status())) {
+            ++it;
+            continue;
+        }
+        const auto org = by_org_.find(rec->organization_id());
+        if (org != by_org_.end()) {
+            org->second.erase(rec->seq());
+            if (org->second.empty()) {
+                by_org_.erase(org);
+            }
+        }
+        it = by_age_.erase(it);
+        // By iterator, last: the entry may hold the record's last reference, and its key.
+        by_id_.erase(by_id_.find(rec->id()));
+    }
 }
 
 std::shared_ptr<RunRecord> RunStore::find(std::string_view id) const {

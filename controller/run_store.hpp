@@ -33,6 +33,12 @@ struct ListPage {
 
 class RunStore {
   public:
+    static constexpr std::size_t kDefaultRetain = 100000;
+
+    /// Keeps at most `retain` runs: past it, the oldest terminal runs are dropped (runs that are
+    /// not terminal are never dropped). 0 keeps every run.
+    explicit RunStore(std::size_t retain = kDefaultRetain) : retain_(retain) {}
+
     /// Stores a new run and gives it the next sequence number.
     std::shared_ptr<RunRecord> insert(Run run);
 
@@ -55,8 +61,13 @@ class RunStore {
     };
     using OrgRuns = std::map<std::uint64_t, std::shared_ptr<RunRecord>>;
 
+    // Drops the oldest terminal runs while more than `retain_` are stored. Holds `mu_`.
+    void evict_locked();
+
+    const std::size_t retain_;
     mutable std::shared_mutex mu_;
     std::uint64_t next_seq_ = 1;
+    std::map<std::uint64_t, RunRecord*> by_age_;  // every stored run, oldest first
     std::unordered_map<std::string, std::shared_ptr<RunRecord>, StringHash, std::equal_to<>> by_id_;
     std::unordered_map<std::string, OrgRuns, StringHash, std::equal_to<>> by_org_;
 };

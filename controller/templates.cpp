@@ -83,11 +83,26 @@ std::optional<TemplateRef> parse_reference(std::string_view inner) {
         ref.source = parts[0] == "props" ? TemplateSource::kProps : TemplateSource::kInputs;
         return ref;
     }
-    if (parts[0] != "nodes" || parts.size() < 3 || parts[2] != "output") {
+    if (parts[0] != "nodes") {
         return std::nullopt;
     }
+    // A node id is one id, or `<blockNode>.<subId>` for a node of a block expansion: the id runs
+    // up to the first `output` segment (block files may not name a node `output`).
+    std::size_t output_at = 2;
+    while (output_at < parts.size() && parts[output_at] != "output") {
+        if (!is_valid_id(parts[output_at])) {
+            return std::nullopt;
+        }
+        ++output_at;
+    }
+    if (output_at >= parts.size() || output_at > 3) {
+        return std::nullopt;
+    }
+    const std::string_view& last = parts[output_at - 1];
+    ref.name = std::string_view(
+        parts[1].data(), static_cast<std::size_t>(last.data() + last.size() - parts[1].data()));
     ref.source = TemplateSource::kNodeOutput;
-    for (std::size_t i = 3; i < parts.size(); ++i) {
+    for (std::size_t i = output_at + 1; i < parts.size(); ++i) {
         if (!is_field(parts[i])) {
             return std::nullopt;
         }
@@ -96,9 +111,9 @@ std::optional<TemplateRef> parse_reference(std::string_view inner) {
     return ref;
 }
 
-std::string nothing(std::string_view template_text, std::string_view why) {
+std::string nothing(std::string_view written, std::string_view why) {
     std::string message = "template ";
-    message.append(template_text).append(" refers to nothing: ").append(why);
+    message.append(written).append(" refers to nothing: ").append(why);
     return message;
 }
 
@@ -166,21 +181,6 @@ Lookup lookup(const TemplatePiece& piece, const TemplateContext& ctx) {
     return current;
 }
 
-std::string value_text(const json::value& v) {
-    if (const json::string* s = v.if_string()) {
-        return std::string(s->data(), s->size());
-    }
-    if (const double* d = v.if_double()) {
-        // Boost.JSON would print 1.5 as "1.5E0"; shortest round-trip text reads better in a string.
-        char buffer[32];
-        const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, *d);
-        if (ec == std::errc()) {
-            return std::string(buffer, end);
-        }
-    }
-    return json::serialize(v);
-}
-
 Resolved fail(std::string message) {
     return Resolved(boost::system::in_place_error, std::move(message));
 }
@@ -211,7 +211,7 @@ Resolved resolve_string(const json::string& s, const TemplateContext& ctx) {
         if (!found) {
             return fail(found.error());
         }
-        out.append(value_text(**found));
+        out.append(template_text(**found));
     }
     return json::value(json::string(out));
 }
@@ -349,6 +349,21 @@ void collect_template_errors(const json::value& v,
             frames.pop_back();
         }
     }
+}
+
+std::string template_text(const json::value& v) {
+    if (const json::string* s = v.if_string()) {
+        return std::string(s->data(), s->size());
+    }
+    if (const double* d = v.if_double()) {
+        // Boost.JSON would print 1.5 as "1.5E0"; shortest round-trip text reads better in a string.
+        char buffer[32];
+        const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, *d);
+        if (ec == std::errc()) {
+            return std::string(buffer, end);
+        }
+    }
+    return json::serialize(v);
 }
 
 Resolved resolve_templates(const json::value& v, const TemplateContext& ctx) {

@@ -61,6 +61,10 @@ struct TemplateContext {
     const boost::json::object* inputs = nullptr;  ///< block-library `{{inputs.x}}`, optional
 };
 
+/// The text a value takes inside a longer string: a string as it is, anything else as compact
+/// JSON (numbers in their shortest round-trip form).
+std::string template_text(const boost::json::value& v);
+
 /// Greatest nesting of objects and arrays `resolve_templates` accepts.
 inline constexpr std::size_t kMaxTemplateDepth = 64;
 

@@ -15,6 +15,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/string.hpp>
 
+#include "controller/templates.hpp"
+
 namespace forkrun::controller {
 
 namespace json = boost::json;
@@ -420,7 +422,7 @@ void check_type(std::string_view id,
         // Both branches lvalues: a temporary here would deep-copy the props.
         const json::value no_props;
         check_props(type, props == nullptr ? no_props : *props, props_path, opts.is_simulation,
-                    errors);
+                    errors, opts.allow_inputs);
     } else if (props != nullptr && !props->is_null() && !props->is_object()) {
         errors.push_back({props_path, "props must be an object"});
     }
@@ -534,7 +536,9 @@ FieldErrors validate_workflow_definition(const json::value& def, const Validatio
 
 FieldErrors validate_prop_values(const json::value* prop_values,
                                  const json::value* input_schema,
-                                 std::string_view base_path) {
+                                 std::string_view base_path,
+                                 std::string_view schema_name,
+                                 bool templates_fit) {
     FieldErrors errors;
     const json::object no_values;
     const json::object* values = &no_values;
@@ -556,12 +560,14 @@ FieldErrors validate_prop_values(const json::value* prop_values,
         if (it == declared.end()) {
             if (schema.is_array) {
                 errors.push_back({pointer_append(base_path, key),
-                                  quoted(key) + " is not declared in inputSchema"});
+                                  quoted(key) + " is not declared in " + std::string(schema_name)});
             }
             continue;
         }
         const SchemaEntry& entry = *it->second;
-        if (entry.usable && entry.type && !has_type(value.value(), *entry.type)) {
+        const bool is_template = templates_fit && value.value().is_string() &&
+                                 has_templates(view(value.value().get_string()));
+        if (entry.usable && entry.type && !is_template && !has_type(value.value(), *entry.type)) {
             std::string message(key);
             message.append(" must be ").append(with_article(*entry.type));
             errors.push_back({pointer_append(base_path, key), std::move(message)});
@@ -569,8 +575,9 @@ FieldErrors validate_prop_values(const json::value* prop_values,
     }
     for (const SchemaEntry& entry : schema.entries) {
         if (entry.usable && entry.required == true && !values->contains(entry.key)) {
-            errors.push_back({pointer_append(base_path, entry.key),
-                              std::string(entry.key) + " is required by inputSchema"});
+            errors.push_back(
+                {pointer_append(base_path, entry.key),
+                 std::string(entry.key) + " is required by " + std::string(schema_name)});
         }
     }
     return errors;

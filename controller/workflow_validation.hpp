@@ -22,6 +22,7 @@ struct ValidationOptions {
     bool is_simulation = false;
     std::string base_path = "/workflowDefinition";  ///< JSON pointer of the definition
     std::size_t max_nodes = 10000;
+    bool allow_inputs = false;  ///< `{{inputs.x}}` templates are valid (block-library files)
 };
 
 /// Every problem in a client-supplied workflowDefinition (API.md, POST /v1/runs), each with its
@@ -32,9 +33,13 @@ FieldErrors validate_workflow_definition(const boost::json::value& def,
 /// Every problem in `prop_values` (null when the request has none) against `input_schema` (null
 /// when the definition has none): required keys present, values of their declared type, no
 /// undeclared keys. Schema entries that are themselves invalid are skipped, not second-guessed.
+/// `schema_name` names the schema in messages; with `templates_fit`, a string holding a template
+/// passes for any declared type (a block node's props, resolved only at run time).
 FieldErrors validate_prop_values(const boost::json::value* prop_values,
                                  const boost::json::value* input_schema,
-                                 std::string_view base_path = "/propValues");
+                                 std::string_view base_path = "/propValues",
+                                 std::string_view schema_name = "inputSchema",
+                                 bool templates_fit = false);
 
 /// The node graph of a definition's `nodes`, in execution order: `ids[0]` is `root`, then a
 /// topological order with ties broken by id. `children[i]` and `parents[i]` are indexes into

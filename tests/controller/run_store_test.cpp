@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <thread>
+#include <vector>
 
 #include "controller/run_store.hpp"
 
@@ -51,6 +52,40 @@ TEST(RunStore, CancelRacingCompletionHasExactlyOneWinnerThatIsNeverOverwritten) 
         EXPECT_EQ(rec->status(), final_status);
         EXPECT_EQ(rec->snapshot().cancellation.has_value(), cancel_won);
     }
+}
+
+TEST(RunStore, PastItsRetentionTheOldestFinishedRunsAreDroppedAndRunningOnesKept) {
+    RunStore store(3);
+    auto keep = store.insert(make_run("run_0"));  // still running: never dropped
+    std::vector<std::shared_ptr<RunRecord>> done;
+    for (int i = 1; i <= 4; ++i) {
+        auto rec = store.insert(make_run("run_" + std::to_string(i)));
+        rec->finish(RunStatus::kSuccess, [](::forkrun::controller::Run&) {});
+        done.push_back(rec);
+    }
+    // Inserting run_5 puts the store over 3: the oldest finished runs go, run_0 stays.
+    store.insert(make_run("run_5"));
+    EXPECT_EQ(store.size(), 3u);
+    EXPECT_NE(store.find("run_0"), nullptr);
+    EXPECT_EQ(store.find("run_1"), nullptr);
+    EXPECT_EQ(store.find("run_2"), nullptr);
+    EXPECT_EQ(store.find("run_3"), nullptr);
+    EXPECT_NE(store.find("run_4"), nullptr);
+    EXPECT_NE(store.find("run_5"), nullptr);
+    // Lists no longer show them either; a record someone still holds stays readable.
+    const auto page = store.list("org_a", ListQuery{});
+    ASSERT_EQ(page.runs.size(), 3u);
+    EXPECT_EQ(page.runs[0]->id(), "run_5");
+    EXPECT_EQ(page.runs[2]->id(), "run_0");
+    EXPECT_EQ(done[0]->status(), RunStatus::kSuccess);
+}
+
+TEST(RunStore, RunsInProgressAreKeptEvenOverTheRetention) {
+    RunStore store(2);
+    for (int i = 0; i < 5; ++i) {
+        store.insert(make_run("run_" + std::to_string(i)));
+    }
+    EXPECT_EQ(store.size(), 5u);
 }
 
 TEST(RunStore, UpdateCannotSetATerminalStatus) {
