@@ -174,7 +174,9 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
     // The receipt, polled with backoff; a cancel interrupts the timer or the call.
     asio::steady_timer timer(co_await asio::this_coro::executor);
     const auto deadline = std::chrono::steady_clock::now() + settings.receipt_timeout;
-    auto delay = std::chrono::milliseconds(10);
+    // A fork mines a transaction right after answering eth_sendRawTransaction, so the first
+    // polls come quickly there; a live chain takes seconds, so polls start slower and cost less.
+    auto delay = std::chrono::milliseconds(env.is_simulation ? 2 : 100);
     json::value receipt;
     for (;;) {
         json::array params{tx_hash};

@@ -7,7 +7,9 @@
 # SIGTERM exit within 10 s and no anvil left behind. Prints the figures; exits 1 when one fails.
 #
 # Usage: tools/soak.sh [--minutes N] [--connections N] [--pool-size N] [--fork-concurrency N]
-#                      [--forkrun BINARY] [--keep] [--mix KIND=WEIGHT,...]
+#                      [--retain-runs N] [--forkrun BINARY] [--keep] [--mix KIND=WEIGHT,...]
+#   --retain-runs N   the server keeps N runs (default 5000; it drops the oldest finished ones
+#                     past that), so memory can level off while runs are created without end
 #   --forkrun BINARY  serve this binary instead of building build/forkrun
 #   --keep            keep the work directory (logs, RSS samples) even when the soak passes
 #   --mix SPEC        other weights for the mix (diagnosis only; see tools/soak.py)
@@ -18,6 +20,7 @@ minutes=10
 connections=128
 pool_size=3
 fork_concurrency=3
+retain_runs=5000
 binary=""
 keep=0
 mix=()
@@ -27,6 +30,7 @@ while [ $# -gt 0 ]; do
     --connections) connections="$2"; shift 2 ;;
     --pool-size) pool_size="$2"; shift 2 ;;
     --fork-concurrency) fork_concurrency="$2"; shift 2 ;;
+    --retain-runs) retain_runs="$2"; shift 2 ;;
     --forkrun) binary="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     --mix) mix=(--mix "$2"); shift 2 ;;
@@ -49,7 +53,8 @@ cat >"$work/tokens.json" <<EOF
   "scopes": ["runs:read", "runs:write"]}]
 EOF
 cat >"$work/config.json" <<EOF
-{"chains": {"1": {"poolSize": $pool_size}, "8453": {"poolSize": $pool_size}}}
+{"chains": {"1": {"poolSize": $pool_size}, "8453": {"poolSize": $pool_size}},
+ "retainRuns": $retain_runs}
 EOF
 
 status=0
