@@ -62,7 +62,7 @@ python3 -u "$FORKRUN_ROOT/tools/soak.py" --forkrun "$work/forkrun" --anvil "$FOR
     --work "$work" --token "$token" --tag "$(basename "$work")" --minutes "$minutes" \
     --connections "$connections" --devnet 1,8453 --pool-total $((2 * pool_size)) \
     --fork-concurrency "$fork_concurrency" --pool-concurrency "$pool_size" \
-    --rss-csv "$work/rss.csv" "${mix[@]}" || status=$?
+    --retain-runs "$retain_runs" --rss-csv "$work/rss.csv" "${mix[@]}" || status=$?
 
 if [ "$status" -ne 0 ] || [ "$keep" -eq 1 ]; then
     echo "[soak] kept $work (server.out, server.err, rss.csv)"
