@@ -29,6 +29,7 @@
 #include "forks/uint256.hpp"
 #include "http/api.hpp"
 #include "http/auth.hpp"
+#include "http/run_json.hpp"
 #include "http/server.hpp"
 
 namespace asio = boost::asio;
@@ -363,6 +364,10 @@ int serve(const Options& o) {
     controller::ControllerConfig ccfg;
     ccfg.blocks = &blocks;
     ccfg.retain_runs = o.retain_runs;
+    // A finished run keeps only its JSON (what GET and lists answer), not its state.
+    ccfg.on_finished = [](controller::RunRecord& r) {
+        r.compact(http::run_to_json, http::run_summary_to_json);
+    };
     ccfg.enabled_types.insert(controller::NodeType::kBlock)
         .insert(controller::NodeType::kRpc)
         .insert(controller::NodeType::kCall)

@@ -54,9 +54,12 @@ boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> Controller::creat
         active_.emplace(record->id(), exec);
     }
     log_transition(*record, RunStatus::kWaiting, RunStatus::kWaiting);
-    exec->start([this, id = record->id()] {
+    exec->start([this, record] {
+        if (config_.on_finished) {
+            config_.on_finished(*record);
+        }
         std::lock_guard lock(active_mu_);
-        active_.erase(id);
+        active_.erase(record->id());
     });
     return record;
 }

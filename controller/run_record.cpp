@@ -1,6 +1,8 @@
 // The lock discipline of a stored run: state changes, terminal compare-and-set, cached JSON.
 #include "controller/run_record.hpp"
 
+#include <boost/json/parse.hpp>
+
 namespace forkrun::controller {
 
 RunRecord::RunRecord(Run run, std::uint64_t seq)
@@ -56,6 +58,50 @@ std::shared_ptr<const std::string> RunRecord::serialized(
         slot = std::make_shared<const std::string>(serialize(run_));
     }
     return slot;
+}
+
+Run RunRecord::snapshot() const {
+    std::lock_guard lock(mu_);
+    Run copy = run_;
+    if (compacted_) {
+        // Re-runs are rare: read the definition and propValues back from the final JSON.
+        boost::system::error_code ec;
+        const auto doc = boost::json::parse(*cache_[static_cast<std::size_t>(RunView::kFull)], ec);
+        const auto* o = ec ? nullptr : doc.if_object();
+        const auto* def = o ? o->if_contains("workflowDefinition") : nullptr;
+        const auto* props = o ? o->if_contains("propValues") : nullptr;
+        if (def && def->is_object()) {
+            copy.workflow_definition = def->get_object();
+        }
+        if (props && props->is_object()) {
+            copy.prop_values = props->get_object();
+        }
+    }
+    return copy;
+}
+
+void RunRecord::compact(const std::function<std::string(const Run&)>& full,
+                        const std::function<std::string(const Run&)>& summary) {
+    std::lock_guard lock(mu_);
+    if (compacted_ || !is_terminal(run_.status)) {
+        return;
+    }
+    auto& full_slot = cache_[static_cast<std::size_t>(RunView::kFull)];
+    auto& summary_slot = cache_[static_cast<std::size_t>(RunView::kSummary)];
+    if (!full_slot) {
+        full_slot = std::make_shared<const std::string>(full(run_));
+    }
+    if (!summary_slot) {
+        summary_slot = std::make_shared<const std::string>(summary(run_));
+    }
+    // Swapped with empties, so the memory goes back now rather than when the record does.
+    boost::json::object().swap(run_.workflow_definition);
+    boost::json::object().swap(run_.prop_values);
+    std::vector<NodeState>().swap(run_.nodes);
+    std::vector<ForkInfo>().swap(run_.forks);
+    run_.error.reset();
+    run_.cancellation.reset();
+    compacted_ = true;
 }
 
 void RunRecord::add_watcher(std::weak_ptr<StatusWatcher> w) {

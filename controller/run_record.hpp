@@ -42,10 +42,9 @@ class RunRecord {
         return std::forward<F>(f)(static_cast<const Run&>(run_));
     }
 
-    Run snapshot() const {
-        std::lock_guard lock(mu_);
-        return run_;
-    }
+    /// A copy of the run. Of a compacted run, only its fields and its `workflow_definition` and
+    /// `prop_values` (read back from the cached JSON) are there, not its executionState.
+    Run snapshot() const;
 
     RunStatus status() const {
         std::lock_guard lock(mu_);
@@ -65,6 +64,12 @@ class RunRecord {
         RunView view,
         const std::function<std::string(const Run&)>& serialize) const;
 
+    /// Once the run is terminal it never changes again: caches both views (made by `full` and
+    /// `summary`), then frees the state only they needed (the definition, propValues and the
+    /// executionState), so a stored finished run costs about its JSON. Idempotent.
+    void compact(const std::function<std::string(const Run&)>& full,
+                 const std::function<std::string(const Run&)>& summary);
+
     /// Registers a one-shot watcher of the next status change. Register first, then read the
     /// status: a change between the two is never missed.
     void add_watcher(std::weak_ptr<StatusWatcher> w);
@@ -78,6 +83,7 @@ class RunRecord {
     mutable std::mutex mu_;
     Run run_;
     mutable std::array<std::shared_ptr<const std::string>, 2> cache_;
+    bool compacted_ = false;
     std::vector<std::weak_ptr<StatusWatcher>> watchers_;
 };
 

@@ -5,6 +5,8 @@
 #include <thread>
 #include <vector>
 
+#include <boost/json/serialize.hpp>
+
 #include "controller/run_store.hpp"
 
 namespace forkrun::controller {
@@ -86,6 +88,37 @@ TEST(RunStore, RunsInProgressAreKeptEvenOverTheRetention) {
         store.insert(make_run("run_" + std::to_string(i)));
     }
     EXPECT_EQ(store.size(), 5u);
+}
+
+TEST(RunStore, ACompactedRunKeepsItsJsonAndWhatReRunsNeed) {
+    RunStore store;
+    auto run = make_run("run_c");
+    run.workflow_definition["nodes"] = boost::json::object{{"root", boost::json::object{}}};
+    run.prop_values["n"] = 5;
+    run.nodes.resize(3);
+    auto rec = store.insert(std::move(run));
+    auto full = [](const ::forkrun::controller::Run& r) {
+        return std::string("{\"workflowDefinition\":") +
+               boost::json::serialize(r.workflow_definition) +
+               ",\"propValues\":" + boost::json::serialize(r.prop_values) +
+               ",\"nodes\":" + std::to_string(r.nodes.size()) + "}";
+    };
+    auto summary = [](const ::forkrun::controller::Run& r) { return r.id; };
+    rec->compact(full, summary);  // not terminal yet: nothing happens
+    EXPECT_EQ(rec->snapshot().nodes.size(), 3u);
+    rec->finish(RunStatus::kSuccess, [](::forkrun::controller::Run&) {});
+    rec->compact(full, summary);
+    // The views were made from the whole run, before it was stripped.
+    EXPECT_EQ(*rec->serialized(RunView::kFull, full),
+              R"({"workflowDefinition":{"nodes":{"root":{}}},"propValues":{"n":5},"nodes":3})");
+    EXPECT_EQ(*rec->serialized(RunView::kSummary, summary), "run_c");
+    const auto copy = rec->snapshot();
+    EXPECT_TRUE(copy.nodes.empty());
+    EXPECT_EQ(
+        copy.workflow_definition,
+        (boost::json::object{{"nodes", boost::json::object{{"root", boost::json::object{}}}}}));
+    EXPECT_EQ(copy.prop_values, (boost::json::object{{"n", 5}}));
+    EXPECT_EQ(copy.status, RunStatus::kSuccess);
 }
 
 TEST(RunStore, UpdateCannotSetATerminalStatus) {
