@@ -17,12 +17,17 @@ std::string envelope(unsigned code,
                      std::string_view message,
                      std::string_view request_id);
 
-/// A 400 envelope whose data lists every problem: {"errors": [{"path", "message"}]}.
+/// A 400 envelope whose data lists every problem: {"errors": [{"path", "message"}]} (made valid
+/// UTF-8 like json_quote).
 std::string validation_envelope(const controller::FieldErrors& errors,
                                 std::string_view message,
                                 std::string_view request_id);
 
-/// `s` as a JSON string literal, quotes included.
+/// `s` as a JSON string literal, quotes included. Bytes that are not well-formed UTF-8 (a request
+/// target or a percent-decoded query may hold any) become U+FFFD, so the JSON stays valid.
 std::string json_quote(std::string_view s);
+
+/// `s` with every byte that does not start a well-formed UTF-8 sequence replaced by U+FFFD.
+std::string valid_utf8(std::string_view s);
 
 }  // namespace forkrun::http

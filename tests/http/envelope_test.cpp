@@ -38,6 +38,31 @@ TEST(Envelope, ValidationListsEveryProblem) {
     EXPECT_EQ(list[1].at("message"), "unknown type");
 }
 
+// Found by fuzz_api: a request target or query holding bytes that are not UTF-8 was echoed into
+// the message ("no such route: ...") or an error pointer as it was, so the body was not JSON.
+TEST(Envelope, StaysValidJsonWhateverBytesTheRequestHeld) {
+    const std::string replacement = "\xef\xbf\xbd";
+    auto text = [](const json::value& v) { return std::string(v.as_string()); };
+    auto v = json::parse(envelope(404, "null", "no such route: /v1/\x85\xff\xc3", "r"));
+    EXPECT_EQ(text(v.at("message")),
+              "no such route: /v1/" + replacement + replacement + replacement);
+
+    controller::FieldErrors errors{{"/query/\xff", "unknown status \"\xc0\x80\""}};
+    auto list = json::parse(validation_envelope(errors, "invalid request: /query/\xff", "r"));
+    EXPECT_EQ(text(list.at("message")), "invalid request: /query/" + replacement);
+    const auto& error = list.at("data").at("errors").at(0);
+    EXPECT_EQ(text(error.at("path")), "/query/" + replacement);
+    EXPECT_EQ(text(error.at("message")), "unknown status \"" + replacement + replacement + "\"");
+
+    // Well-formed text is kept as it is; overlong forms, surrogates and truncations are not.
+    EXPECT_EQ(valid_utf8("caf\xc3\xa9 \xf0\x9f\x99\x82"), "caf\xc3\xa9 \xf0\x9f\x99\x82");
+    EXPECT_EQ(valid_utf8("\xe0\x80\xaf"), replacement + replacement + replacement);
+    EXPECT_EQ(valid_utf8("\xed\xa0\x80"), replacement + replacement + replacement);
+    EXPECT_EQ(valid_utf8("\xf4\x90\x80\x80"),
+              replacement + replacement + replacement + replacement);
+    EXPECT_EQ(valid_utf8("a\xe2\x82"), "a" + replacement + replacement);
+}
+
 TEST(Envelope, RequestIdEchoesOnlyWellFormedIds) {
     EXPECT_EQ(request_id_for("abc-123_x.y"), "abc-123_x.y");
     EXPECT_EQ(request_id_for(std::string(128, 'a')), std::string(128, 'a'));
