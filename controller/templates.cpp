@@ -52,7 +52,12 @@ std::string excerpt(std::string_view s) {
     if (s.size() <= kMaxQuoted) {
         return std::string(s);
     }
-    return std::string(s.substr(0, kMaxQuoted)) + "...";
+    // Cut before a UTF-8 continuation byte, so the message stays valid UTF-8 (and valid JSON).
+    std::size_t cut = kMaxQuoted;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80) {
+        --cut;
+    }
+    return std::string(s.substr(0, cut)) + "...";
 }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {

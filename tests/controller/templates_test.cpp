@@ -274,5 +274,17 @@ TEST(TemplateParse, SplitsTextAndReferences) {
     EXPECT_THAT(*parse_template_string(""), IsEmpty());
 }
 
+// Found by fuzz_templates: the 80-byte excerpt quoted in a message cut a UTF-8 character in two,
+// so the 400 (or the node error) carrying it was not valid JSON.
+TEST(TemplateParse, ExcerptsInMessagesKeepUtf8CharactersWhole) {
+    std::string text = "{{a";
+    for (int i = 0; i < 60; ++i) {
+        text += "\u00e9";  // 2 bytes each: byte 80 of the template is inside one
+    }
+    auto pieces = parse_template_string(text);
+    ASSERT_FALSE(pieces);
+    EXPECT_EQ(pieces.error(), "unclosed template \"" + text.substr(0, 79) + "...\": no closing }}");
+}
+
 }  // namespace
 }  // namespace forkrun::controller
