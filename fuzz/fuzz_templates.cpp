@@ -4,7 +4,8 @@
 // to. Every string in V is also parsed on its own. Checks: nothing throws, crashes or recurses
 // without bound; the pieces of a parsed string are the string; a string with `{{` either fails to
 // parse or holds a reference; a value that collect_template_errors accepts fails to resolve only
-// because a reference finds nothing (or it nests too deep).
+// because a reference finds nothing (or it nests too deep); messages about the (UTF-8) input are
+// UTF-8.
 #include <boost/json/parse.hpp>
 
 #include <cstddef>
@@ -15,6 +16,7 @@
 
 #include "controller/templates.hpp"
 #include "fuzz/check.hpp"
+#include "http/envelope.hpp"
 
 namespace {
 
@@ -26,6 +28,8 @@ void check_string(std::string_view s) {
     if (!pieces) {
         FUZZ_CHECK(has_templates(s), "only a string with {{ can fail to parse");
         FUZZ_CHECK(!pieces.error().empty(), "a parse error says why");
+        FUZZ_CHECK(forkrun::http::valid_utf8(pieces.error()) == pieces.error(),
+                   "messages about UTF-8 text are UTF-8");
         return;
     }
     std::string joined;
@@ -111,12 +115,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     for (const auto& e : strict) {
         FUZZ_CHECK(e.path.starts_with("/props"), "error paths start at the value's pointer");
         FUZZ_CHECK(!e.message.empty(), "errors say why");
+        FUZZ_CHECK(forkrun::http::valid_utf8(e.message) == e.message,
+                   "messages about UTF-8 text are UTF-8");
     }
 
     auto resolved = resolve_templates(*value, ctx);
     if (!resolved) {
         const std::string& why = resolved.error();
         FUZZ_CHECK(!why.empty(), "a resolution error says why");
+        FUZZ_CHECK(forkrun::http::valid_utf8(why) == why, "messages about UTF-8 text are UTF-8");
         if (lenient.empty() && depth < kMaxTemplateDepth) {
             FUZZ_CHECK(why.starts_with("template "),
                        "a syntactically valid value fails only on a reference to nothing");

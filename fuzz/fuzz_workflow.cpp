@@ -6,9 +6,9 @@
 // settings get explored); its nodes are put in graph order; propValues are checked against its
 // inputSchema; a run request is decoded as the API would (a run "run_src" exists for
 // sourceRunId). Checks: nothing throws, crashes or takes unbounded time; every error has a
-// pointer under the right base and a message; the graph of any nodes object is a permutation of
-// its ids with consistent edges; the graph of a valid definition starts at root and is
-// topologically ordered; a decoded run's nodes follow its graph.
+// pointer under the right base and a message, both UTF-8; the graph of any nodes object is a
+// permutation of its ids with consistent edges; the graph of a valid definition starts at root and
+// is topologically ordered; a decoded run's nodes follow its graph.
 #include <boost/json/parse.hpp>
 
 #include <cstddef>
@@ -22,6 +22,7 @@
 #include "controller/run_store.hpp"
 #include "controller/workflow_validation.hpp"
 #include "fuzz/check.hpp"
+#include "http/envelope.hpp"
 
 namespace {
 
@@ -32,6 +33,9 @@ void check_errors(const FieldErrors& errors, std::string_view base) {
     for (const auto& e : errors) {
         FUZZ_CHECK(e.path.starts_with(base), "error pointers start at their base");
         FUZZ_CHECK(!e.message.empty(), "errors say why");
+        FUZZ_CHECK(forkrun::http::valid_utf8(e.message) == e.message &&
+                       forkrun::http::valid_utf8(e.path) == e.path,
+                   "errors about UTF-8 input are UTF-8");
     }
 }
 

@@ -87,7 +87,7 @@ for t in "${targets[@]}"; do
     log "fuzzing $t for ${seconds}s (corpus $corpus, log $logfile)"
     rc=0
     nice -n 10 "$bin" "${args[@]}" "${extra[@]}" "$corpus" >"$logfile" 2>&1 || rc=$?
-    grep -E '^#[0-9]+ +(DONE|pulse|NEW|REDUCE)' "$logfile" | tail -n 1 >&2 || true
+    grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE)' "$logfile" | tail -n 1 >&2 || true
     grep -E '^(stat::|Done )' "$logfile" >&2 || true
     if [ "$rc" -ne 0 ]; then
         status=1
