@@ -50,8 +50,16 @@ void mul_add(std::string& digits, unsigned mul, unsigned add) {
     }
 }
 
+// Longest integer texts: the decimal conversion of hex is quadratic, so longer strings (bytes,
+// not numbers) compare as text instead of stalling the executor for seconds.
+constexpr std::size_t kMaxDecimalDigits = 4096;
+constexpr std::size_t kMaxHexDigits = 1024;  // 4096 bits
+
 std::optional<BigInt> parse_integer_text(std::string_view s) {
     if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        if (s.size() - 2 > kMaxHexDigits) {
+            return std::nullopt;
+        }
         std::string digits = "0";
         for (char c : s.substr(2)) {
             const int v = forks::hex_digit_value(c);
@@ -67,7 +75,7 @@ std::optional<BigInt> parse_integer_text(std::string_view s) {
         out.negative = s[0] == '-';
         s.remove_prefix(1);
     }
-    if (s.empty() || s.size() > 4096) {
+    if (s.empty() || s.size() > kMaxDecimalDigits) {
         return std::nullopt;
     }
     for (char c : s) {
