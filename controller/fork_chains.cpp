@@ -21,6 +21,10 @@ namespace json = boost::json;
 
 namespace {
 
+// A node's result is kept in its run and sent with every read of it, so a bigger JSON-RPC
+// reply fails the node (saying so) instead of making the run that big.
+constexpr std::size_t kMaxNodeResponseBytes = 4 * 1024 * 1024;
+
 // Runs make(i) for every i in `indexes` concurrently on `ex`; the results in the same order.
 template <class Make>
 auto all_in_parallel(const asio::any_io_executor& ex,
@@ -117,8 +121,12 @@ class ForkChains : public RunChains {
         const auto cost = forks_.cu().cost(method);
         record_->update([&](Run& r) { r.nodes[node_index].cu += cost; });
         // A named request: GCC 12 destroys brace-initialized temporaries in co_await twice.
-        forks::RpcRequest req{url, method, std::move(params), forks_.config().rpc_timeout,
-                              "chain " + std::to_string(chain_id)};
+        forks::RpcRequest req{url,
+                              method,
+                              std::move(params),
+                              forks_.config().rpc_timeout,
+                              "chain " + std::to_string(chain_id),
+                              kMaxNodeResponseBytes};
         auto res = co_await forks::async_call(forks_.rpc(), std::move(req), asio::use_awaitable);
         if (!res) {
             if (res.error().code == forks::RpcErrc::kAborted) {

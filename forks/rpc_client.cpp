@@ -96,7 +96,8 @@ struct ClientCore : std::enable_shared_from_this<ClientCore> {
                       std::string body,
                       std::chrono::milliseconds timeout,
                       std::function<void(Outcome)> finish,
-                      bool local = false);
+                      bool local = false,
+                      std::size_t max_bytes = 0);
     void run();
 
   private:
@@ -163,7 +164,8 @@ CallHandle ClientCore::submit(std::string url,
                               std::string body,
                               std::chrono::milliseconds timeout,
                               std::function<void(Outcome)> finish,
-                              bool local) {
+                              bool local,
+                              std::size_t max_bytes) {
     auto state = std::make_shared<CallState>();
     state->core = weak_from_this();
     auto t = std::make_unique<Transfer>();
@@ -173,7 +175,7 @@ CallHandle ClientCore::submit(std::string url,
     t->request_body = std::move(body);
     t->timeout = std::max(timeout, std::chrono::milliseconds(1));
     t->finish = std::move(finish);
-    t->max_bytes = options.max_response_bytes;
+    t->max_bytes = max_bytes != 0 ? max_bytes : options.max_response_bytes;
     {
         std::lock_guard lock(mutex);
         submitted.push_back(std::move(t));
@@ -682,7 +684,10 @@ CallHandle RpcClient::call(RpcRequest request, std::function<void(RpcResult)> on
     body["method"] = request.method;
     body["params"] = std::move(request.params);
     std::string label = label_of(request.chain, request.method);
-    const std::size_t limit = core_->options.max_response_bytes;
+    const std::size_t limit =
+        request.max_response_bytes != 0
+            ? std::min(request.max_response_bytes, core_->options.max_response_bytes)
+            : core_->options.max_response_bytes;
     auto finish = [label = std::move(label), limit, id, on_done = std::move(on_done)](Outcome o) {
         if (auto e = transport_error(o, label, limit)) {
             on_done(std::move(*e));
@@ -691,7 +696,7 @@ CallHandle RpcClient::call(RpcRequest request, std::function<void(RpcResult)> on
         on_done(read_call_reply(o.http_status, o.body, id, label, o.endpoint));
     };
     return core_->submit(std::move(request.url), boost::json::serialize(body), request.timeout,
-                         std::move(finish));
+                         std::move(finish), false, limit);
 }
 
 CallHandle RpcClient::batch(std::string url,

@@ -41,6 +41,8 @@ struct RpcRequest {
     boost::json::array params;
     std::chrono::milliseconds timeout{10000};  ///< For the whole exchange, connect included.
     std::string chain;  ///< Label that starts every error message, e.g. "chain 8453".
+    /// A bigger reply is kBadResponse; 0 means the client's limit, which is never exceeded.
+    std::size_t max_response_bytes = 0;
 };
 
 /// One element of a JSON-RPC batch.
