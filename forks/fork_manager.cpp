@@ -134,7 +134,7 @@ asio::awaitable<ForkRelease> ForkManager::release(std::shared_ptr<ForkHandle> fo
         if (!r.ok) {
             out.error = r.error;
         } else if (r.already_exited) {
-            out.error = "the fork had already " + r.status;
+            out.error = "the fork had already ended before its teardown: it " + r.status;
         }
     } else if (fork->pool) {
         auto r = co_await fork->pool->release(fork->lease, meter);
