@@ -2,7 +2,8 @@
 // Input: a first line "call STATUS ID" or "batch STATUS FIRST_ID COUNT" (missing or malformed
 // numbers take defaults), then the HTTP body. Checks: nothing throws or crashes, a batch has one
 // result per call, every error names its call and carries the HTTP status, a result only comes
-// with a 2xx status, and a batch element reads the same as that element sent as a single reply.
+// with a 2xx status, a number out of range fails the reply, and a batch element reads the same as
+// that element sent as a single reply.
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -111,7 +112,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     boost::json::parse_options opts;
     opts.max_depth = 1024;
     const boost::json::value parsed = boost::json::parse(body, ec, {}, opts);
-    if (ec || !parsed.is_array() || status < 200 || status >= 300) {
+    if (ec || status < 200 || status >= 300) {
+        return 0;
+    }
+    if (non_finite_number_at(parsed)) {
+        for (const auto& r : results) {
+            FUZZ_CHECK(!r && r.error().code == RpcErrc::kBadResponse,
+                       "a reply holding a number out of range is kBadResponse");
+        }
+        return 0;
+    }
+    if (!parsed.is_array()) {
         return 0;
     }
     std::vector<bool> matched(n, false);

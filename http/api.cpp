@@ -11,6 +11,7 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 
+#include "forks/rpc_client.hpp"
 #include "http/envelope.hpp"
 #include "http/query.hpp"
 #include "http/run_json.hpp"
@@ -81,6 +82,10 @@ std::optional<json::value> parse_body(std::string_view body, FieldErrors& errors
     json::value v = json::parse(body, ec, {}, opts);
     if (ec) {
         errors.push_back({"", "the body is not valid JSON (" + ec.message() + ")"});
+        return std::nullopt;
+    }
+    if (auto at = forks::non_finite_number_at(v)) {
+        errors.push_back({*at, "is a number out of range (beyond a double's 1.8e308)"});
         return std::nullopt;
     }
     return v;

@@ -173,6 +173,23 @@ TEST_F(ApiCreateTest, OneResponseListsEveryProblem) {
     EXPECT_TRUE(has_error_at(errors, "/isDustTest")) << dump(errors);
 }
 
+// Found by fuzz_rpc_response: Boost.JSON reads a number beyond a double's range as infinity and
+// writes it back as `Infinity`, which is not JSON; a run created with one answered its 201 (and
+// every later GET) with a body no client could parse. Such a number is now refused where it is.
+TEST_F(ApiCreateTest, NumberBeyondDoubleRangeIsRefusedWithItsPointer) {
+    std::string body = json::serialize(quick_run(unique_workflow_id("huge")));
+    const std::string equals = "\"equals\":\"1\"";
+    ASSERT_NE(body.find(equals), std::string::npos) << body;
+    body.replace(body.find(equals), equals.size(), "\"equals\":-1e400");
+    HttpRequest request = make_request("POST", "/v1/runs", body);
+    request.headers.emplace_back("Content-Type", "application/json");
+    request.headers.emplace_back("Authorization", "Bearer " + std::string(kTokenARw));
+    HttpResponse r = api().send(std::move(request));
+    ASSERT_EQ(r.status, 400) << r.body;
+    ASSERT_TRUE(are_validation_errors(r));
+    EXPECT_TRUE(has_error_at(errors_of(r), "/workflowDefinition/nodes/a/props/equals")) << r.body;
+}
+
 TEST_F(ApiCreateTest, EmptyBodyReportsEachRequiredField) {
     HttpResponse r = api().create(json::object{});
     ASSERT_EQ(r.status, 400) << r.body;
