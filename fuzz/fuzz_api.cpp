@@ -6,7 +6,8 @@
 // lines "Name: value" (Authorization, Content-Type, X-Request-Id; others are ignored), an empty
 // line, then the body. "{id}" in a target or body stands for the run the session created last.
 // Tokens: "tok-rw" (read+write), "tok-r" (read), "tok-w" (write), all of org_a; "tok-b"
-// (read+write) of org_b. Long polls are capped at 2 ms.
+// (read+write) of org_b. Long polls are capped at 2 ms, and "&timeoutMs=1" ends every query so
+// that one without timeoutMs does not wait its 30 s default.
 //
 // Requests Beast would refuse before the API sees them (a method that is not a token, control
 // characters in the target or a header) are dropped.
@@ -245,7 +246,11 @@ asio::awaitable<void> session(Api& api,
                               const std::vector<RawRequest>& requests) {
     std::string last_id = "run_000000000000000000000000";
     for (const RawRequest& raw : requests) {
-        const std::string target = with_id(raw.target, last_id);
+        std::string target = with_id(raw.target, last_id);
+        if (target.find('?') != std::string::npos) {
+            // A long poll without timeoutMs waits 30 s by design; the last timeoutMs counts.
+            target += "&timeoutMs=1";
+        }
         const std::string body = with_id(raw.body, last_id);
         ApiRequest req;
         req.method = raw.method;
