@@ -31,7 +31,7 @@ for f in "$FORKRUN_BIN" "$FORKRUN_ANVIL"; do
 done
 
 exec python3 - "$runs" "$modes" <<'PY'
-import concurrent.futures, json, os, re, signal, subprocess, sys, tempfile, time, urllib.request
+import concurrent.futures, json, os, re, shutil, signal, subprocess, sys, tempfile, time, urllib.request
 
 RUNS = int(sys.argv[1])
 MODES = sys.argv[2].split(",")
@@ -89,6 +89,7 @@ def request(base, method, path, body=None, timeout=30):
 
 def run_mode(mode):
     failures = []
+    passed = False
     tmp = tempfile.mkdtemp(prefix="forkrun-fault-shutdown-")
     tokens = os.path.join(tmp, "tokens.json")
     config = os.path.join(tmp, "config.json")
@@ -224,6 +225,7 @@ def run_mode(mode):
         if survivors or strays:
             failures.append(f"{mode}: anvils left after exit: {sorted(set(survivors + strays))}")
         log(f"{mode}: anvils before {len(live)}, after {len(set(survivors + strays))}")
+        passed = not failures
         return failures
     finally:
         if server.poll() is None:
@@ -231,6 +233,10 @@ def run_mode(mode):
             server.wait()
         out.close()
         err.close()
+        if passed:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            log(f"{mode}: the server's output is kept in {tmp}")
 
 
 failures = []
