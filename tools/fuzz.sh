@@ -8,8 +8,9 @@
 # from a copy of the seeds in fixtures/fuzz/<TARGET>/ kept in build-fuzz/corpus/<TARGET>/ (it grows
 # there from run to run; fixtures/ is never written unless --merge is given, which then merges into
 # the seeds what adds coverage), with fixtures/fuzz/<TARGET>.dict as dictionary when present.
-# Logs go to build-fuzz/logs/<TARGET>.log. On a crash, timeout (> 5 s) or out-of-memory the script
-# exits non-zero and prints the reproducer; replay it with build-fuzz/fuzz/fuzz_<TARGET> <file>.
+# Logs go to build-fuzz/logs/<TARGET>.log. On a crash, hang (> 20 s) or out-of-memory (> 2 GB) the
+# script exits non-zero and prints the reproducer; replay it with build-fuzz/fuzz/fuzz_<TARGET>
+# <file>. Inputs slower than 1 s are listed (Slowest unit, with the file in the artifacts folder).
 # Everything runs under nice so the machine stays usable.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -79,8 +80,10 @@ for t in "${targets[@]}"; do
     if [ -d "$seeds" ]; then
         cp -n "$seeds"/* "$corpus"/ 2>/dev/null || true
     fi
-    args=(-max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1
-        -artifact_prefix="$artifacts")
+    # A hang is an input over 20 s (the machine is shared: a loaded core can stall a fast input
+    # for seconds); any input over 1 s is reported as a slow unit, to be replayed and judged.
+    args=(-max_total_time="$seconds" -timeout=20 -report_slow_units=1 -rss_limit_mb=2048
+        -print_final_stats=1 -artifact_prefix="$artifacts")
     [ -f "$FORKRUN_ROOT/fixtures/fuzz/$t.dict" ] && args+=(-dict="$FORKRUN_ROOT/fixtures/fuzz/$t.dict")
     # The API target creates runs, which log to stderr; libFuzzer keeps its own output.
     [ "$t" = api ] && args+=(-close_fd_mask=2)
@@ -89,6 +92,7 @@ for t in "${targets[@]}"; do
     nice -n 10 "$bin" "${args[@]}" "${extra[@]}" "$corpus" >"$logfile" 2>&1 || rc=$?
     grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE)' "$logfile" | tail -n 1 >&2 || true
     grep -E '^(stat::|Done )' "$logfile" >&2 || true
+    grep -E '^Slowest unit' "$logfile" | tail -n 3 >&2 || true
     if [ "$rc" -ne 0 ]; then
         status=1
         reproducer="$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$logfile" | tail -n 1)"
