@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -330,7 +331,16 @@ int serve(const Options& o) {
         return 2;
     }
 
-    asio::io_context http_ioc(static_cast<int>(o.threads));
+    // One io_context per HTTP thread, run by that thread alone (concurrency hint 1), each with
+    // its own acceptor: the threads share no reactor, and a connection stays on one thread. The
+    // first context also runs the signal set and the shutdown sequence.
+    std::vector<std::unique_ptr<asio::io_context>> http_iocs;
+    std::vector<asio::io_context*> http_contexts;
+    for (unsigned i = 0; i < o.threads; ++i) {
+        http_iocs.push_back(std::make_unique<asio::io_context>(1));
+        http_contexts.push_back(http_iocs.back().get());
+    }
+    asio::io_context& http_ioc = *http_contexts.front();
     asio::io_context exec_ioc(1);
     auto exec_guard = asio::make_work_guard(exec_ioc);
     // Runs, forks and their child processes live on this thread for the life of the process
@@ -384,7 +394,7 @@ int serve(const Options& o) {
     ccfg.chains = &provider;
     controller::Controller ctl(ccfg, exec_ioc.get_executor());
     http::Api api(ctl, tokens, {}, &gateway);
-    http::Server server(http_ioc, api, o.server);
+    http::Server server(http_contexts, api, o.server);
 
     asio::ip::tcp::endpoint ep;
     try {
@@ -436,14 +446,22 @@ int serve(const Options& o) {
                     t.expires_after(std::chrono::milliseconds(5));
                     co_await t.async_wait(asio::use_awaitable);
                 }
-                http_ioc.stop();
+                for (auto* c : http_contexts) {
+                    c->stop();
+                }
             },
             asio::detached);
     });
 
+    // Every context runs until the shutdown sequence stops it, even with nothing to do (a
+    // session may be waiting on the exec thread without Asio counting it as work).
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> http_work;
+    for (auto* c : http_contexts) {
+        http_work.push_back(asio::make_work_guard(*c));
+    }
     std::vector<std::thread> threads;
     for (unsigned i = 1; i < o.threads; ++i) {
-        threads.emplace_back([&] { http_ioc.run(); });
+        threads.emplace_back([c = http_contexts[i]] { c->run(); });
     }
     http_ioc.run();
     for (auto& t : threads) {

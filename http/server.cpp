@@ -2,13 +2,15 @@
 // request within the idle timeout, read it within the read timeout, answer, repeat.
 #include "http/server.hpp"
 
+#include <sys/socket.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <stdexcept>
 
 #include "controller/event_log.hpp"
 #include "controller/timestamp.hpp"
@@ -21,22 +23,32 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
 struct Server::Impl {
-    asio::io_context& ioc;
     Api& api;
     ServerConfig config;
     std::atomic<std::size_t>& in_flight;
-    tcp::acceptor acceptor;
+    // One per io_context. An accepted connection lives on its acceptor's context, which one
+    // thread runs, so a session needs no strand.
+    std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
     std::atomic<bool> stopping{false};
 
-    Impl(asio::io_context& io, Api& a, ServerConfig c, std::atomic<std::size_t>& f)
-        : ioc(io), api(a), config(std::move(c)), in_flight(f), acceptor(io) {}
+    Impl(const std::vector<asio::io_context*>& contexts,
+         Api& a,
+         ServerConfig c,
+         std::atomic<std::size_t>& f)
+        : api(a), config(std::move(c)), in_flight(f) {
+        for (auto* ioc : contexts) {
+            acceptors.push_back(std::make_unique<tcp::acceptor>(*ioc));
+        }
+    }
 
-    asio::awaitable<void> listen() {
+    asio::awaitable<void> listen(tcp::acceptor& acceptor) {
         for (;;) {
             boost::system::error_code ec;
-            auto socket = co_await acceptor.async_accept(
-                asio::make_strand(ioc), asio::redirect_error(asio::use_awaitable, ec));
+            auto socket =
+                co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
             if (ec) {
                 if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
                     co_return;
@@ -249,28 +261,52 @@ struct Server::Impl {
     }
 };
 
-Server::Server(asio::io_context& ioc, Api& api, ServerConfig config)
-    : impl_(std::make_unique<Impl>(ioc, api, std::move(config), in_flight_)) {}
+Server::Server(std::vector<asio::io_context*> contexts, Api& api, ServerConfig config)
+    : impl_(std::make_unique<Impl>(contexts, api, std::move(config), in_flight_)) {
+    if (contexts.empty()) {
+        throw std::invalid_argument("http::Server needs at least one io_context");
+    }
+}
 
 Server::~Server() = default;
 
 tcp::endpoint Server::start() {
-    auto& a = impl_->acceptor;
-    const tcp::endpoint ep(asio::ip::make_address(impl_->config.host), impl_->config.port);
-    a.open(ep.protocol());
-    a.set_option(tcp::acceptor::reuse_address(true));
-    a.bind(ep);
-    a.listen(asio::socket_base::max_listen_connections);
-    asio::co_spawn(a.get_executor(), impl_->listen(), asio::detached);
-    return a.local_endpoint();
+    auto& acceptors = impl_->acceptors;
+    const bool shared = acceptors.size() > 1;
+    tcp::endpoint ep(asio::ip::make_address(impl_->config.host), impl_->config.port);
+    for (std::size_t i = 0; i < acceptors.size(); ++i) {
+        auto& a = *acceptors[i];
+        a.open(ep.protocol());
+        a.set_option(tcp::acceptor::reuse_address(true));
+        if (i == 0) {
+            // The first binds without SO_REUSEPORT, so a port that something else listens on
+            // fails here as it would for a single acceptor (and port 0 gets a port of its own);
+            // the option, set before listen(), lets the other acceptors join it.
+            a.bind(ep);
+            ep = a.local_endpoint();
+            if (shared) {
+                a.set_option(reuse_port(true));
+            }
+        } else {
+            a.set_option(reuse_port(true));
+            a.bind(ep);
+        }
+        a.listen(asio::socket_base::max_listen_connections);
+    }
+    for (auto& a : acceptors) {
+        asio::co_spawn(a->get_executor(), impl_->listen(*a), asio::detached);
+    }
+    return ep;
 }
 
 void Server::stop_accepting() {
     impl_->stopping = true;
-    asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
-        boost::system::error_code ec;
-        impl->acceptor.close(ec);
-    });
+    for (auto& a : impl_->acceptors) {
+        asio::post(a->get_executor(), [acceptor = a.get()] {
+            boost::system::error_code ec;
+            acceptor->close(ec);
+        });
+    }
 }
 
 }  // namespace forkrun::http

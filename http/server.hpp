@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "http/api.hpp"
 
@@ -25,15 +26,22 @@ struct ServerConfig {
     bool access_log = true;
 };
 
+/// Serves on one or more io_contexts, each run by exactly one thread (sessions use no strand).
+/// Every context has its own acceptor on the listen address (SO_REUSEPORT: the kernel spreads new
+/// connections over them), and a connection stays on the context that accepted it, so the HTTP
+/// threads share no reactor, queue or strand.
 class Server {
   public:
-    Server(boost::asio::io_context& ioc, Api& api, ServerConfig config);
+    Server(std::vector<boost::asio::io_context*> contexts, Api& api, ServerConfig config);
     ~Server();
 
-    /// Binds and starts accepting; throws on a bind failure. Returns the bound endpoint.
+    /// Binds and starts accepting on every context; throws on a bind failure (also when another
+    /// socket listens on the port already). Returns the bound endpoint; with port 0 the first
+    /// acceptor gets a free port and the others bind that one.
     boost::asio::ip::tcp::endpoint start();
 
-    /// Stops accepting; sessions answer what they are serving, then close.
+    /// Stops accepting, on every context; sessions answer what they are serving, then close.
+    /// Thread-safe.
     void stop_accepting();
 
     /// Requests being answered right now.
