@@ -331,6 +331,10 @@ int serve(const Options& o) {
         return 2;
     }
 
+    // Access and transition lines, written in batches by a thread of its own. Declared first so
+    // it outlives every thread that logs, and writes their last lines before the process ends.
+    controller::EventLog event_log;
+
     // One io_context per HTTP thread, run by that thread alone (concurrency hint 1), each with
     // its own acceptor: the threads share no reactor, and a connection stays on one thread. The
     // first context also runs the signal set and the shutdown sequence.
@@ -374,6 +378,7 @@ int serve(const Options& o) {
     controller::ControllerConfig ccfg;
     ccfg.blocks = &blocks;
     ccfg.retain_runs = o.retain_runs;
+    ccfg.log = &event_log;
     // A finished run keeps only its JSON (what GET and lists answer), not its state.
     ccfg.on_finished = [](controller::RunRecord& r) {
         r.compact(http::run_to_json, http::run_summary_to_json);
@@ -394,7 +399,9 @@ int serve(const Options& o) {
     ccfg.chains = &provider;
     controller::Controller ctl(ccfg, exec_ioc.get_executor());
     http::Api api(ctl, tokens, {}, &gateway);
-    http::Server server(http_contexts, api, o.server);
+    http::ServerConfig server_config = o.server;
+    server_config.log = &event_log;
+    http::Server server(http_contexts, api, server_config);
 
     asio::ip::tcp::endpoint ep;
     try {
@@ -429,9 +436,10 @@ int serve(const Options& o) {
             return;
         }
         server.stop_accepting();
-        std::thread([] {
+        std::thread([&event_log] {
             // A last resort if something refuses to end: forks die with us (PDEATHSIG).
             std::this_thread::sleep_for(std::chrono::milliseconds(9500));
+            event_log.flush(std::chrono::milliseconds(200));
             std::fflush(stdout);
             std::_Exit(0);
         }).detach();

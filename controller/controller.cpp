@@ -18,13 +18,15 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 Controller::Controller(ControllerConfig config, asio::any_io_executor exec)
-    : config_(std::move(config)), exec_(std::move(exec)), store_(config_.retain_runs) {}
+    : config_(std::move(config)),
+      exec_(std::move(exec)),
+      store_(config_.retain_runs),
+      start_gate_(exec_, config_.start_backlog) {}
 
 Controller::~Controller() = default;
 
-boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> Controller::create_run(
-    const Principal& who,
-    const json::value& body) {
+boost::system::result<std::shared_ptr<RunRecord>, FieldErrors>
+Controller::create_run(const Principal& who, const json::value& body, StartSlot slot) {
     RunRequestContext ctx;
     ctx.organization_id = who.organization_id;
     ctx.subject = who.subject;
@@ -54,14 +56,20 @@ boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> Controller::creat
         active_.emplace(record->id(), exec);
     }
     log_transition(*record, RunStatus::kWaiting, RunStatus::kWaiting);
-    exec->start([this, record] {
-        if (config_.on_finished) {
-            config_.on_finished(*record);
-        }
-        std::lock_guard lock(active_mu_);
-        active_.erase(record->id());
-    });
+    exec->start(
+        [this, record] {
+            if (config_.on_finished) {
+                config_.on_finished(*record);
+            }
+            std::lock_guard lock(active_mu_);
+            active_.erase(record->id());
+        },
+        std::move(slot));
     return record;
+}
+
+asio::awaitable<StartSlot> Controller::reserve_start() {
+    co_return co_await start_gate_.acquire();
 }
 
 std::shared_ptr<RunRecord> Controller::find(const Principal& who, std::string_view run_id) const {
@@ -104,6 +112,7 @@ asio::awaitable<CancelResult> Controller::cancel(const Principal& who,
 }
 
 asio::awaitable<void> Controller::shutdown() {
+    start_gate_.close();
     std::vector<std::shared_ptr<RunExecution>> all;
     {
         std::lock_guard lock(active_mu_);
@@ -135,7 +144,7 @@ void Controller::log_transition(const RunRecord& rec, RunStatus from, RunStatus 
         line["from"] = to_string(from);
     }
     line["to"] = to_string(to);
-    write_log_line(json::serialize(line));
+    write_log_line(config_.log, json::serialize(line));
 }
 
 }  // namespace forkrun::controller

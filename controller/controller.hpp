@@ -13,11 +13,13 @@
 #include <unordered_map>
 
 #include "controller/block_library.hpp"
+#include "controller/event_log.hpp"
 #include "controller/field_error.hpp"
 #include "controller/node_types.hpp"
 #include "controller/run_chains.hpp"
 #include "controller/run_execution.hpp"
 #include "controller/run_store.hpp"
+#include "controller/start_gate.hpp"
 #include "controller/transfer_node.hpp"
 
 namespace forkrun::controller {
@@ -44,6 +46,11 @@ struct ControllerConfig {
     const BlockLibrary* blocks = nullptr;
     /// Whether a live run can reach a chain (it has a configured upstream).
     std::function<bool(std::uint64_t)> has_upstream;
+    /// Runs created but not yet begun on the execution thread; reserve_start() waits past it.
+    std::size_t start_backlog = kDefaultStartBacklog;
+    static constexpr std::size_t kDefaultStartBacklog = 64;
+    /// Where run transitions are logged; null: straight to stderr.
+    EventLog* log = nullptr;
 };
 
 enum class CancelOutcome { kCancelled, kAlreadyTerminal, kNotFound };
@@ -59,10 +66,14 @@ class Controller {
     Controller(ControllerConfig config, boost::asio::any_io_executor exec);
     ~Controller();
 
+    /// Waits, in FIFO order, until fewer than `start_backlog` created runs wait to begin, and
+    /// holds a place for the caller's run. Empty once shutdown() has begun.
+    boost::asio::awaitable<StartSlot> reserve_start();
+
     /// Validates and starts a run from a POST /v1/runs body; every problem is reported.
-    boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> create_run(
-        const Principal& who,
-        const boost::json::value& body);
+    /// `slot` (from reserve_start) is given back once the run has begun, or at once on failure.
+    boost::system::result<std::shared_ptr<RunRecord>, FieldErrors>
+    create_run(const Principal& who, const boost::json::value& body, StartSlot slot = {});
 
     std::shared_ptr<RunRecord> find(const Principal& who, std::string_view run_id) const;
     ListPage list(const Principal& who, const ListQuery& q) const;
@@ -72,7 +83,8 @@ class Controller {
                                                 std::string run_id,
                                                 std::optional<std::string> reason);
 
-    /// Cancels every run that is not terminal (reason `shutdown`) and waits for them all.
+    /// Refuses new runs, cancels every run that is not terminal (reason `shutdown`) and waits
+    /// for them all.
     boost::asio::awaitable<void> shutdown();
 
     std::size_t active_runs() const;
@@ -84,6 +96,7 @@ class Controller {
     ControllerConfig config_;
     boost::asio::any_io_executor exec_;
     RunStore store_;
+    StartGate start_gate_;
     mutable std::mutex active_mu_;
     std::unordered_map<std::string, std::shared_ptr<RunExecution>> active_;
 };

@@ -55,13 +55,15 @@ RunExecution::RunExecution(asio::any_io_executor ex,
     signals_.resize(n);
 }
 
-void RunExecution::start(std::function<void()> on_done) {
+void RunExecution::start(std::function<void()> on_done, StartSlot slot) {
     on_done_ = std::move(on_done);
+    start_slot_ = std::move(slot);
     asio::co_spawn(strand_, drive(), asio::detached);
 }
 
 asio::awaitable<void> RunExecution::drive() {
     auto self = shared_from_this();
+    start_slot_.release();
     if (chains_) {
         provisioning_ = true;
         try {

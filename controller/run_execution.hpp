@@ -15,6 +15,7 @@
 #include "controller/node_types.hpp"
 #include "controller/run_chains.hpp"
 #include "controller/run_record.hpp"
+#include "controller/start_gate.hpp"
 #include "controller/transfer_node.hpp"
 #include "controller/workflow_validation.hpp"
 
@@ -39,7 +40,8 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
     const std::shared_ptr<RunRecord>& record() const { return record_; }
 
     /// Starts the run in the background; `on_done` runs on the strand once it is terminal.
-    void start(std::function<void()> on_done);
+    /// `slot` is given back once the execution has begun on its strand.
+    void start(std::function<void()> on_done, StartSlot slot = {});
 
     /// Must run on the strand. Cancels the run and completes once it is terminal: true when
     /// this call made it `cancelled`, false when something else ended it first.
@@ -69,6 +71,7 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
     NonceBook nonces_;
     TransitionHook on_transition_;
     std::function<void()> on_done_;
+    StartSlot start_slot_;
 
     // Immutable after construction.
     Graph graph_;

@@ -249,7 +249,7 @@ asio::awaitable<ApiResponse> Api::handle(const ApiRequest& req) {
     switch (route) {
         case Route::kRuns:
             if (write) {
-                co_return create_run(req, *grant, std::move(request_id));
+                co_return co_await create_run(req, *grant, std::move(request_id));
             }
             co_return list_runs(*grant, query, std::move(request_id));
         case Route::kRun:
@@ -413,25 +413,31 @@ ApiResponse Api::list_runs(const TokenGrant& grant,
     return ok(200, data, std::move(request_id));
 }
 
-ApiResponse Api::create_run(const ApiRequest& req,
-                            const TokenGrant& grant,
-                            std::string request_id) {
+asio::awaitable<ApiResponse> Api::create_run(const ApiRequest& req,
+                                             const TokenGrant& grant,
+                                             std::string request_id) {
     if (!is_json_media_type(req.content_type)) {
-        return error(415, "the body must be application/json", std::move(request_id));
+        co_return error(415, "the body must be application/json", std::move(request_id));
     }
     FieldErrors errors;
     auto body = parse_body(req.body, errors);
     if (!body) {
-        return bad_request(errors, std::move(request_id));
+        co_return bad_request(errors, std::move(request_id));
     }
-    auto created = controller_.create_run(grant.principal, *body);
+    // Under a burst the answer waits until the execution thread has room for one more run.
+    auto slot = co_await controller_.reserve_start();
+    if (!slot) {
+        co_return error(503, "the server is shutting down and accepts no new runs",
+                        std::move(request_id));
+    }
+    auto created = controller_.create_run(grant.principal, *body, std::move(slot));
     if (!created) {
-        return bad_request(created.error(), std::move(request_id));
+        co_return bad_request(created.error(), std::move(request_id));
     }
     const auto& rec = *created;
     auto r = ok(201, *run_json(*rec, RunView::kFull), std::move(request_id));
     r.headers.emplace_back("Location", std::string(kRunsPrefix) + "/" + rec->id());
-    return r;
+    co_return r;
 }
 
 asio::awaitable<ApiResponse> Api::cancel_run(const ApiRequest& req,

@@ -55,7 +55,9 @@ class Api {
                                                 std::string_view query,
                                                 std::string request_id);
     ApiResponse list_runs(const TokenGrant& grant, std::string_view query, std::string request_id);
-    ApiResponse create_run(const ApiRequest& req, const TokenGrant& grant, std::string request_id);
+    boost::asio::awaitable<ApiResponse> create_run(const ApiRequest& req,
+                                                   const TokenGrant& grant,
+                                                   std::string request_id);
     boost::asio::awaitable<ApiResponse> cancel_run(const ApiRequest& req,
                                                    const TokenGrant& grant,
                                                    std::string_view id,

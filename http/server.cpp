@@ -90,7 +90,7 @@ struct Server::Impl {
         std::snprintf(ms, sizeof ms, "%.3f", static_cast<double>(us) / 1000.0);
         line.append(ms);
         line.push_back('}');
-        controller::write_log_line(line);
+        controller::write_log_line(config.log, line);
     }
 
     // Writes one answer; false when the write failed.

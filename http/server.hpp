@@ -24,6 +24,8 @@ struct ServerConfig {
     /// A kept-alive connection with no request for this long is closed.
     std::chrono::milliseconds idle_timeout{30000};
     bool access_log = true;
+    /// Where access-log lines go; null: straight to stderr.
+    controller::EventLog* log = nullptr;
 };
 
 /// Serves on one or more io_contexts, each run by exactly one thread (sessions use no strand).

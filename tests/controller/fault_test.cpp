@@ -4,9 +4,6 @@
 // executor every run shares.
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -21,35 +18,13 @@
 
 #include "controller/assert_compare.hpp"
 #include "controller/controller.hpp"
+#include "controller/quiet_stderr.hpp"
 
 namespace forkrun::controller {
 namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-
-/// Sends stderr (the run transition log) to /dev/null while alive.
-class QuietStderr {
-  public:
-    QuietStderr() : saved_(::dup(STDERR_FILENO)) {
-        const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (null >= 0) {
-            ::dup2(null, STDERR_FILENO);
-            ::close(null);
-        }
-    }
-    ~QuietStderr() {
-        if (saved_ >= 0) {
-            ::dup2(saved_, STDERR_FILENO);
-            ::close(saved_);
-        }
-    }
-    QuietStderr(const QuietStderr&) = delete;
-    QuietStderr& operator=(const QuietStderr&) = delete;
-
-  private:
-    int saved_;
-};
 
 /// root -> w (a wait of `seconds`) -> a (an assert that holds or not).
 json::value racing_run(double seconds, bool assert_holds) {
