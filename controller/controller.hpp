@@ -72,8 +72,14 @@ class Controller {
 
     /// Validates and starts a run from a POST /v1/runs body; every problem is reported.
     /// `slot` (from reserve_start) is given back once the run has begun, or at once on failure.
-    boost::system::result<std::shared_ptr<RunRecord>, FieldErrors>
-    create_run(const Principal& who, const boost::json::value& body, StartSlot slot = {});
+    /// `here`: the caller's executor. A small live run that touches no chain (manual, assert
+    /// and time waits only) executes there, on a strand of its own; every other run on the
+    /// execution executor, where the forks live.
+    boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> create_run(
+        const Principal& who,
+        const boost::json::value& body,
+        StartSlot slot = {},
+        boost::asio::any_io_executor here = {});
 
     std::shared_ptr<RunRecord> find(const Principal& who, std::string_view run_id) const;
     ListPage list(const Principal& who, const ListQuery& q) const;

@@ -8,6 +8,8 @@ namespace forkrun::controller {
 namespace {
 
 constexpr std::size_t kMaxPending = 8u << 20;
+constexpr std::size_t kBatchBytes = 64u << 10;
+constexpr auto kLinger = std::chrono::milliseconds(2);
 
 void write_all(int fd, std::string_view bytes) {
     const char* p = bytes.data();
@@ -52,16 +54,20 @@ EventLog::~EventLog() {
 }
 
 void EventLog::write(std::string_view json_line) {
-    bool was_empty = false;
+    bool notify = false;
     {
         std::unique_lock lock(mu_);
         written_.wait(lock, [&] { return pending_.size() < kMaxPending; });
-        was_empty = pending_.empty();
+        const bool was_small = pending_.size() < kBatchBytes;
         pending_.append(json_line);
         pending_.push_back('\n');
         ++queued_;
+        // Wake the writer only when it sleeps with nothing to do, or a batch is full; otherwise
+        // it comes by itself within kLinger (a wake per line was a tenth of a run's creation).
+        notify = idle_ || (was_small && pending_.size() >= kBatchBytes);
+        idle_ = false;
     }
-    if (was_empty) {
+    if (notify) {
         wake_.notify_one();
     }
 }
@@ -69,17 +75,28 @@ void EventLog::write(std::string_view json_line) {
 bool EventLog::flush(std::chrono::milliseconds max) {
     std::unique_lock lock(mu_);
     const auto target = queued_;
-    return written_.wait_for(lock, max, [&] { return written_n_ >= target; });
+    ++flushing_;
+    wake_.notify_one();
+    const bool done = written_.wait_for(lock, max, [&] { return written_n_ >= target; });
+    --flushing_;
+    return done;
 }
 
 void EventLog::run() {
     std::string batch;
     std::unique_lock lock(mu_);
     for (;;) {
-        wake_.wait(lock, [&] { return stop_ || !pending_.empty(); });
         if (pending_.empty()) {
-            return;  // stopping, and everything is written
+            if (stop_) {
+                return;  // everything is written
+            }
+            idle_ = true;
+            wake_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+            continue;
         }
+        // Let a batch gather for a moment, unless someone waits for it.
+        wake_.wait_for(lock, kLinger,
+                       [&] { return stop_ || flushing_ > 0 || pending_.size() >= kBatchBytes; });
         batch.swap(pending_);
         const auto lines = queued_;
         lock.unlock();

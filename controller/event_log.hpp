@@ -16,7 +16,8 @@ void write_log_line(std::string_view json_line);
 
 /// Event lines written by a thread of its own, in batches: a thread that logs only appends to a
 /// buffer, and never makes a system call per line (on a loaded server that call was an eighth of
-/// a run's creation). Lines stay whole and in the order they were logged.
+/// a run's creation). Lines stay whole and in the order they were logged, and reach the fd
+/// within a few milliseconds.
 class EventLog {
   public:
     /// Writes to `fd` (stderr by default); the fd is not closed.
@@ -43,6 +44,8 @@ class EventLog {
     std::uint64_t queued_ = 0;     // lines queued so far
     std::uint64_t written_n_ = 0;  // lines written so far
     bool stop_ = false;
+    bool idle_ = false;  // the writer sleeps until a line comes
+    int flushing_ = 0;   // flush() calls waiting
     std::thread writer_;
 };
 

@@ -430,7 +430,8 @@ asio::awaitable<ApiResponse> Api::create_run(const ApiRequest& req,
         co_return error(503, "the server is shutting down and accepts no new runs",
                         std::move(request_id));
     }
-    auto created = controller_.create_run(grant.principal, *body, std::move(slot));
+    auto here = co_await asio::this_coro::executor;
+    auto created = controller_.create_run(grant.principal, *body, std::move(slot), here);
     if (!created) {
         co_return bad_request(created.error(), std::move(request_id));
     }
