@@ -57,12 +57,15 @@ Options for serve:
   --read-timeout-ms N     a started request must arrive within N ms (default 10000)
   --idle-timeout-ms N     close kept-alive connections idle for N ms (default 30000)
   --config FILE           JSON config: chains (upstreamRpcUrl, poolSize), anvilPath, cuTable,
-                          teardownTimeoutMs, leaseTimeoutMs, rpcTimeoutMs, publicBaseUrl, devnet
+                          teardownTimeoutMs, leaseTimeoutMs, rpcTimeoutMs, forkSpawnLimit,
+                          publicBaseUrl, devnet
   --devnet IDS            start a local anvil per listed chain (e.g. 1,8453) as its upstream
   --anvil PATH            the anvil binary (default: the pinned one under tools/node_modules)
   --cu-table FILE         CU cost table (default: fixtures/cu/alchemy-2026-11.json)
   --public-url URL        base of the rpcUrls handed out (default: the listen address)
   --teardown-timeout-ms N bound on each fork's teardown (default 5000)
+  --fork-spawn-limit N    anvils starting at once; more wait their turn (default: twice the
+                          cores, at least 2; config key forkSpawnLimit)
   --retain-runs N         runs kept in memory; past N the oldest finished runs are dropped
                           (default 100000; 0 keeps all; config key retainRuns)
   --blocks-dir DIR        the block library, one JSON file per block (default: fixtures/blocks;
@@ -109,6 +112,7 @@ std::vector<std::string> env_flags() {
                                          "cu-table",
                                          "public-url",
                                          "teardown-timeout-ms",
+                                         "fork-spawn-limit",
                                          "blocks-dir",
                                          "retain-runs"};
     std::vector<std::string> out;
@@ -278,6 +282,13 @@ std::optional<Options> parse_serve(std::vector<std::string> args) {
                 return std::nullopt;
             }
             o.forks.teardown_timeout = std::chrono::milliseconds(ms);
+        } else if (a == "--fork-spawn-limit") {
+            if (!number(o.forks.fork_spawn_limit) || o.forks.fork_spawn_limit == 0 ||
+                o.forks.fork_spawn_limit > forks::kMaxForkSpawnLimit) {
+                std::cerr << "forkrun: --fork-spawn-limit wants a number from 1 to "
+                          << forks::kMaxForkSpawnLimit << "\n";
+                return std::nullopt;
+            }
         } else if (a == "--retain-runs") {
             if (!number(o.retain_runs)) {
                 return std::nullopt;

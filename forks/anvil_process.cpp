@@ -45,6 +45,10 @@ constexpr std::size_t kStartupStdoutLimit = 64 * 1024;
 constexpr std::chrono::milliseconds kKillWait{5000};
 constexpr std::chrono::milliseconds kEarlyExitWait{2000};
 constexpr std::chrono::milliseconds kStderrEofWait{1000};
+/// SIGTERM to SIGKILL for the child of a cancelled spawn: it is not serving anyone yet.
+constexpr std::chrono::milliseconds kCancelGrace{500};
+/// No SIGTERM first: a child that failed to start is killed at once.
+constexpr std::chrono::milliseconds kNoGrace{0};
 constexpr std::string_view kListeningPrefix = "Listening on ";
 constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
 
@@ -600,10 +604,14 @@ asio::awaitable<StopResult> stop_impl(std::shared_ptr<State> state,
     if (state->exited()) {
         result.already_exited = true;
     } else {
-        if (pidfd_send_signal(state->pidfd_raw, SIGTERM) != 0 && errno != ESRCH) {
-            result.error = "SIGTERM failed: " + errno_text(errno) + "; ";
+        bool exited = false;
+        if (grace.count() > 0) {
+            if (pidfd_send_signal(state->pidfd_raw, SIGTERM) != 0 && errno != ESRCH) {
+                result.error = "SIGTERM failed: " + errno_text(errno) + "; ";
+            }
+            exited = co_await wait_exited(state, started + grace);
         }
-        if (!co_await wait_exited(state, started + grace)) {
+        if (!exited) {
             result.killed = true;
             pidfd_send_signal(state->pidfd_raw, SIGKILL);
             co_await wait_exited(state, Clock::now() + kKillWait);
@@ -626,27 +634,59 @@ asio::awaitable<StopResult> stop_impl(std::shared_ptr<State> state,
     co_return result;
 }
 
-}  // namespace
+/// Stops a child that will not become a fork (SIGTERM first when `grace` is positive, else
+/// SIGKILL at once), waiting for its exit on the executor rather than in a blocking waitpid, and
+/// reaps it; then the error to report. Runs to its end even if the spawn was cancelled.
+asio::awaitable<AnvilError> give_up(std::shared_ptr<State> state,
+                                    AnvilErrc code,
+                                    std::string message,
+                                    std::chrono::milliseconds grace) {
+    co_await asio::co_spawn(
+        state->executor, stop_impl(state, grace),
+        asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+    state->release();
+    co_return AnvilError{code, std::move(message)};
+}
 
-asio::awaitable<AnvilProcess::SpawnResult> AnvilProcess::spawn(AnvilOptions options) {
-    const auto started = Clock::now();
-    const auto deadline = started + options.start_timeout;
+/// give_up() for a cancelled spawn: SIGTERM, and SIGKILL after kCancelGrace.
+asio::awaitable<AnvilError> give_up_cancelled(std::shared_ptr<State> state) {
+    // Named, not temporaries in the co_await: GCC 12 mishandles those.
+    std::string message = "spawning anvil was cancelled; the child was stopped";
+    const auto grace = kCancelGrace;
+    co_return co_await give_up(std::move(state), AnvilErrc::kCancelled, std::move(message), grace);
+}
+
+using StartResult = boost::system::result<std::shared_ptr<State>, AnvilError>;
+
+/// AnvilProcess::spawn() in a coroutine of its own, so that it can see its cancellation as a
+/// value (and still stop its child) without changing how the caller's coroutine treats one.
+asio::awaitable<StartResult> start_child(AnvilOptions options) {
+    co_await asio::this_coro::throw_if_cancelled(false);
     const auto ex = co_await asio::this_coro::executor;
     const auto cancellation = co_await asio::this_coro::cancellation_state;
-    // Checked before every co_await: a cancelled coroutine would throw there instead.
+    // Checked before every co_await: an operation started after the cancel would not see it.
     auto cancelled = [&cancellation] {
         return cancellation.cancelled() != asio::cancellation_type::none;
     };
-    auto state = std::make_shared<State>(ex);
-    auto give_up = [&state](AnvilErrc code, std::string message) {
-        state->kill_and_reap();
-        state->release();
-        return AnvilError{code, std::move(message)};
-    };
-    auto cancelled_error = [&give_up] {
-        return give_up(AnvilErrc::kCancelled, "spawning anvil was cancelled; the child was killed");
-    };
 
+    SpawnPermit permit;
+    if (options.spawn_limiter) {
+        if (!cancelled()) {
+            permit = co_await options.spawn_limiter->acquire();
+        }
+        if (cancelled()) {
+            co_return AnvilError{AnvilErrc::kCancelled,
+                                 "spawning anvil was cancelled while it waited for its turn to "
+                                 "start; no process was started"};
+        }
+        if (!permit) {
+            co_return AnvilError{AnvilErrc::kCancelled,
+                                 "spawning anvil was cancelled: no more anvils are being started "
+                                 "(the server is shutting down)"};
+        }
+    }
+    const auto deadline = Clock::now() + options.start_timeout;
+    auto state = std::make_shared<State>(ex);
     auto launched = launch(options, *state);
     if (!launched) {
         state->release();
@@ -656,10 +696,7 @@ asio::awaitable<AnvilProcess::SpawnResult> AnvilProcess::spawn(AnvilOptions opti
     asio::posix::stream_descriptor exec_status(ex, launched->release());
     int exec_errno = 0;
     std::size_t got = 0;
-    while (got < sizeof exec_errno) {
-        if (cancelled()) {
-            co_return cancelled_error();
-        }
+    while (got < sizeof exec_errno && !cancelled()) {
         auto [ec, n] = co_await exec_status.async_read_some(
             asio::buffer(reinterpret_cast<char*>(&exec_errno) + got, sizeof exec_errno - got),
             kUseAwaitable);
@@ -669,13 +706,13 @@ asio::awaitable<AnvilProcess::SpawnResult> AnvilProcess::spawn(AnvilOptions opti
         }
     }
     if (cancelled()) {
-        co_return cancelled_error();
+        co_return co_await give_up_cancelled(state);
     }
     if (got != 0) {
-        co_return give_up(
-            AnvilErrc::kSpawnFailed,
+        auto message =
             "cannot execute " + options.anvil_path + ": " +
-                (got == sizeof exec_errno ? errno_text(exec_errno) : std::string("unknown error")));
+            (got == sizeof exec_errno ? errno_text(exec_errno) : std::string("unknown error"));
+        co_return co_await give_up(state, AnvilErrc::kSpawnFailed, std::move(message), kNoGrace);
     }
     asio::co_spawn(ex, drain_stderr(state), asio::detached);
 
@@ -685,7 +722,7 @@ asio::awaitable<AnvilProcess::SpawnResult> AnvilProcess::spawn(AnvilOptions opti
     bool exited = false;
     for (;;) {
         if (cancelled()) {
-            co_return cancelled_error();
+            co_return co_await give_up_cancelled(state);
         }
         auto [order, read_ec, n, exit_ec, timer_ec] =
             co_await asio::experimental::make_parallel_group(
@@ -697,49 +734,47 @@ asio::awaitable<AnvilProcess::SpawnResult> AnvilProcess::spawn(AnvilOptions opti
         out_text.append(buffer.data(), n);
         if (const auto port = find_port(out_text)) {
             if (*port == 0) {
-                co_return give_up(AnvilErrc::kBadOutput,
-                                  "anvil printed an unusable listening address: " +
-                                      one_line(out_text.substr(out_text.find(kListeningPrefix))));
+                auto message = "anvil printed an unusable listening address: " +
+                               one_line(out_text.substr(out_text.find(kListeningPrefix)));
+                co_return co_await give_up(state, AnvilErrc::kBadOutput, std::move(message),
+                                           kNoGrace);
             }
             state->port = *port;
             break;
         }
         if (out_text.size() > kStartupStdoutLimit) {
-            co_return give_up(
-                AnvilErrc::kBadOutput,
-                state->with_stderr("anvil printed " + std::to_string(out_text.size()) +
-                                   " bytes without a 'Listening on' line"));
+            auto message = state->with_stderr("anvil printed " + std::to_string(out_text.size()) +
+                                              " bytes without a 'Listening on' line");
+            co_return co_await give_up(state, AnvilErrc::kBadOutput, std::move(message), kNoGrace);
         }
         if ((read_ec && read_ec != asio::error::operation_aborted) || !exit_ec) {
             exited = true;
             break;
         }
         if (!timer_ec) {
-            co_return give_up(
-                AnvilErrc::kStartTimeout,
-                state->with_stderr("anvil did not report a listening address within " +
-                                   std::to_string(options.start_timeout.count()) +
-                                   " ms and was killed"));
+            auto message = state->with_stderr("anvil did not report a listening address within " +
+                                              std::to_string(options.start_timeout.count()) +
+                                              " ms and was killed");
+            co_return co_await give_up(state, AnvilErrc::kStartTimeout, std::move(message),
+                                       kNoGrace);
         }
     }
 
     if (exited) {
         // stdout closed or the pidfd fired: collect the status and the rest of stderr.
-        if (cancelled()) {
-            co_return cancelled_error();
+        if (!cancelled()) {
+            co_await wait_exited(state, Clock::now() + kEarlyExitWait);
         }
-        co_await wait_exited(state, Clock::now() + kEarlyExitWait);
-        if (cancelled()) {
-            co_return cancelled_error();
+        if (!cancelled()) {
+            co_await wait_stderr_eof(state, Clock::now() + kStderrEofWait);
         }
-        co_await wait_stderr_eof(state, Clock::now() + kStderrEofWait);
         if (cancelled()) {
-            co_return cancelled_error();
+            co_return co_await give_up_cancelled(state);
         }
         if (!state->try_reap()) {
-            co_return give_up(AnvilErrc::kBadOutput,
-                              state->with_stderr("anvil closed its stdout without printing a "
-                                                 "'Listening on' line and was killed"));
+            auto message = state->with_stderr(
+                "anvil closed its stdout without printing a 'Listening on' line and was killed");
+            co_return co_await give_up(state, AnvilErrc::kBadOutput, std::move(message), kNoGrace);
         }
         auto message =
             state->with_stderr("anvil " + state->describe_exit() + " before it was ready");
@@ -747,9 +782,30 @@ asio::awaitable<AnvilProcess::SpawnResult> AnvilProcess::spawn(AnvilOptions opti
         co_return AnvilError{AnvilErrc::kExitedEarly, std::move(message)};
     }
 
+    permit.release();
     state->url = "http://127.0.0.1:" + std::to_string(state->port);
     asio::co_spawn(ex, drain_stdout(state), asio::detached);
-    co_return std::unique_ptr<AnvilProcess>(new AnvilProcess(std::move(state)));
+    co_return state;
+}
+
+}  // namespace
+
+asio::awaitable<AnvilProcess::SpawnResult> AnvilProcess::spawn(AnvilOptions options) {
+    const auto ex = co_await asio::this_coro::executor;
+    const auto cancellation = co_await asio::this_coro::cancellation_state;
+    if (cancellation.cancelled() != asio::cancellation_type::none) {
+        // co_await would throw instead of answering.
+        co_return AnvilError{
+            AnvilErrc::kCancelled,
+            "spawning anvil was cancelled before it began; no process was started"};
+    }
+    // The caller's cancellation reaches start_child through co_spawn.
+    auto started =
+        co_await asio::co_spawn(ex, start_child(std::move(options)), asio::use_awaitable);
+    if (!started) {
+        co_return started.error();
+    }
+    co_return std::unique_ptr<AnvilProcess>(new AnvilProcess(std::move(*started)));
 }
 
 AnvilProcess::AnvilProcess(std::shared_ptr<State> state) : state_(std::move(state)) {}

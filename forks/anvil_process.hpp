@@ -17,6 +17,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "forks/spawn_limiter.hpp"
+
 namespace forkrun::forks {
 
 /// Why an anvil process could not be started.
@@ -25,7 +27,8 @@ enum class AnvilErrc {
     kExitedEarly,      ///< The process exited before printing its listening address.
     kStartTimeout,     ///< No listening address within start_timeout; the child was killed.
     kBadOutput,        ///< stdout did not carry a usable `Listening on HOST:PORT` line.
-    kCancelled,        ///< The awaiting coroutine was cancelled; the child was killed.
+    kCancelled,  ///< The awaiting coroutine was cancelled (the child, if any, was stopped), or
+                 ///< the spawn limiter was closed before it was this spawn's turn.
 };
 
 /// The category of AnvilErrc ("forkrun.anvil").
@@ -59,7 +62,11 @@ struct AnvilOptions {
     /// never removed.
     std::string home_dir;
     std::vector<std::string> extra_args;  ///< Appended after the arguments derived from above.
-    std::chrono::milliseconds start_timeout{10000};  ///< Spawn to `Listening on`.
+    /// Fork/exec to `Listening on`; the wait for a place in `spawn_limiter` is not counted.
+    std::chrono::milliseconds start_timeout{10000};
+    /// Caps the spawns in progress: spawn() waits for a place here before fork/exec and holds it
+    /// until the child listens or is gone. Null: no cap.
+    std::shared_ptr<SpawnLimiter> spawn_limiter;
 };
 
 /// The outcome of AnvilProcess::stop().
@@ -86,8 +93,11 @@ class AnvilProcess {
     using SpawnResult = boost::system::result<std::unique_ptr<AnvilProcess>, AnvilError>;
 
     /// Starts anvil with `--port 0 --host 127.0.0.1` and completes once it prints its listening
-    /// address, or with an error after it exits, times out (then it is killed and reaped), or the
-    /// awaiting coroutine is cancelled. Never blocks the thread.
+    /// address, or with an error after it exits, times out (then it is killed), or the awaiting
+    /// coroutine is cancelled (then it is sent SIGTERM, and SIGKILL after a short grace). A child
+    /// that will not be a fork is reaped before this completes. A spawn cancelled while it waits
+    /// for its turn in `spawn_limiter` leaves the queue at once and starts no process. Never
+    /// blocks the thread.
     static boost::asio::awaitable<SpawnResult> spawn(AnvilOptions options);
 
     /// Kills and reaps the child if still there (see kill_now()).

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace forkrun::forks {
@@ -12,7 +13,11 @@ namespace forkrun::forks {
 namespace asio = boost::asio;
 
 ForkManager::ForkManager(asio::any_io_executor ex, ForksConfig config, CuTable cu)
-    : ex_(std::move(ex)), config_(std::move(config)), cu_(std::move(cu)) {}
+    : ex_(std::move(ex)),
+      config_(std::move(config)),
+      cu_(std::move(cu)),
+      spawn_limiter_(std::make_shared<SpawnLimiter>(
+          config_.fork_spawn_limit != 0 ? config_.fork_spawn_limit : default_spawn_limit())) {}
 
 ForkManager::~ForkManager() {
     for (auto& d : devnets_) {
@@ -34,6 +39,7 @@ ForkSpec ForkManager::spec_for(std::uint64_t chain_id) const {
     spec.chain_id = chain_id;
     spec.upstream_url = upstream(chain_id);
     spec.ready_timeout = config_.fork_start_timeout;
+    spec.spawn_limiter = spawn_limiter_;
     return spec;
 }
 
@@ -43,6 +49,7 @@ asio::awaitable<boost::system::result<void, std::string>> ForkManager::start() {
         o.anvil_path = config_.anvil_path;
         o.chain_id = chain;
         o.start_timeout = config_.fork_start_timeout;
+        o.spawn_limiter = spawn_limiter_;
         auto p = co_await AnvilProcess::spawn(o);
         if (!p) {
             co_return "devnet chain " + std::to_string(chain) + ": " + p.error().message;
@@ -79,12 +86,26 @@ std::shared_ptr<ForkPool> ForkManager::pool_for(std::uint64_t chain_id) {
 asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::open_fork(
     std::uint64_t chain_id,
     MethodMeter meter) {
+    const auto ex = co_await asio::this_coro::executor;
+    // The caller's cancellation reaches start_fork through co_spawn.
+    co_return co_await asio::co_spawn(ex, start_fork(chain_id, std::move(meter)),
+                                      asio::use_awaitable);
+}
+
+asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::start_fork(
+    std::uint64_t chain_id,
+    MethodMeter meter) {
+    // A cancel ends the wait for the fork's answer but must not stop us from stopping it: that
+    // is awaited here (reaped without blocking the thread), not left to a destructor.
+    co_await asio::this_coro::throw_if_cancelled(false);
+    const auto cancellation = co_await asio::this_coro::cancellation_state;
     const std::string label = "chain " + std::to_string(chain_id);
     AnvilOptions o;
     o.anvil_path = config_.anvil_path;
     o.chain_id = chain_id;
     o.fork_url = upstream(chain_id);
     o.start_timeout = config_.fork_start_timeout;
+    o.spawn_limiter = spawn_limiter_;
     auto spawned = co_await AnvilProcess::spawn(o);
     if (!spawned) {
         co_return label + ": the fork did not start: " + spawned.error().message;
@@ -93,6 +114,10 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::ope
     h.chain_id = chain_id;
     h.process = std::move(*spawned);
     h.url = h.process->url();
+    if (cancellation.cancelled() != asio::cancellation_type::none) {
+        co_await h.process->stop(std::chrono::milliseconds(500));
+        co_return label + ": opening the fork was cancelled; it was stopped";
+    }
     meter("eth_chainId");
     // A named request: GCC 12 destroys brace-initialized temporaries in co_await twice.
     RpcRequest req{h.url, "eth_chainId", {}, config_.fork_start_timeout, label};
@@ -146,6 +171,7 @@ asio::awaitable<ForkRelease> ForkManager::release(std::shared_ptr<ForkHandle> fo
 }
 
 asio::awaitable<void> ForkManager::shutdown() {
+    spawn_limiter_->close();
     std::vector<std::shared_ptr<ForkPool>> pools;
     {
         std::lock_guard lock(pools_mu_);

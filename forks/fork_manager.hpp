@@ -18,6 +18,7 @@
 #include "forks/fork_pool.hpp"
 #include "forks/forks_config.hpp"
 #include "forks/rpc_client.hpp"
+#include "forks/spawn_limiter.hpp"
 
 namespace forkrun::forks {
 
@@ -61,7 +62,9 @@ class ForkManager {
     boost::asio::awaitable<ForkRelease> release(std::shared_ptr<ForkHandle> fork,
                                                 MethodMeter meter);
 
-    /// Stops every pool and devnet upstream.
+    /// Starts no more anvils (spawns still waiting for their turn fail at once), then stops
+    /// every pool and devnet upstream. Cancel the runs first: a fork a run is opening is stopped
+    /// and reaped by that run's cancellation.
     boost::asio::awaitable<void> shutdown();
 
     /// The live endpoint of a chain, if configured.
@@ -71,8 +74,14 @@ class ForkManager {
     const CuTable& cu() const { return cu_; }
     const ForksConfig& config() const { return config_; }
     const boost::asio::any_io_executor& executor() const { return ex_; }
+    /// Caps the anvils starting at once (config fork_spawn_limit), for every fork and pool.
+    const SpawnLimiter& spawn_limiter() const { return *spawn_limiter_; }
 
   private:
+    /// open_fork() in a coroutine of its own, which sees its cancellation as a value.
+    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> start_fork(
+        std::uint64_t chain_id,
+        MethodMeter meter);
     std::shared_ptr<ForkPool> pool_for(std::uint64_t chain_id);
     ForkSpec spec_for(std::uint64_t chain_id) const;
 
@@ -80,6 +89,7 @@ class ForkManager {
     ForksConfig config_;
     CuTable cu_;
     RpcClient rpc_;
+    std::shared_ptr<SpawnLimiter> spawn_limiter_;
     std::vector<std::unique_ptr<AnvilProcess>> devnets_;
     std::mutex pools_mu_;
     std::map<std::uint64_t, std::shared_ptr<ForkPool>> pools_;

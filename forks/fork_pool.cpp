@@ -373,8 +373,10 @@ asio::awaitable<void> ForkPool::spawn_one(std::uint64_t serial, std::chrono::mil
         options.chain_id = spec_.chain_id;
         options.fork_url = spec_.upstream_url;
         options.start_timeout = spec_.ready_timeout;
-        const auto deadline = Clock::now() + spec_.ready_timeout;
+        options.spawn_limiter = spec_.spawn_limiter;
         auto spawned = co_await AnvilProcess::spawn(std::move(options));
+        // From here, not from the call: the spawn may have waited for its turn.
+        const auto deadline = Clock::now() + spec_.ready_timeout;
         if (!spawned) {
             error = spawned.error().message;
         } else {

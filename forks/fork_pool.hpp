@@ -32,8 +32,11 @@ namespace forkrun::forks {
 struct ForkSpec {
     std::string anvil_path;
     std::uint64_t chain_id = 0;  ///< 0: anvil's default (or the upstream's id). Else checked.
-    std::optional<std::string> upstream_url;         ///< Fork this endpoint; none: a fresh chain.
-    std::chrono::milliseconds ready_timeout{15000};  ///< Spawn to the first eth_chainId answer.
+    std::optional<std::string> upstream_url;  ///< Fork this endpoint; none: a fresh chain.
+    /// Bounds fork/exec to listening, then listening to the first eth_chainId answer (a wait for
+    /// a place in spawn_limiter is not counted).
+    std::chrono::milliseconds ready_timeout{15000};
+    std::shared_ptr<SpawnLimiter> spawn_limiter;  ///< Caps spawns in progress; null: no cap.
 };
 
 /// Limits of a pool; the defaults suit production.

@@ -52,6 +52,15 @@ void read_forks_config(const json::value& doc,
     ms("teardownTimeoutMs", out.teardown_timeout);
     ms("leaseTimeoutMs", out.lease_timeout);
     ms("rpcTimeoutMs", out.rpc_timeout);
+    if (const auto* v = obj->if_contains("forkSpawnLimit")) {
+        auto n = positive(*v);
+        if (!n || *n == 0 || *n > kMaxForkSpawnLimit) {
+            problems.push_back("forkSpawnLimit must be an integer from 1 to " +
+                               std::to_string(kMaxForkSpawnLimit));
+        } else {
+            out.fork_spawn_limit = static_cast<std::size_t>(*n);
+        }
+    }
     if (const auto* v = obj->if_contains("chains")) {
         if (!v->is_object()) {
             problems.push_back("chains must be an object keyed by chain id");

@@ -3,6 +3,7 @@
 
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -19,6 +20,9 @@ struct ChainConfig {
     std::size_t pool_size = 2;
 };
 
+/// The largest forkSpawnLimit accepted.
+inline constexpr std::size_t kMaxForkSpawnLimit = 1024;
+
 struct ForksConfig {
     std::string anvil_path;
     std::string cu_table_path;  // default: the shipped fixtures/cu/alchemy-2026-11.json
@@ -26,6 +30,9 @@ struct ForksConfig {
     std::chrono::milliseconds lease_timeout{30000};
     std::chrono::milliseconds rpc_timeout{30000};
     std::chrono::milliseconds fork_start_timeout{15000};
+    /// Anvils starting at once (fork/exec to listening), per server; more wait in FIFO order.
+    /// 0: default_spawn_limit() (twice the cores, at least 2).
+    std::size_t fork_spawn_limit = 0;
     std::map<std::uint64_t, ChainConfig> chains;
     /// Chains that get a local anvil as their upstream when the server starts (--devnet).
     std::vector<std::uint64_t> devnet;
@@ -33,7 +40,8 @@ struct ForksConfig {
 
 /// Reads the forks part of a config file:
 /// {"anvilPath", "cuTable", "teardownTimeoutMs", "leaseTimeoutMs", "rpcTimeoutMs",
-///  "chains": {"<chainId>": {"upstreamRpcUrl": "<url>" | null, "poolSize": <n>}}, "devnet": [ids]}
+///  "forkSpawnLimit", "chains": {"<chainId>": {"upstreamRpcUrl": "<url>" | null, "poolSize": <n>}},
+///  "devnet": [ids]}
 /// Unknown keys of other parts are left alone. Every problem is listed.
 void read_forks_config(const boost::json::value& doc,
                        ForksConfig& out,

@@ -1,6 +1,8 @@
 // AnvilProcess against the real anvil binary: readiness, RPC, forking, failures, teardown.
 #include "forks/anvil_process.hpp"
 
+#include "forks/test_anvil.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -36,13 +38,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-std::string anvil_binary() {
-    if (const char* env = std::getenv("FORKRUN_ANVIL"); env != nullptr && *env != '\0') {
-        return env;
-    }
-    return std::string(FORKRUN_SOURCE_DIR) +
-           "/tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil";
-}
+using test::anvil_binary;
 
 double ms(Clock::duration d) {
     return std::chrono::duration<double, std::milli>(d).count();
@@ -134,18 +130,7 @@ bool state_becomes(pid_t pid, char state, std::chrono::milliseconds timeout) {
     return false;
 }
 
-/// Our children, zombies included.
-std::set<pid_t> child_pids() {
-    std::set<pid_t> pids;
-    for (const auto& task : fs::directory_iterator("/proc/self/task")) {
-        std::ifstream in(task.path() / "children");
-        pid_t pid = 0;
-        while (in >> pid) {
-            pids.insert(pid);
-        }
-    }
-    return pids;
-}
+using test::child_pids;
 
 /// Everything under `dir`, for before/after comparisons.
 std::set<std::string> listing(const fs::path& dir) {

@@ -63,18 +63,7 @@ bool process_gone(pid_t pid) {
     return !std::filesystem::exists("/proc/" + std::to_string(pid));
 }
 
-/// The children of this process, zombies included.
-std::set<pid_t> child_pids() {
-    std::set<pid_t> pids;
-    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-        std::ifstream in(task.path() / "children");
-        pid_t pid = 0;
-        while (in >> pid) {
-            pids.insert(pid);
-        }
-    }
-    return pids;
-}
+using test::child_pids;
 
 double p50_ms(std::vector<Clock::duration> samples) {
     std::sort(samples.begin(), samples.end());

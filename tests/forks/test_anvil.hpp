@@ -11,7 +11,10 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -20,6 +23,20 @@
 extern char** environ;
 
 namespace forkrun::forks::test {
+
+/// The children of this process, zombies included: what a test compares before and after to see
+/// that no process was left (or started).
+inline std::set<pid_t> child_pids() {
+    std::set<pid_t> pids;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream in(task.path() / "children");
+        pid_t pid = 0;
+        while (in >> pid) {
+            pids.insert(pid);
+        }
+    }
+    return pids;
+}
 
 /// The anvil binary: $FORKRUN_ANVIL (set by ctest), else the pinned npm copy.
 inline std::string anvil_binary() {

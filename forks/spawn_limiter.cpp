@@ -1,0 +1,197 @@
+// The spawn cap: a count of places out and a FIFO of waiters under one mutex. A waiter sleeps on
+// a timer of its own executor, and is woken by a cancel posted there, never under the lock.
+#include "forks/spawn_limiter.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+namespace forkrun::forks {
+
+namespace asio = boost::asio;
+
+std::size_t default_spawn_limit() noexcept {
+    return std::max<std::size_t>(2, 2 * std::size_t{std::thread::hardware_concurrency()});
+}
+
+struct SpawnPermit::State {
+    struct Waiter {
+        explicit Waiter(const asio::any_io_executor& ex)
+            : wake(ex, std::chrono::steady_clock::time_point::max()) {}
+
+        asio::steady_timer wake;  ///< Cancelled, on its own executor, to wake the waiter.
+        bool granted = false;     ///< Guarded by the limiter's mutex.
+    };
+
+    explicit State(std::size_t limit) : limit(limit) {}
+
+    /// Takes a place now if one is free and nobody waits (true), or queues `waiter` (false).
+    /// Closed: neither, and `waiter` is not queued.
+    bool take_or_queue(const std::shared_ptr<Waiter>& waiter, bool& is_closed) {
+        std::lock_guard lock(mutex);
+        is_closed = closed;
+        if (closed) {
+            return false;
+        }
+        if (queue.empty() && out < limit) {
+            grant_locked();
+            return true;
+        }
+        queue.push_back(waiter);
+        queued.store(queue.size());
+        return false;
+    }
+
+    /// After the wake-up: whether `waiter` got a place; if not, it leaves the queue.
+    bool settle(const std::shared_ptr<Waiter>& waiter) {
+        std::lock_guard lock(mutex);
+        if (waiter->granted) {
+            return true;
+        }
+        if (const auto it = std::find(queue.begin(), queue.end(), waiter); it != queue.end()) {
+            queue.erase(it);
+            queued.store(queue.size());
+        }
+        return false;
+    }
+
+    /// A permit came back: its place goes to the oldest waiter.
+    void give_back() {
+        std::shared_ptr<Waiter> next;
+        {
+            std::lock_guard lock(mutex);
+            --out;
+            spawning.store(out);
+            if (closed || queue.empty() || out >= limit) {
+                return;
+            }
+            next = std::move(queue.front());
+            queue.pop_front();
+            queued.store(queue.size());
+            next->granted = true;
+            grant_locked();
+        }
+        wake(std::move(next));
+    }
+
+    void close() {
+        std::deque<std::shared_ptr<Waiter>> waiting;
+        {
+            std::lock_guard lock(mutex);
+            closed = true;
+            waiting.swap(queue);
+            queued.store(0);
+        }
+        for (auto& w : waiting) {
+            wake(std::move(w));
+        }
+    }
+
+    void grant_locked() {
+        ++out;
+        spawning.store(out);
+        peak_spawning.store(std::max(peak_spawning.load(), out));
+        granted.fetch_add(1);
+    }
+
+    static void wake(std::shared_ptr<Waiter> waiter) {
+        const auto ex = waiter->wake.get_executor();
+        asio::post(ex, [waiter = std::move(waiter)] { waiter->wake.cancel(); });
+    }
+
+    const std::size_t limit;
+
+    std::mutex mutex;
+    std::size_t out = 0;  ///< Places granted and not given back; the rest guarded by mutex too.
+    bool closed = false;
+    std::deque<std::shared_ptr<Waiter>> queue;
+
+    // Copies for readers that take no lock.
+    std::atomic<std::size_t> spawning{0};
+    std::atomic<std::size_t> peak_spawning{0};
+    std::atomic<std::size_t> queued{0};
+    std::atomic<std::size_t> granted{0};
+};
+
+SpawnPermit::SpawnPermit(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+SpawnPermit::SpawnPermit(SpawnPermit&& other) noexcept : state_(std::move(other.state_)) {}
+
+SpawnPermit& SpawnPermit::operator=(SpawnPermit&& other) noexcept {
+    if (this != &other) {
+        release();
+        state_ = std::move(other.state_);
+    }
+    return *this;
+}
+
+SpawnPermit::~SpawnPermit() {
+    release();
+}
+
+void SpawnPermit::release() noexcept {
+    if (auto state = std::move(state_)) {
+        state->give_back();
+    }
+}
+
+SpawnLimiter::SpawnLimiter(std::size_t limit)
+    : state_(std::make_shared<SpawnPermit::State>(std::max<std::size_t>(limit, 1))) {}
+
+SpawnLimiter::~SpawnLimiter() {
+    close();
+}
+
+asio::awaitable<SpawnPermit> SpawnLimiter::acquire() {
+    auto state = state_;
+    auto waiter = std::make_shared<SpawnPermit::State::Waiter>(co_await asio::this_coro::executor);
+    bool is_closed = false;
+    if (state->take_or_queue(waiter, is_closed)) {
+        co_return SpawnPermit(std::move(state));
+    }
+    if (is_closed) {
+        co_return SpawnPermit{};
+    }
+    // Ends when woken (a place, or closed) or when the awaiting coroutine is cancelled.
+    co_await waiter->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (state->settle(waiter)) {
+        co_return SpawnPermit(std::move(state));
+    }
+    co_return SpawnPermit{};
+}
+
+void SpawnLimiter::close() {
+    state_->close();
+}
+
+std::size_t SpawnLimiter::limit() const noexcept {
+    return state_->limit;
+}
+
+std::size_t SpawnLimiter::spawning() const noexcept {
+    return state_->spawning.load();
+}
+
+std::size_t SpawnLimiter::peak_spawning() const noexcept {
+    return state_->peak_spawning.load();
+}
+
+std::size_t SpawnLimiter::queued() const noexcept {
+    return state_->queued.load();
+}
+
+std::size_t SpawnLimiter::granted() const noexcept {
+    return state_->granted.load();
+}
+
+}  // namespace forkrun::forks
