@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <cstdio>
@@ -328,7 +329,8 @@ int serve(const Options& o) {
     // glibc hands heap back to the kernel as soon as 128 KiB at its top are free, and serves
     // big blocks with mmap: a server that builds and frees the same answers all day then pays
     // page faults for every list it answers (list answers cost 3.6x the CPU with the defaults;
-    // BENCHMARKS.md). Keep up to 32 MiB of free heap, and mmap only blocks of 4 MiB or more.
+    // BENCHMARKS.md). Keep up to 32 MiB of free heap, and mmap only blocks of 4 MiB or more;
+    // the execution thread gives free heap back every 10 s instead (below).
     ::mallopt(M_TRIM_THRESHOLD, 32 << 20);
     ::mallopt(M_MMAP_THRESHOLD, 4 << 20);
     http::TokenStore tokens;
@@ -378,6 +380,19 @@ int serve(const Options& o) {
         }
     } join_exec{exec_ioc, exec_thread};
 
+    // What the trim threshold above keeps, handed back every 10 s (free pages inside the heap
+    // too): RSS follows the runs kept, not the busiest moment since start.
+    asio::co_spawn(
+        exec_ioc,
+        []() -> asio::awaitable<void> {
+            asio::steady_timer timer(co_await asio::this_coro::executor);
+            for (;;) {
+                timer.expires_after(std::chrono::seconds(10));
+                co_await timer.async_wait(asio::use_awaitable);
+                ::malloc_trim(0);
+            }
+        },
+        asio::detached);
     forks::ForkManager fork_manager(exec_ioc.get_executor(), o.forks, std::move(*cu));
     auto started = asio::co_spawn(exec_ioc, fork_manager.start(), asio::use_future).get();
     if (!started) {
