@@ -1,6 +1,7 @@
 // Gateway forwarding: the body goes to the fork as it came; CU is charged per call in it.
 #include "controller/rpc_gateway.hpp"
 
+#include <algorithm>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
@@ -34,9 +35,20 @@ std::string RpcGateway::open(std::shared_ptr<RunRecord> record,
     const std::string secret = random_token(16);  // 128 bits
     {
         std::unique_lock lock(mu_);
+        if (targets_.size() >= sweep_at_) {
+            // Without this every simulation ever run kept its target: the store drops old runs,
+            // and so must this map. Amortized: the next sweep waits until the map has doubled.
+            std::erase_if(targets_, [](const auto& kv) { return kv.second->record.expired(); });
+            sweep_at_ = std::max(kMinSweep, targets_.size() * 2);
+        }
         targets_.emplace(secret, std::move(t));
     }
     return base_ + std::string(kPathPrefix) + secret;
+}
+
+std::size_t RpcGateway::size() const {
+    std::shared_lock lock(mu_);
+    return targets_.size();
 }
 
 void RpcGateway::close(const std::string& rpc_url) {

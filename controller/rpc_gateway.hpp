@@ -36,6 +36,10 @@ class RpcGateway {
     /// From now on the rpcUrl answers 410.
     void close(const std::string& rpc_url);
 
+    /// rpcUrls known (open or answering 410). Those of runs the store has dropped are forgotten
+    /// as new ones open (they then answer 404, like the run itself).
+    std::size_t size() const;
+
     /// Forwards a JSON-RPC body sent to /rpc/{secret}.
     boost::asio::awaitable<GatewayReply> forward(std::string_view secret, std::string body);
 
@@ -57,6 +61,8 @@ class RpcGateway {
     std::string base_;
     mutable std::shared_mutex mu_;
     std::unordered_map<std::string, std::shared_ptr<Target>> targets_;
+    std::size_t sweep_at_ = kMinSweep;  // forget dropped runs' targets when the map gets here
+    static constexpr std::size_t kMinSweep = 1024;
 };
 
 /// A JSON-RPC 2.0 error body with a null id.
