@@ -21,7 +21,7 @@ Controller::Controller(ControllerConfig config, asio::any_io_executor exec)
     : config_(std::move(config)),
       exec_(std::move(exec)),
       store_(config_.retain_runs),
-      start_gate_(exec_, config_.start_backlog) {}
+      start_gate_(config_.start_backlog) {}
 
 Controller::~Controller() = default;
 

@@ -19,7 +19,6 @@
 #include "controller/run_chains.hpp"
 #include "controller/run_execution.hpp"
 #include "controller/run_store.hpp"
-#include "controller/start_gate.hpp"
 #include "controller/transfer_node.hpp"
 
 namespace forkrun::controller {
@@ -102,7 +101,7 @@ class Controller {
     ControllerConfig config_;
     boost::asio::any_io_executor exec_;
     RunStore store_;
-    StartGate start_gate_;
+    forks::SpawnLimiter start_gate_;
     mutable std::mutex active_mu_;
     std::unordered_map<std::string, std::shared_ptr<RunExecution>> active_;
 };

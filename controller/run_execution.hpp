@@ -15,11 +15,15 @@
 #include "controller/node_types.hpp"
 #include "controller/run_chains.hpp"
 #include "controller/run_record.hpp"
-#include "controller/start_gate.hpp"
 #include "controller/transfer_node.hpp"
 #include "controller/workflow_validation.hpp"
+#include "forks/spawn_limiter.hpp"
 
 namespace forkrun::controller {
+
+/// A place in the start backlog (Controller::reserve_start), held until the run's execution
+/// begins. The backlog is bounded by the project's FIFO limiter, the one that caps anvil spawns.
+using StartSlot = forks::SpawnPermit;
 
 /// Called after each run status change (for the transition log).
 using TransitionHook = std::function<void(const RunRecord&, RunStatus from, RunStatus to)>;

@@ -1,5 +1,6 @@
-// The start backlog: creators past `start_backlog` wait in order for a run to begin, a burst never
-// holds more runs waiting to begin than that, and a stopping server wakes every waiter.
+// The start backlog: a burst of creators never holds more runs waiting to begin than
+// `start_backlog`, and once shutdown begins no place is given. (The FIFO limiter under it is
+// tested in tests/forks/spawn_limit_test.cpp.)
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -13,81 +14,12 @@
 
 #include "controller/controller.hpp"
 #include "controller/quiet_stderr.hpp"
-#include "controller/start_gate.hpp"
 
 namespace forkrun::controller {
 namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-
-/// Acquires a place and keeps it in `slots[i]` (`admitted` records the order of admission).
-void acquire_into(asio::io_context& ioc,
-                  StartGate& gate,
-                  std::vector<std::optional<StartSlot>>& slots,
-                  std::vector<int>& admitted,
-                  int i) {
-    asio::co_spawn(
-        ioc,
-        [&gate, &slots, &admitted, i]() -> asio::awaitable<void> {
-            auto slot = co_await gate.acquire();
-            slots[static_cast<std::size_t>(i)] = std::move(slot);
-            admitted.push_back(i);
-        },
-        asio::detached);
-}
-
-TEST(StartGate, CallersPastTheCapacityWaitAndAreAdmittedInOrderAsPlacesFree) {
-    asio::io_context ioc;
-    auto work = asio::make_work_guard(ioc);
-    StartGate gate(ioc.get_executor(), 2);
-    std::vector<std::optional<StartSlot>> slots(5);
-    std::vector<int> admitted;
-    for (int i = 0; i < 5; ++i) {
-        acquire_into(ioc, gate, slots, admitted, i);
-    }
-    ioc.poll();
-    EXPECT_EQ(admitted, (std::vector<int>{0, 1}));
-    EXPECT_EQ(gate.held(), 2u);
-    ASSERT_TRUE(slots[0] && *slots[0]);
-
-    slots[1]->release();
-    ioc.poll();
-    EXPECT_EQ(admitted, (std::vector<int>{0, 1, 2}));
-    slots[1]->release();  // a second release gives nothing back twice
-    ioc.poll();
-    EXPECT_EQ(admitted, (std::vector<int>{0, 1, 2}));
-
-    slots[0].reset();  // dropping a slot gives its place back too
-    slots[2].reset();
-    ioc.poll();
-    EXPECT_EQ(admitted, (std::vector<int>{0, 1, 2, 3, 4}));
-    EXPECT_EQ(gate.held(), 2u);
-}
-
-TEST(StartGate, ClosingWakesEveryWaiterWithAnEmptySlotAndRefusesLaterCallers) {
-    asio::io_context ioc;
-    auto work = asio::make_work_guard(ioc);  // poll() must not stop it once it runs dry
-    StartGate gate(ioc.get_executor(), 1);
-    std::vector<std::optional<StartSlot>> slots(4);
-    std::vector<int> admitted;
-    for (int i = 0; i < 3; ++i) {
-        acquire_into(ioc, gate, slots, admitted, i);
-    }
-    ioc.poll();
-    ASSERT_EQ(admitted, (std::vector<int>{0}));
-    gate.close();
-    ioc.poll();
-    ASSERT_EQ(admitted.size(), 3u);
-    EXPECT_FALSE(*slots[1]);
-    EXPECT_FALSE(*slots[2]);
-    acquire_into(ioc, gate, slots, admitted, 3);
-    ioc.poll();
-    ASSERT_EQ(admitted.size(), 4u);
-    EXPECT_FALSE(*slots[3]);
-    slots[0].reset();  // releasing after the close is harmless
-    ioc.poll();
-}
 
 json::value assert_run() {
     return json::parse(R"({
