@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "controller/run_ids.hpp"
+#include "forks/rpc_policy.hpp"
 
 #include <numeric>
 
@@ -98,12 +99,26 @@ class ForkChains : public RunChains {
         std::uint64_t chain_id,
         std::string method,
         json::array params) override {
+        // The same policy as the rpcUrl gateway; stricter for a live chain's shared upstream.
+        json::value checked = std::move(params);
+        const auto verdict = forks::classify_method(
+            simulation_ ? forks::RpcTarget::kFork : forks::RpcTarget::kLive, method, &checked);
+        params = std::move(checked.as_array());
+        if (verdict.method_class == forks::MethodClass::kRefused) {
+            co_return ErrorInfo{"method_refused",
+                                "method " + method + " is refused: " + std::string(verdict.reason)};
+        }
         std::string url;
+        Slot* slot = nullptr;
         if (simulation_) {
-            for (const auto& s : slots_) {
+            for (auto& s : slots_) {
                 if (s.chain_id == chain_id && s.fork) {
                     url = s.fork->url;
+                    slot = &s;
                 }
+            }
+            if (slot && verdict.method_class == forks::MethodClass::kTainting) {
+                slot->tainted = true;
             }
             if (url.empty()) {
                 co_return ErrorInfo{"chain_not_forked",
@@ -130,6 +145,11 @@ class ForkChains : public RunChains {
         auto res = co_await forks::async_call(forks_.rpc(), std::move(req), asio::use_awaitable);
         if (!res) {
             if (res.error().code == forks::RpcErrc::kAborted) {
+                // Aborting our side does not stop anvil: a write may still land after the
+                // revert, so the lease cannot be reused.
+                if (slot && forks::changes_state(method)) {
+                    slot->tainted = true;
+                }
                 throw boost::system::system_error(asio::error::operation_aborted);
             }
             co_return ErrorInfo{
@@ -157,6 +177,7 @@ class ForkChains : public RunChains {
         std::string fork_id;
         std::string rpc_url;
         std::shared_ptr<forks::ForkHandle> fork;
+        bool tainted = false;  ///< An rpc node changed a node setting evm_revert does not undo.
     };
 
     forks::MethodMeter fork_meter(const std::string& fork_id) {
@@ -213,22 +234,32 @@ class ForkChains : public RunChains {
 
     asio::awaitable<ForkTeardown> release_one(std::size_t i) {
         auto& s = slots_[i];
-        gateway_.close(s.rpc_url);  // the rpcUrl refuses service from here on
         const auto started = std::chrono::steady_clock::now();
+        // The rpcUrl refuses service from here on. A pooled fork is reverted only once every
+        // call already forwarded has landed, and never after a call the revert cannot undo.
+        bool reusable = true;
+        if (pool_) {
+            const auto closed =
+                co_await gateway_.close_and_drain(s.rpc_url, forks_.config().teardown_timeout / 2);
+            reusable = closed.drained && !closed.tainted && !s.tainted;
+        } else {
+            gateway_.close(s.rpc_url);
+        }
         auto td = std::make_shared<Teardown>(strand_);
         auto fork = s.fork;
         auto meter = fork_meter(s.fork_id);
         asio::co_spawn(
             strand_,
             [](forks::ForkManager& forks, std::shared_ptr<forks::ForkHandle> fork,
-               forks::MethodMeter meter, std::shared_ptr<Teardown> td) -> asio::awaitable<void> {
-                auto r = co_await forks.release(fork, std::move(meter));
+               forks::MethodMeter meter, bool reusable,
+               std::shared_ptr<Teardown> td) -> asio::awaitable<void> {
+                auto r = co_await forks.release(fork, std::move(meter), reusable);
                 if (!r.ok && fork->process) {
                     fork->process->kill_now();  // the reaper's last word: nothing survives
                 }
                 td->result = std::move(r);
                 td->timer.cancel();
-            }(forks_, fork, meter, td),
+            }(forks_, fork, meter, reusable, td),
             asio::detached);
         td->timer.expires_after(forks_.config().teardown_timeout);
         while (!td->result &&

@@ -1,15 +1,20 @@
-// Gateway forwarding: the body goes to the fork as it came; CU is charged per call in it.
+// Gateway forwarding: parse once, police and meter each call, write on only what was parsed, and
+// answer every failure as JSON-RPC under the caller's ids.
 #include "controller/rpc_gateway.hpp"
 
 #include <algorithm>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 #include <mutex>
 
 #include "controller/run_ids.hpp"
+#include "forks/rpc_policy.hpp"
 
 namespace forkrun::controller {
 
@@ -17,11 +22,11 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 std::string jsonrpc_error_body(int code, std::string_view message) {
-    json::object err{{"code", code}, {"message", message}};
-    return json::serialize(json::object{{"jsonrpc", "2.0"}, {"id", nullptr}, {"error", err}});
+    return forks::jsonrpc_error(nullptr, code, message);
 }
 
-RpcGateway::RpcGateway(forks::RpcClient& rpc, const forks::CuTable& cu) : rpc_(rpc), cu_(cu) {}
+RpcGateway::RpcGateway(forks::RpcClient& rpc, const forks::CuTable& cu, GatewayLimits limits)
+    : rpc_(rpc), cu_(cu), limits_(limits) {}
 
 std::string RpcGateway::open(std::shared_ptr<RunRecord> record,
                              std::string fork_id,
@@ -51,10 +56,54 @@ std::size_t RpcGateway::size() const {
     return targets_.size();
 }
 
+std::optional<std::string> RpcGateway::fork_id_of(std::string_view secret) const {
+    if (auto t = lookup(secret)) {
+        return t->fork_id;
+    }
+    return std::nullopt;
+}
+
 void RpcGateway::close(const std::string& rpc_url) {
     const auto pos = rpc_url.rfind('/');
     if (auto t = lookup(std::string_view(rpc_url).substr(pos + 1))) {
+        std::lock_guard lock(t->mu);
         t->released = true;
+    }
+}
+
+asio::awaitable<GatewayClose> RpcGateway::close_and_drain(const std::string& rpc_url,
+                                                          std::chrono::milliseconds within) {
+    const auto pos = rpc_url.rfind('/');
+    auto t = lookup(std::string_view(rpc_url).substr(pos + 1));
+    if (!t) {
+        co_return GatewayClose{};
+    }
+    // The executor is the caller's strand: the wake-up posted below cannot run before the wait
+    // has begun, so it is never lost.
+    auto ex = co_await asio::this_coro::executor;
+    auto timer = std::make_shared<asio::steady_timer>(ex);
+    timer->expires_after(within);
+    {
+        std::lock_guard lock(t->mu);
+        t->released = true;
+        if (t->in_flight == 0) {
+            co_return GatewayClose{true, t->tainted.load()};
+        }
+        t->on_drained.push_back([ex, w = std::weak_ptr(timer)] {
+            asio::post(ex, [w] {
+                if (auto timer = w.lock()) {
+                    timer->cancel();
+                }
+            });
+        });
+    }
+    for (;;) {
+        boost::system::error_code ec;
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        std::lock_guard lock(t->mu);
+        if (t->in_flight == 0 || !ec) {  // drained, or the time is up
+            co_return GatewayClose{t->in_flight == 0, t->tainted.load()};
+        }
     }
 }
 
@@ -63,6 +112,46 @@ std::shared_ptr<RpcGateway::Target> RpcGateway::lookup(std::string_view secret) 
     auto it = targets_.find(std::string(secret));
     return it == targets_.end() ? nullptr : it->second;
 }
+
+GatewayCounts RpcGateway::counts() const {
+    GatewayCounts c;
+    c.forwarded = counters_.forwarded.load();
+    c.refused = counters_.refused.load();
+    c.invalid = counters_.invalid.load();
+    c.not_found = counters_.not_found.load();
+    c.gone = counters_.gone.load();
+    c.failed = counters_.failed.load();
+    return c;
+}
+
+// Counts one forwarded body in flight to its target until it is answered.
+class RpcGateway::InFlight {
+  public:
+    explicit InFlight(std::shared_ptr<Target> t) : t_(std::move(t)) {}
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+    ~InFlight() { end(); }
+
+    void end() {
+        if (!t_) {
+            return;
+        }
+        std::vector<std::function<void()>> wake;
+        {
+            std::lock_guard lock(t_->mu);
+            if (--t_->in_flight == 0 && t_->released) {
+                wake.swap(t_->on_drained);
+            }
+        }
+        for (auto& w : wake) {
+            w();
+        }
+        t_.reset();
+    }
+
+  private:
+    std::shared_ptr<Target> t_;
+};
 
 namespace {
 
@@ -84,19 +173,149 @@ auto async_post_raw(forks::RpcClient& rpc,
         token, std::move(url), std::move(body), timeout);
 }
 
+// Error objects, comma-separated, to be answered alongside (or instead of) the fork's answer.
+class Answers {
+  public:
+    void add(const json::value& id, int code, std::string_view message) {
+        if (!text_.empty()) {
+            text_.push_back(',');
+        }
+        text_.append(forks::jsonrpc_error(id, code, message));
+        ++count_;
+    }
+    bool empty() const { return count_ == 0; }
+    std::size_t count() const { return count_; }
+    const std::string& text() const { return text_; }
+
+    /// The whole answer: an array for a batch, the one object otherwise.
+    std::string body(bool batch) const { return batch ? "[" + text_ + "]" : text_; }
+
+  private:
+    std::string text_;
+    std::size_t count_ = 0;
+};
+
+// The same error for every call of a body (or one with a null id when it could not be read).
+GatewayReply answer_all(
+    unsigned status,
+    const boost::system::result<forks::JsonRpcBody, forks::JsonRpcBodyError>& parsed,
+    int code,
+    std::string_view message) {
+    if (!parsed) {
+        return {status, forks::jsonrpc_error(nullptr, code, message)};
+    }
+    Answers a;
+    for (const auto& c : parsed->calls) {
+        a.add(c.id, code, message);
+    }
+    return {status, a.body(parsed->batch)};
+}
+
+// Adds our error objects to the fork's answer to a batch.
+std::string splice(std::string_view fork_answer, const Answers& ours) {
+    auto first = fork_answer.find_first_not_of(" \t\r\n");
+    auto last = fork_answer.find_last_not_of(" \t\r\n");
+    if (first == std::string_view::npos) {
+        return "[" + ours.text() + "]";
+    }
+    const auto trimmed = fork_answer.substr(first, last - first + 1);
+    std::string out;
+    out.reserve(trimmed.size() + ours.text().size() + 4);
+    if (trimmed.size() >= 2 && trimmed.front() == '[' && trimmed.back() == ']') {
+        const auto inner = trimmed.substr(1, trimmed.size() - 2);
+        out.push_back('[');
+        if (inner.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+            out.append(inner);
+            out.push_back(',');
+        }
+    } else {
+        out.push_back('[');
+        out.append(trimmed);
+        out.push_back(',');
+    }
+    out.append(ours.text());
+    out.push_back(']');
+    return out;
+}
+
 }  // namespace
 
 asio::awaitable<GatewayReply> RpcGateway::forward(std::string_view secret, std::string body) {
     auto t = lookup(secret);
+    const auto parsed = forks::parse_jsonrpc_body(body, limits_.jsonrpc);
     if (!t) {
-        co_return GatewayReply{404, jsonrpc_error_body(-32001, "no fork at this rpcUrl")};
+        ++counters_.not_found;
+        co_return answer_all(404, parsed, -32001, "no fork at this rpcUrl");
     }
     auto record = t->record.lock();
-    if (t->released || !record) {
-        co_return GatewayReply{
-            410, jsonrpc_error_body(-32002, "this fork was released; its rpcUrl no longer serves")};
+    const auto released = [&t] {
+        std::lock_guard lock(t->mu);
+        return t->released;
+    };
+    if (!record || released()) {
+        ++counters_.gone;
+        co_return answer_all(410, parsed, -32002,
+                             "this fork was released; its rpcUrl no longer serves");
     }
-    const auto cost = forks::cu_of_body(cu_, body);
+    if (!parsed) {
+        ++counters_.invalid;
+        co_return GatewayReply{
+            400, forks::jsonrpc_error(nullptr, parsed.error().code, parsed.error().message)};
+    }
+    if (parsed->over_batch_limit) {
+        ++counters_.invalid;
+        Answers a;
+        for (const auto& c : parsed->calls) {
+            a.add(c.id, forks::kLimitExceededCode, c.invalid);
+        }
+        co_return GatewayReply{413, a.body(true)};
+    }
+
+    // Police and price every call; only the allowed ones go on.
+    Answers answers;
+    std::vector<const forks::JsonRpcCall*> onward;
+    onward.reserve(parsed->calls.size());
+    std::uint64_t cost = 0;
+    for (const auto& c : parsed->calls) {
+        if (!c.invalid.empty()) {
+            ++counters_.invalid;
+            answers.add(c.id, forks::kInvalidRequestCode, c.invalid);
+            continue;
+        }
+        const auto verdict = forks::classify_method(forks::RpcTarget::kFork, c.method, c.params());
+        if (verdict.method_class == forks::MethodClass::kRefused) {
+            ++counters_.refused;
+            if (!c.notification) {
+                answers.add(c.id, forks::kRefusedCode,
+                            "method " + c.method + " is refused: " + std::string(verdict.reason));
+            }
+            continue;
+        }
+        if (verdict.method_class == forks::MethodClass::kTainting) {
+            t->tainted = true;
+        }
+        cost += cu_.cost(c.method);
+        onward.push_back(&c);
+    }
+    if (onward.empty()) {
+        if (answers.empty()) {
+            co_return GatewayReply{204, {}};  // only notifications, all refused
+        }
+        const bool invalid_single = !parsed->batch && !parsed->calls.front().invalid.empty();
+        co_return GatewayReply{invalid_single ? 400u : 200u, answers.body(parsed->batch)};
+    }
+
+    // Counted in flight before the release could pass it, charged before it is sent.
+    {
+        std::lock_guard lock(t->mu);
+        if (t->released) {
+            ++counters_.gone;
+            co_return answer_all(410, parsed, -32002,
+                                 "this fork was released; its rpcUrl no longer serves");
+        }
+        ++t->in_flight;
+    }
+    InFlight in_flight(t);
     if (cost > 0) {
         record->update([&](Run& r) {
             if (auto* f = r.find_fork(t->fork_id)) {
@@ -104,13 +323,37 @@ asio::awaitable<GatewayReply> RpcGateway::forward(std::string_view secret, std::
             }
         });
     }
-    std::string url = t->fork_url;
-    auto reply = co_await async_post_raw(rpc_, std::move(url), std::move(body),
-                                         std::chrono::seconds(30), asio::use_awaitable);
-    if (reply.error) {
-        co_return GatewayReply{502, jsonrpc_error_body(-32003, reply.error->message)};
+    std::string out;
+    if (!parsed->batch) {
+        out = json::serialize(onward.front()->request);
+    } else {
+        out.push_back('[');
+        for (std::size_t i = 0; i < onward.size(); ++i) {
+            if (i > 0) {
+                out.push_back(',');
+            }
+            out.append(json::serialize(onward[i]->request));
+        }
+        out.push_back(']');
     }
-    co_return GatewayReply{static_cast<unsigned>(reply.http_status), std::move(reply.body)};
+    auto reply = co_await async_post_raw(rpc_, t->fork_url, std::move(out), limits_.call_timeout,
+                                         asio::use_awaitable);
+    in_flight.end();
+    if (reply.error) {
+        counters_.failed += onward.size();
+        const std::string why = t->label + " fork unreachable: " + reply.error->message;
+        for (const auto* c : onward) {
+            if (!c->notification) {
+                answers.add(c->id, -32003, why);
+            }
+        }
+        co_return GatewayReply{502, answers.body(parsed->batch)};
+    }
+    counters_.forwarded += onward.size();
+    if (answers.empty()) {
+        co_return GatewayReply{static_cast<unsigned>(reply.http_status), std::move(reply.body)};
+    }
+    co_return GatewayReply{200, splice(reply.body, answers)};
 }
 
 }  // namespace forkrun::controller

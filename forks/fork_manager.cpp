@@ -150,7 +150,8 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::lea
 }
 
 asio::awaitable<ForkRelease> ForkManager::release(std::shared_ptr<ForkHandle> fork,
-                                                  MethodMeter meter) {
+                                                  MethodMeter meter,
+                                                  bool reusable) {
     ForkRelease out;
     if (fork->process) {
         auto r = co_await fork->process->stop(std::chrono::milliseconds(2000));
@@ -162,9 +163,9 @@ asio::awaitable<ForkRelease> ForkManager::release(std::shared_ptr<ForkHandle> fo
             out.error = "the fork had already ended before its teardown: it " + r.status;
         }
     } else if (fork->pool) {
-        auto r = co_await fork->pool->release(fork->lease, meter);
+        auto r = co_await fork->pool->release(fork->lease, meter, reusable);
         out.ok = r.ok;
-        out.method = "evm_revert";
+        out.method = std::string(r.method);
         out.error = r.error;
     }
     co_return out;

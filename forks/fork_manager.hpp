@@ -58,9 +58,11 @@ class ForkManager {
         MethodMeter meter);
 
     /// Stops (fork mode) or reverts and returns (pool mode) the fork. Runs to its end even when
-    /// the caller stops waiting.
+    /// the caller stops waiting. A pooled fork that is not `reusable` (its lease was tainted) is
+    /// destroyed and replaced instead of reverted.
     boost::asio::awaitable<ForkRelease> release(std::shared_ptr<ForkHandle> fork,
-                                                MethodMeter meter);
+                                                MethodMeter meter,
+                                                bool reusable = true);
 
     /// Starts no more anvils (spawns still waiting for their turn fail at once), then stops
     /// every pool and devnet upstream. Cancel the runs first: a fork a run is opening is stopped

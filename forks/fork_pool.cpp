@@ -75,14 +75,14 @@ asio::awaitable<ForkPool::AcquireResult> ForkPool::acquire(std::chrono::millisec
     co_return result;
 }
 
-asio::awaitable<PoolRelease> ForkPool::release(PoolLease lease, MethodMeter meter) {
+asio::awaitable<PoolRelease> ForkPool::release(PoolLease lease, MethodMeter meter, bool reusable) {
     auto self = shared_from_this();
     // A caller cancelled before this point must still give the fork back, so this frame's
     // cancellation must not turn the co_await below into an exception.
     const bool throw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
     co_await asio::this_coro::throw_if_cancelled(false);
     auto result = co_await asio::co_spawn(
-        strand_, release_on_strand(std::move(lease), std::move(meter)),
+        strand_, release_on_strand(std::move(lease), std::move(meter), reusable),
         asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
     co_await asio::this_coro::throw_if_cancelled(throw_if_cancelled);
     co_return result;
@@ -191,7 +191,9 @@ asio::awaitable<ForkPool::AcquireResult> ForkPool::acquire_on_strand(
     }
 }
 
-asio::awaitable<PoolRelease> ForkPool::release_on_strand(PoolLease lease, MethodMeter meter) {
+asio::awaitable<PoolRelease> ForkPool::release_on_strand(PoolLease lease,
+                                                         MethodMeter meter,
+                                                         bool reusable) {
     const auto started = Clock::now();
     PoolRelease out;
     auto finish = [&out, started]() -> PoolRelease {
@@ -220,6 +222,16 @@ asio::awaitable<PoolRelease> ForkPool::release_on_strand(PoolLease lease, Method
         co_return finish();
     }
 
+    if (!reusable) {
+        // A tainted lease (or one with calls still in flight) changed what a revert cannot be
+        // trusted to undo: the fork is never lent again.
+        out.ok = true;
+        out.destroyed = true;
+        out.method = "destroy";
+        destroy(fork);
+        co_return finish();
+    }
+
     if (meter) {
         meter("evm_revert");
     }
@@ -232,10 +244,26 @@ asio::awaitable<PoolRelease> ForkPool::release_on_strand(PoolLease lease, Method
         co_return finish();
     }
     if (reverted && reverted->is_bool() && reverted->as_bool() && !fork->dead) {
-        out.ok = true;
         out.reverted = true;
-        leased_.erase(fork->serial);
-        make_idle(std::move(fork));
+        // anvil_reset restarts the snapshot ids, so `true` alone proves nothing.
+        auto mismatch = co_await verify_reverted(fork);
+        if (fork->retired) {
+            out.error = "the fork pool of " + chain_label_ + " was shut down during the release";
+            out.destroyed = true;
+            co_return finish();
+        }
+        if (mismatch.empty() && !fork->dead) {
+            out.ok = true;
+            leased_.erase(fork->serial);
+            make_idle(std::move(fork));
+            co_return finish();
+        }
+        out.error = chain_label_ +
+                    ": after evm_revert the fork is not as it was before the lease (" +
+                    (fork->dead ? "it " + fork->death : mismatch) +
+                    "); it was destroyed and is being replaced";
+        out.destroyed = true;
+        destroy(fork);
         co_return finish();
     }
     if (fork->dead) {
@@ -251,6 +279,28 @@ asio::awaitable<PoolRelease> ForkPool::release_on_strand(PoolLease lease, Method
     out.destroyed = true;
     destroy(fork);
     co_return finish();
+}
+
+asio::awaitable<std::string> ForkPool::verify_reverted(std::shared_ptr<Fork> fork) {
+    auto now = co_await read_fingerprint(rpc_, fork->url, options_.call_timeout, chain_label_);
+    if (!now) {
+        co_return now.error();
+    }
+    if (only_restorable_differences(fork->baseline, *now) &&
+        !fingerprint_difference(fork->baseline, *now).empty()) {
+        // evm_revert leaves the next base fee where the lease's blocks took it, and keeps queued
+        // transactions: set both back, then look again.
+        auto restored = co_await restore_settings(rpc_, fork->url, fork->baseline,
+                                                  options_.call_timeout, chain_label_);
+        if (!restored) {
+            co_return restored.error();
+        }
+        now = co_await read_fingerprint(rpc_, fork->url, options_.call_timeout, chain_label_);
+        if (!now) {
+            co_return now.error();
+        }
+    }
+    co_return fingerprint_difference(fork->baseline, *now);
 }
 
 asio::awaitable<void> ForkPool::shutdown_on_strand() {

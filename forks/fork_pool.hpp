@@ -62,10 +62,13 @@ struct PoolLease {
 
 /// The outcome of release().
 struct PoolRelease {
-    bool ok = false;         ///< The fork was reverted and is back in the pool.
+    /// The fork was reverted, shown to match its fingerprint and is back in the pool; or, for a
+    /// lease that was not reusable, it is being destroyed and replaced as asked.
+    bool ok = false;
     bool reverted = false;   ///< evm_revert answered true.
     bool destroyed = false;  ///< The fork was not reusable: it is being stopped and replaced.
     std::string error;       ///< Why not ok; empty when ok.
+    std::string_view method = "evm_revert";  ///< "evm_revert", or "destroy" when not reusable.
     std::chrono::microseconds took{0};
 };
 
@@ -104,12 +107,18 @@ class ForkPool : public std::enable_shared_from_this<ForkPool> {
     boost::asio::awaitable<AcquireResult> acquire(std::chrono::milliseconds timeout,
                                                   MethodMeter meter);
 
-    /// Reverts the fork to the lease's snapshot (evm_revert, metered, bounded by call_timeout).
-    /// Only an answer of `true` puts the fork back in the pool (to the first waiter, if any);
-    /// anything else destroys it (stopped and reaped in the background) and spawns a replacement.
-    /// Runs to completion even if the awaiting coroutine is cancelled. Releasing a lease twice,
-    /// or after shutdown(), reports ok=false.
-    boost::asio::awaitable<PoolRelease> release(PoolLease lease, MethodMeter meter);
+    /// Reverts the fork to the lease's snapshot (evm_revert, metered, bounded by call_timeout),
+    /// sets back the next block's base fee and drops pending transactions, then reads the fork's
+    /// fingerprint (unmetered: the pool's own upkeep). Only a revert that answered `true` and a
+    /// fingerprint equal to the one taken when the fork started put the fork back in the pool (to
+    /// the first waiter, if any); anything else destroys it (stopped and reaped in the
+    /// background) and spawns a replacement. `reusable` false (a tainted lease, or calls still in
+    /// flight) destroys and replaces the fork without a revert. Runs to completion even if the
+    /// awaiting coroutine is cancelled. Releasing a lease twice, or after shutdown(), reports
+    /// ok=false.
+    boost::asio::awaitable<PoolRelease> release(PoolLease lease,
+                                                MethodMeter meter,
+                                                bool reusable = true);
 
     /// Fails every waiter, stops pending spawns, stops and reaps every fork (leased ones too),
     /// and completes once no process of the pool is left. Later acquires fail at once.
@@ -130,7 +139,12 @@ class ForkPool : public std::enable_shared_from_this<ForkPool> {
 
     boost::asio::awaitable<AcquireResult> acquire_on_strand(std::chrono::milliseconds timeout,
                                                             MethodMeter meter);
-    boost::asio::awaitable<PoolRelease> release_on_strand(PoolLease lease, MethodMeter meter);
+    boost::asio::awaitable<PoolRelease> release_on_strand(PoolLease lease,
+                                                          MethodMeter meter,
+                                                          bool reusable);
+    /// After a revert that answered true: the fork's fingerprint, restored where it can be;
+    /// empty when it matches the fork's first one, else why not.
+    boost::asio::awaitable<std::string> verify_reverted(std::shared_ptr<Fork> fork);
     boost::asio::awaitable<void> shutdown_on_strand();
     boost::asio::awaitable<void> spawn_one(std::uint64_t serial, std::chrono::milliseconds backoff);
     boost::asio::awaitable<void> watch(std::shared_ptr<Fork> fork);

@@ -118,6 +118,15 @@ asio::awaitable<void> ForkPool::spawn_one(std::uint64_t serial, std::chrono::mil
                 co_await pause.async_wait(kUseTuple);
             }
             if (error.empty() && !shutting_down_) {
+                auto fp =
+                    co_await read_fingerprint(rpc_, fork->url, kReadyCallTimeout, chain_label_);
+                if (fp) {
+                    fork->baseline = std::move(*fp);
+                } else {
+                    error = chain_label_ + ": " + fp.error();
+                }
+            }
+            if (error.empty() && !shutting_down_) {
                 spawn_failures_ = 0;
                 last_spawn_error_.clear();
                 run_tracked(watch(fork));

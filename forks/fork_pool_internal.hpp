@@ -1,6 +1,7 @@
 // The pieces of ForkPool shared by its files: a pool's fork and waiter records, and small helpers.
 #pragma once
 
+#include "forks/fork_fingerprint.hpp"
 #include "forks/fork_pool.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -42,11 +43,12 @@ struct ForkPool::Fork {
     std::uint64_t serial = 0;
     std::unique_ptr<AnvilProcess> process;
     std::string url;
-    std::string snapshot;  ///< Of the outstanding lease; empty when none.
-    bool leased = false;   ///< In leased_ (lent out, or handed to a waiter).
-    bool dead = false;     ///< Exited on its own.
-    bool retired = false;  ///< Removed from the pool; being stopped.
-    std::string death;     ///< How it exited, when dead.
+    std::string snapshot;      ///< Of the outstanding lease; empty when none.
+    bool leased = false;       ///< In leased_ (lent out, or handed to a waiter).
+    bool dead = false;         ///< Exited on its own.
+    bool retired = false;      ///< Removed from the pool; being stopped.
+    std::string death;         ///< How it exited, when dead.
+    ForkFingerprint baseline;  ///< Read once it was ready; every release must restore it.
 };
 
 struct ForkPool::Waiter {

@@ -215,6 +215,84 @@ TEST_F(ForkPoolTest, WhatALeaseChangedIsRevertedBeforeTheNextLease) {
     EXPECT_TRUE(run(pool->release(b, {})).ok);
 }
 
+// A setting evm_revert does not undo, changed on the fork itself (not through the policy): the
+// fingerprint catches it and the fork is replaced, never lent again.
+TEST_F(ForkPoolTest, AReleaseThatCannotProveTheForkCleanDestroysIt) {
+    auto pool = make_pool(fresh_chain(), 1);
+    ASSERT_TRUE(eventually([&] { return pool->idle() == 1; }));
+    const auto poisoned = acquire_ok(*pool);
+    ASSERT_TRUE(rpc(poisoned.url, "anvil_setChainId", {999}));
+    const auto released = run(pool->release(poisoned, {}));
+    EXPECT_FALSE(released.ok);
+    EXPECT_TRUE(released.reverted) << "evm_revert answered true, which proves nothing";
+    EXPECT_TRUE(released.destroyed);
+    EXPECT_NE(released.error.find("chainId"), std::string::npos) << released.error;
+
+    ASSERT_TRUE(eventually([&] { return pool->idle() == 1; }));
+    const auto next = acquire_ok(*pool);
+    EXPECT_NE(next.fork_serial, poisoned.fork_serial);
+    EXPECT_EQ(boost::json::serialize(*rpc(next.url, "eth_chainId")), "\"0x2105\"");
+    EXPECT_TRUE(run(pool->release(next, {})).ok);
+}
+
+// anvil_reset restarts the snapshot ids, so fresh snapshots re-create the lease's id and its
+// evm_revert answers true: the instance id shows the reset.
+TEST_F(ForkPoolTest, AResetAndReSnapshotIsCaughtDespiteARevertThatAnswersTrue) {
+    auto pool = make_pool(fresh_chain(), 1);
+    ASSERT_TRUE(eventually([&] { return pool->idle() == 1; }));
+    const auto lease = acquire_ok(*pool);
+    ASSERT_TRUE(rpc(lease.url, "anvil_reset"));
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_TRUE(rpc(lease.url, "evm_snapshot"));
+    }
+    const auto released = run(pool->release(lease, {}));
+    EXPECT_TRUE(released.reverted);
+    EXPECT_FALSE(released.ok);
+    EXPECT_TRUE(released.destroyed);
+}
+
+TEST_F(ForkPoolTest, MinedBlocksAndQueuedTransactionsAreSetBackAndTheForkReused) {
+    auto pool = make_pool(fresh_chain(), 1);
+    ASSERT_TRUE(eventually([&] { return pool->idle() == 1; }));
+    const auto first = acquire_ok(*pool);
+    const auto gas_price = boost::json::serialize(*rpc(first.url, "eth_gasPrice"));
+    const char* dev0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_TRUE(rpc(first.url, "eth_sendTransaction",
+                        {boost::json::object{{"from", dev0}, {"to", kAddress}, {"value", "0x1"}}}));
+    }
+    ASSERT_TRUE(rpc(first.url, "anvil_mine", {"0x10"}));
+    ASSERT_TRUE(rpc(first.url, "eth_sendTransaction",
+                    {boost::json::object{
+                        {"from", dev0}, {"to", kAddress}, {"value", "0x1"}, {"nonce", "0x9"}}}));
+    ASSERT_NE(boost::json::serialize(*rpc(first.url, "eth_gasPrice")), gas_price);
+
+    const auto released = run(pool->release(first, {}));
+    EXPECT_TRUE(released.ok) << released.error;
+    EXPECT_FALSE(released.destroyed);
+    const auto again = acquire_ok(*pool);
+    EXPECT_EQ(again.fork_serial, first.fork_serial);
+    EXPECT_EQ(boost::json::serialize(*rpc(again.url, "eth_gasPrice")), gas_price);
+    const auto pool_status = rpc(again.url, "txpool_status");
+    EXPECT_EQ(boost::json::serialize(*pool_status), R"({"pending":"0x0","queued":"0x0"})");
+    EXPECT_TRUE(run(pool->release(again, {})).ok);
+}
+
+TEST_F(ForkPoolTest, ALeaseThatIsNotReusableIsDestroyedWithoutARevert) {
+    auto pool = make_pool(fresh_chain(), 1);
+    ASSERT_TRUE(eventually([&] { return pool->idle() == 1; }));
+    MeterLog log;
+    const auto lease = acquire_ok(*pool, log.meter());
+    const auto released = run(pool->release(lease, log.meter(), false));
+    EXPECT_TRUE(released.ok);
+    EXPECT_TRUE(released.destroyed);
+    EXPECT_FALSE(released.reverted);
+    EXPECT_EQ(released.method, "destroy");
+    EXPECT_EQ(log.methods(), (std::vector<std::string>{"evm_snapshot"}));
+    ASSERT_TRUE(eventually([&] { return pool->idle() == 1; }));
+    EXPECT_NE(acquire_ok(*pool).fork_serial, lease.fork_serial);
+}
+
 TEST_F(ForkPoolTest, WaitersGetReleasedForksInOrder) {
     auto pool = make_pool(fresh_chain(), 2);
     ASSERT_TRUE(eventually([&] { return pool->idle() == 2; }));
