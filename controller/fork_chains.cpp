@@ -12,6 +12,7 @@
 
 #include "controller/run_ids.hpp"
 #include "forks/rpc_policy.hpp"
+#include "forks/upstream_redaction.hpp"
 
 #include <numeric>
 
@@ -154,7 +155,7 @@ class ForkChains : public RunChains {
             }
             co_return ErrorInfo{
                 res.error().code == forks::RpcErrc::kRpcError ? "rpc_error" : "rpc_failed",
-                res.error().message};
+                forks::redact_upstreams(res.error().message, forks_.config())};
         }
         co_return std::move(*res);
     }
@@ -208,13 +209,16 @@ class ForkChains : public RunChains {
             record_->update([&](Run& r) {
                 if (auto* f = r.find_fork(s.fork_id)) {
                     f->state = ForkState::kFailed;
-                    f->error = opened.error();
+                    f->error = forks::redact_upstreams(opened.error(), forks_.config());
                 }
             });
-            co_return RunError{"provisioning_failed", opened.error(), std::nullopt};
+            co_return RunError{"provisioning_failed",
+                               forks::redact_upstreams(opened.error(), forks_.config()),
+                               std::nullopt};
         }
         s.fork = std::make_shared<forks::ForkHandle>(std::move(*opened));
-        s.rpc_url = gateway_.open(record_, s.fork_id, s.chain_id, s.fork->url);
+        s.rpc_url = gateway_.open(record_, s.fork_id, s.chain_id, s.fork->url,
+                                  forks_.upstream(s.chain_id).value_or(""));
         record_->update([&](Run& r) {
             if (auto* f = r.find_fork(s.fork_id)) {
                 f->state = ForkState::kReady;
@@ -277,7 +281,7 @@ class ForkChains : public RunChains {
             out.ok = td->result->ok;
             out.method = td->result->method;
             if (!td->result->error.empty()) {
-                out.error = td->result->error;
+                out.error = forks::redact_upstreams(td->result->error, forks_.config());
             }
         } else {
             out.ok = false;

@@ -15,6 +15,7 @@
 
 #include "controller/run_ids.hpp"
 #include "forks/rpc_policy.hpp"
+#include "forks/upstream_redaction.hpp"
 
 namespace forkrun::controller {
 
@@ -31,12 +32,14 @@ RpcGateway::RpcGateway(forks::RpcClient& rpc, const forks::CuTable& cu, GatewayL
 std::string RpcGateway::open(std::shared_ptr<RunRecord> record,
                              std::string fork_id,
                              std::uint64_t chain_id,
-                             std::string fork_url) {
+                             std::string fork_url,
+                             std::string upstream) {
     auto t = std::make_shared<Target>();
     t->record = record;
     t->fork_id = std::move(fork_id);
     t->label = "chain " + std::to_string(chain_id);
     t->fork_url = std::move(fork_url);
+    t->upstream = std::move(upstream);
     const std::string secret = random_token(16);  // 128 bits
     {
         std::unique_lock lock(mu_);
@@ -341,7 +344,11 @@ asio::awaitable<GatewayReply> RpcGateway::forward(std::string_view secret, std::
     in_flight.end();
     if (reply.error) {
         counters_.failed += onward.size();
-        const std::string why = t->label + " fork unreachable: " + reply.error->message;
+        // Neither the fork's own address nor its upstream leaves the controller.
+        const std::string why =
+            t->label + " fork unreachable: " +
+            forks::redact_url(forks::redact_url(reply.error->message, t->fork_url, "<fork>"),
+                              t->upstream);
         for (const auto* c : onward) {
             if (!c->notification) {
                 answers.add(c->id, -32003, why);
@@ -350,6 +357,8 @@ asio::awaitable<GatewayReply> RpcGateway::forward(std::string_view secret, std::
         co_return GatewayReply{502, answers.body(parsed->batch)};
     }
     counters_.forwarded += onward.size();
+    // anvil names its upstream in errors about it (e.g. when the upstream is unreachable).
+    reply.body = forks::redact_url(std::move(reply.body), t->upstream);
     if (answers.empty()) {
         co_return GatewayReply{static_cast<unsigned>(reply.http_status), std::move(reply.body)};
     }

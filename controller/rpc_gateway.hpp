@@ -57,11 +57,13 @@ class RpcGateway {
     /// The base of every rpcUrl (the server's public address); set before any run starts.
     void set_base_url(std::string base) { base_ = std::move(base); }
 
-    /// Registers a ready fork; returns its public rpcUrl.
+    /// Registers a ready fork; returns its public rpcUrl. `upstream` (the URL the fork forks,
+    /// empty when none) is redacted from every answer.
     std::string open(std::shared_ptr<RunRecord> record,
                      std::string fork_id,
                      std::uint64_t chain_id,
-                     std::string fork_url);
+                     std::string fork_url,
+                     std::string upstream = {});
     /// From now on the rpcUrl answers 410. Calls already forwarded may still land.
     void close(const std::string& rpc_url);
     /// Closes the rpcUrl, then waits up to `within` for every call already forwarded through it
@@ -90,6 +92,7 @@ class RpcGateway {
         std::string fork_id;
         std::string label;
         std::string fork_url;
+        std::string upstream;
         std::atomic<bool> tainted{false};
         std::mutex mu;  // guards the three below
         bool released = false;

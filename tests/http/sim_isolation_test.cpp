@@ -425,5 +425,25 @@ TEST(GatewayPolicy, RpcNodesFollowThePolicyAndALiveRunNeverChangesTheUpstream) {
     EXPECT_EQ(target.connections(), 0);
 }
 
+TEST(GatewayPolicy, AnUpstreamThatFailsIsNeverNamedToTheClient) {
+    // An "upstream" that accepts and hangs up: the fork cannot start, and anvil's error names the
+    // URL it tried, which in production carries a provider's API key.
+    Listener upstream;
+    const std::string key_url = upstream.url() + "/v2/PROVIDERKEY";
+    TempDir dir;
+    auto server = start_server_with_config(
+        json::object{{"chains", json::object{{"1", json::object{{"upstreamRpcUrl", key_url},
+                                                                {"poolSize", 0}}}}}},
+        dir);
+    Api api(server->base_url());
+    auto body = sim_request("fork", {1}, hold_nodes());
+    auto run = api.wait_terminal(str_at(api.create_ok(body), "id"), 60s);
+    EXPECT_EQ(str_at(run, "status"), "failure");
+    const auto text = json::serialize(run);
+    EXPECT_EQ(text.find("PROVIDERKEY"), std::string::npos) << text;
+    EXPECT_EQ(text.find(upstream.url()), std::string::npos) << text;
+    EXPECT_EQ(server->stderr_text().find("PROVIDERKEY"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace forkrun::http::test
