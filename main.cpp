@@ -26,6 +26,7 @@
 
 #include "controller/controller.hpp"
 #include "controller/fork_chains.hpp"
+#include "controller/limits.hpp"
 #include "controller/rpc_gateway.hpp"
 #include "controller/run_ids.hpp"
 #include "controller/signers.hpp"
@@ -78,6 +79,13 @@ Every flag can also come from the environment as FORKRUN_<FLAG> (e.g. FORKRUN_LI
 FORKRUN_DEVNET, FORKRUN_ANVIL); flags override the environment, which overrides the config file.
 )";
 
+// The usage text with the limit flags (controller/limits.cpp) before the environment note.
+std::string usage() {
+    std::string text = kUsage;
+    text.insert(text.find("\nEvery flag"), controller::limits_usage());
+    return text;
+}
+
 template <class T>
 bool parse_number(std::string_view s, T& out) {
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
@@ -96,6 +104,7 @@ struct Options {
     forks::Uint256 dust_wei{1000};
     std::string blocks_dir;
     std::size_t retain_runs = controller::RunStore::kDefaultRetain;
+    controller::Limits limits;
 };
 
 // FORKRUN_<FLAG> environment variables, as flags placed before the command line's own.
@@ -116,14 +125,18 @@ std::vector<std::string> env_flags() {
                                          "fork-spawn-limit",
                                          "blocks-dir",
                                          "retain-runs"};
+    std::vector<std::string> flags(std::begin(kFlags), std::end(kFlags));
+    for (auto f : controller::limit_flags()) {
+        flags.emplace_back(f);
+    }
     std::vector<std::string> out;
-    for (const char* f : kFlags) {
+    for (const auto& f : flags) {
         std::string var = "FORKRUN_";
-        for (const char* c = f; *c; ++c) {
-            var.push_back(*c == '-' ? '_' : static_cast<char>(std::toupper(*c)));
+        for (char c : f) {
+            var.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
         }
         if (const char* v = std::getenv(var.c_str()); v && *v) {
-            out.push_back(std::string("--") + f);
+            out.push_back("--" + f);
             out.push_back(v);
         }
     }
@@ -147,6 +160,7 @@ bool load_config(const std::string& path, Options& o) {
     std::vector<std::string> problems;
     forks::read_forks_config(doc, o.forks, problems);
     o.signers.read_config(doc, problems);
+    controller::read_limits_config(doc, o.limits, problems);
     if (const auto* obj = doc.if_object()) {
         if (const auto* d = obj->if_contains("dustWei")) {
             auto v = d->is_string() ? forks::Uint256::from_decimal(d->get_string())
@@ -237,7 +251,7 @@ std::optional<Options> parse_serve(std::vector<std::string> args) {
             return true;
         };
         if (a == "--help" || a == "-h") {
-            std::cout << kUsage;
+            std::cout << usage();
             std::exit(0);
         } else if (a == "--listen") {
             auto v = value();
@@ -315,13 +329,22 @@ std::optional<Options> parse_serve(std::vector<std::string> args) {
                 std::chrono::milliseconds(ms);
         } else if (a == "--no-access-log") {
             o.server.access_log = false;
+        } else if (auto limit = controller::apply_limit_flag(
+                       a, i + 1 < args.size() ? std::string_view(args[i + 1]) : "", o.limits)) {
+            ++i;
+            if (!limit->empty()) {
+                std::cerr << "forkrun: " << *limit << "\n";
+                return std::nullopt;
+            }
         } else {
-            std::cerr << "forkrun: unknown option " << a << "\n" << kUsage;
+            std::cerr << "forkrun: unknown option " << a << "\n" << usage();
             return std::nullopt;
         }
     }
     o.server.host = o.host;
     o.server.port = o.port;
+    o.forks.max_unconfigured_chains = o.limits.unconfigured_chains;
+    o.forks.unconfigured_pool_idle = std::chrono::milliseconds(o.limits.unconfigured_pool_idle_ms);
     return o;
 }
 
@@ -400,7 +423,7 @@ int serve(const Options& o) {
         return 2;
     }
     controller::RpcGateway gateway(fork_manager.rpc(), fork_manager.cu());
-    controller::ForkChainProvider provider(fork_manager, gateway);
+    controller::ForkChainProvider provider(fork_manager, gateway, o.limits.sizes.node_output_bytes);
     std::vector<std::string> block_problems;
     const auto blocks = controller::BlockLibrary::load_dir(o.blocks_dir, block_problems);
     for (const auto& p : block_problems) {
@@ -413,6 +436,7 @@ int serve(const Options& o) {
     ccfg.blocks = &blocks;
     ccfg.retain_runs = o.retain_runs;
     ccfg.log = &event_log;
+    ccfg.limits = o.limits;
     // A finished run keeps only its JSON (what GET and lists answer), not its state.
     ccfg.on_finished = [](controller::RunRecord& r) {
         r.compact(http::run_to_json, http::run_summary_to_json);
@@ -518,7 +542,7 @@ int serve(const Options& o) {
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-        std::cout << kUsage;
+        std::cout << usage();
         return args.empty() ? 2 : 0;
     }
     if (args[0] == "--version" || args[0] == "version") {
@@ -526,7 +550,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (args[0] != "serve") {
-        std::cerr << "forkrun: unknown command " << args[0] << "\n" << kUsage;
+        std::cerr << "forkrun: unknown command " << args[0] << "\n" << usage();
         return 2;
     }
     auto opts = parse_serve(std::vector<std::string>(args.begin() + 1, args.end()));

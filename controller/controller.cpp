@@ -21,7 +21,8 @@ Controller::Controller(ControllerConfig config, asio::any_io_executor exec)
     : config_(std::move(config)),
       exec_(std::move(exec)),
       store_(config_.retain_runs),
-      start_gate_(config_.start_backlog) {}
+      start_gate_(config_.start_backlog),
+      quotas_(config_.limits) {}
 
 Controller::~Controller() = default;
 
@@ -55,7 +56,7 @@ bool touches_no_chain(const json::object& nodes) {
 
 }  // namespace
 
-boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> Controller::create_run(
+boost::system::result<std::shared_ptr<RunRecord>, CreateRefusal> Controller::create_run(
     const Principal& who,
     const json::value& body,
     StartSlot slot,
@@ -69,11 +70,32 @@ boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> Controller::creat
     ctx.signers = config_.transfers ? config_.transfers->signers : nullptr;
     ctx.blocks = config_.blocks;
     ctx.has_upstream = config_.has_upstream;
+    ctx.max_chains = config_.limits.chains_per_run;
     auto decoded = decode_run_request(body, ctx);
     if (!decoded) {
-        return decoded.error();
+        return std::move(decoded.error());
     }
     Run run = std::move(decoded->run);
+    // Quotas last, once the request is valid. Forks are counted from the chains here, not when
+    // they come up, so a burst of creates cannot race past the limit.
+    auto refused = [](QuotaRefusal q) -> CreateRefusal {
+        if (q.permanent) {
+            return FieldErrors{{"/chains", std::move(q.message)}};
+        }
+        return q;
+    };
+    auto ticket = quotas_.reserve(run.organization_id, run.is_simulation ? run.chains.size() : 0);
+    if (!ticket) {
+        return refused(std::move(ticket.error()));
+    }
+    std::unique_ptr<ChainHold> hold;
+    if (config_.chains) {
+        auto held = config_.chains->hold(run);
+        if (!held) {
+            return refused(std::move(held.error()));
+        }
+        hold = std::move(*held);
+    }
     const bool local = here && !run.is_simulation && touches_no_chain(decoded->nodes);
     run.id = new_run_id();
     run.status = RunStatus::kWaiting;
@@ -85,14 +107,23 @@ boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> Controller::creat
         local ? nullptr : config_.chains, config_.transfers,
         [this](const RunRecord& rec, RunStatus from, RunStatus to) {
             log_transition(rec, from, to);
-        });
+        },
+        config_.limits.sizes);
     {
         std::lock_guard lock(active_mu_);
         active_.emplace(record->id(), exec);
     }
     log_transition(*record, RunStatus::kWaiting, RunStatus::kWaiting);
+    // Held by the completion below (a std::function must be copyable), given back there.
+    struct Held {
+        Quotas::Ticket ticket;
+        std::unique_ptr<ChainHold> hold;
+    };
+    auto held = std::make_shared<Held>(Held{std::move(*ticket), std::move(hold)});
     exec->start(
-        [this, record] {
+        [this, record, held] {
+            held->hold.reset();  // the run's forks are released by now
+            held->ticket.release();
             if (config_.on_finished) {
                 config_.on_finished(*record);
             }

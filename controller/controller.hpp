@@ -15,7 +15,9 @@
 #include "controller/block_library.hpp"
 #include "controller/event_log.hpp"
 #include "controller/field_error.hpp"
+#include "controller/limits.hpp"
 #include "controller/node_types.hpp"
+#include "controller/quotas.hpp"
 #include "controller/run_chains.hpp"
 #include "controller/run_execution.hpp"
 #include "controller/run_store.hpp"
@@ -50,6 +52,18 @@ struct ControllerConfig {
     static constexpr std::size_t kDefaultStartBacklog = 64;
     /// Where run transitions are logged; null: straight to stderr.
     EventLog* log = nullptr;
+    /// Quotas, chains per run and sizes (the unconfigured-chain allowance is the forks').
+    Limits limits;
+};
+
+/// Why create_run made no run: the request's problems (a 400), or a quota in the way (a 429).
+struct CreateRefusal {
+    FieldErrors errors;
+    std::optional<QuotaRefusal> quota;
+
+    CreateRefusal() = default;
+    CreateRefusal(FieldErrors e) : errors(std::move(e)) {}  // NOLINT: implicit, like the errors
+    CreateRefusal(QuotaRefusal q) : quota(std::move(q)) {}  // NOLINT
 };
 
 enum class CancelOutcome { kCancelled, kAlreadyTerminal, kNotFound };
@@ -69,12 +83,14 @@ class Controller {
     /// holds a place for the caller's run. Empty once shutdown() has begun.
     boost::asio::awaitable<StartSlot> reserve_start();
 
-    /// Validates and starts a run from a POST /v1/runs body; every problem is reported.
+    /// Validates and starts a run from a POST /v1/runs body; every problem is reported. A valid
+    /// run over a quota (Limits) is refused with the limit in the way; its place in the quotas
+    /// is held until the run is done and its forks are released.
     /// `slot` (from reserve_start) is given back once the run has begun, or at once on failure.
     /// `here`: the caller's executor. A small live run that touches no chain (manual, assert
     /// and time waits only) executes there, on a strand of its own; every other run on the
     /// execution executor, where the forks live.
-    boost::system::result<std::shared_ptr<RunRecord>, FieldErrors> create_run(
+    boost::system::result<std::shared_ptr<RunRecord>, CreateRefusal> create_run(
         const Principal& who,
         const boost::json::value& body,
         StartSlot slot = {},
@@ -93,6 +109,7 @@ class Controller {
     boost::asio::awaitable<void> shutdown();
 
     std::size_t active_runs() const;
+    const Quotas& quotas() const { return quotas_; }
 
   private:
     std::shared_ptr<RunExecution> execution(std::string_view run_id) const;
@@ -102,6 +119,7 @@ class Controller {
     boost::asio::any_io_executor exec_;
     RunStore store_;
     forks::SpawnLimiter start_gate_;
+    Quotas quotas_;
     mutable std::mutex active_mu_;
     std::unordered_map<std::string, std::shared_ptr<RunExecution>> active_;
 };

@@ -23,9 +23,10 @@ namespace json = boost::json;
 
 namespace {
 
-// A node's result is kept in its run and sent with every read of it, so a bigger JSON-RPC
-// reply fails the node (saying so) instead of making the run that big.
-constexpr std::size_t kMaxNodeResponseBytes = 4 * 1024 * 1024;
+// A node's result is kept in its run and sent with every read of it, so a JSON-RPC reply
+// bigger than a node's output may be fails the node (saying so); the transport stops reading
+// this far past that limit (the reply's envelope around the result).
+constexpr std::size_t kReplyEnvelopeBytes = 4096;
 
 // Runs make(i) for every i in `indexes` concurrently on `ex`; the results in the same order.
 template <class Make>
@@ -55,8 +56,13 @@ class ForkChains : public RunChains {
     ForkChains(forks::ForkManager& forks,
                RpcGateway& gateway,
                std::shared_ptr<RunRecord> record,
-               asio::any_io_executor strand)
-        : forks_(forks), gateway_(gateway), record_(std::move(record)), strand_(std::move(strand)) {
+               asio::any_io_executor strand,
+               std::size_t max_output_bytes)
+        : forks_(forks),
+          gateway_(gateway),
+          record_(std::move(record)),
+          strand_(std::move(strand)),
+          max_output_bytes_(max_output_bytes) {
         record_->read([&](const Run& r) {
             chains_ = r.chains;
             simulation_ = r.is_simulation;
@@ -134,6 +140,7 @@ class ForkChains : public RunChains {
             }
             url = *up;
         }
+        const std::string req_method = method;
         const auto cost = forks_.cu().cost(method);
         record_->update([&](Run& r) { r.nodes[node_index].cu += cost; });
         // A named request: GCC 12 destroys brace-initialized temporaries in co_await twice.
@@ -142,7 +149,7 @@ class ForkChains : public RunChains {
                               std::move(params),
                               forks_.config().rpc_timeout,
                               "chain " + std::to_string(chain_id),
-                              kMaxNodeResponseBytes};
+                              max_output_bytes_ + kReplyEnvelopeBytes};
         auto res = co_await forks::async_call(forks_.rpc(), std::move(req), asio::use_awaitable);
         if (!res) {
             if (res.error().code == forks::RpcErrc::kAborted) {
@@ -152,6 +159,12 @@ class ForkChains : public RunChains {
                     slot->tainted = true;
                 }
                 throw boost::system::system_error(asio::error::operation_aborted);
+            }
+            if (res.error().too_large) {
+                co_return ErrorInfo{kTooLargeCode,
+                                    too_large("chain " + std::to_string(chain_id) + ": the " +
+                                                  std::string(req_method) + " reply",
+                                              max_output_bytes_, kMaxNodeOutputBytes)};
             }
             co_return ErrorInfo{
                 res.error().code == forks::RpcErrc::kRpcError ? "rpc_error" : "rpc_failed",
@@ -307,16 +320,45 @@ class ForkChains : public RunChains {
     bool simulation_ = false;
     bool pool_ = false;
     std::vector<Slot> slots_;
+    std::size_t max_output_bytes_;
+};
+
+// The pools of a run's unconfigured chains, held from its creation until it is done.
+class PoolChainHold : public ChainHold {
+  public:
+    explicit PoolChainHold(forks::PoolHold hold) : hold_(std::move(hold)) {}
+
+  private:
+    forks::PoolHold hold_;
 };
 
 }  // namespace
 
-ForkChainProvider::ForkChainProvider(forks::ForkManager& forks, RpcGateway& gateway)
-    : forks_(forks), gateway_(gateway) {}
+ForkChainProvider::ForkChainProvider(forks::ForkManager& forks,
+                                     RpcGateway& gateway,
+                                     std::size_t max_output_bytes)
+    : forks_(forks), gateway_(gateway), max_output_bytes_(max_output_bytes) {}
 
 std::unique_ptr<RunChains> ForkChainProvider::open(std::shared_ptr<RunRecord> record,
                                                    asio::any_io_executor strand) {
-    return std::make_unique<ForkChains>(forks_, gateway_, std::move(record), std::move(strand));
+    return std::make_unique<ForkChains>(forks_, gateway_, std::move(record), std::move(strand),
+                                        max_output_bytes_);
+}
+
+boost::system::result<std::unique_ptr<ChainHold>, QuotaRefusal> ForkChainProvider::hold(
+    const Run& run) {
+    if (!run.is_simulation || run.simulation_mode != SimulationMode::kPool) {
+        return std::unique_ptr<ChainHold>();
+    }
+    auto held = forks_.hold_pools(run.chains);
+    if (!held) {
+        // Room comes back as idle pools are reaped.
+        const auto idle =
+            std::chrono::ceil<std::chrono::seconds>(forks_.config().unconfigured_pool_idle);
+        return QuotaRefusal{held.error().message, std::max(idle, std::chrono::seconds(1)),
+                            held.error().permanent};
+    }
+    return std::unique_ptr<ChainHold>(std::make_unique<PoolChainHold>(std::move(*held)));
 }
 
 }  // namespace forkrun::controller

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "controller/limits.hpp"
 #include "controller/rpc_gateway.hpp"
 #include "controller/run_chains.hpp"
 #include "forks/fork_manager.hpp"
@@ -12,13 +13,19 @@ namespace forkrun::controller {
 
 class ForkChainProvider : public ChainProvider {
   public:
-    ForkChainProvider(forks::ForkManager& forks, RpcGateway& gateway);
+    /// A node's JSON-RPC reply larger than `max_output_bytes` fails it with `tooLarge`.
+    ForkChainProvider(forks::ForkManager& forks,
+                      RpcGateway& gateway,
+                      std::size_t max_output_bytes = SizeLimits{}.node_output_bytes);
     std::unique_ptr<RunChains> open(std::shared_ptr<RunRecord> record,
                                     boost::asio::any_io_executor strand) override;
+    /// A `pool` run holds the pools of its unconfigured chains (ForkManager::hold_pools).
+    boost::system::result<std::unique_ptr<ChainHold>, QuotaRefusal> hold(const Run& run) override;
 
   private:
     forks::ForkManager& forks_;
     RpcGateway& gateway_;
+    std::size_t max_output_bytes_;
 };
 
 }  // namespace forkrun::controller

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/quotas.hpp"
 #include "controller/run.hpp"
 #include "controller/run_record.hpp"
 
@@ -39,10 +40,24 @@ class RunChains {
     virtual boost::asio::awaitable<std::vector<ForkTeardown>> release() = 0;
 };
 
+/// What a run holds from its creation until it is done, besides its quota ticket (e.g. the
+/// pools of unconfigured chains); given back when destroyed.
+class ChainHold {
+  public:
+    virtual ~ChainHold() = default;
+};
+
 /// Makes the RunChains of each run.
 class ChainProvider {
   public:
     virtual ~ChainProvider() = default;
+    /// Called from any thread when a run is created, before it starts: takes what the run
+    /// will need that is in short supply, or says why it cannot have it. Holds nothing by
+    /// default.
+    virtual boost::system::result<std::unique_ptr<ChainHold>, QuotaRefusal> hold(const Run& run) {
+        (void)run;
+        return std::unique_ptr<ChainHold>();
+    }
     virtual std::unique_ptr<RunChains> open(std::shared_ptr<RunRecord> record,
                                             boost::asio::any_io_executor strand) = 0;
 };

@@ -7,6 +7,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
+
 #include "controller/node_executor.hpp"
 #include "controller/templates.hpp"
 
@@ -21,12 +23,14 @@ RunExecution::RunExecution(asio::any_io_executor ex,
                            const json::object& nodes,
                            ChainProvider* chains,
                            const TransferSettings* transfers,
-                           TransitionHook on_transition)
+                           TransitionHook on_transition,
+                           SizeLimits limits)
     : strand_(asio::make_strand(ex)),
       record_(std::move(record)),
       transfers_(transfers),
       on_transition_(std::move(on_transition)),
       graph_(std::move(graph)),
+      limits_(limits),
       wake_(strand_),
       done_(strand_) {
     const std::size_t n = graph_.ids.size();
@@ -43,6 +47,10 @@ RunExecution::RunExecution(asio::any_io_executor ex,
         is_simulation_ = r.is_simulation;
         is_dust_test_ = r.is_dust_test;
         status_ = r.status;
+        // What the run takes before any node has run: its request and a state per node.
+        constexpr std::size_t kNodeStateBytes = 160;
+        stored_bytes_ = json_size(r.workflow_definition, limits_.run_json_bytes) +
+                        json_size(r.prop_values, limits_.run_json_bytes) + n * kNodeStateBytes;
     });
     for (std::size_t i = 0; i < n; ++i) {
         missing_parents_.push_back(graph_.parents[i].size());
@@ -140,15 +148,35 @@ asio::awaitable<void> RunExecution::run_node(std::size_t i) {
         }
         return &outputs_[*i];
     };
+    // Sizes are checked while resolving, so a big value referenced many times is never built.
+    const std::size_t room = run_room();
+    const bool node_bound = limits_.node_output_bytes <= room;
+    ctx.max_string_bytes = limits_.template_string_bytes;
+    ctx.max_total_bytes = std::max<std::size_t>(1, std::min(limits_.node_output_bytes, room));
     // A block node's props were consumed by its expansion.
     const json::value no_props;
-    auto resolved = resolve_templates(types_[i] == NodeType::kBlock ? no_props : props_[i], ctx);
+    auto resolved =
+        resolve_templates_within(types_[i] == NodeType::kBlock ? no_props : props_[i], ctx);
+    std::size_t props_bytes = 0;
+    if (resolved) {
+        props_bytes = json_size(*resolved, ctx.max_total_bytes);
+        inflight_props_bytes_ += props_bytes;
+    }
     if (types_[i] == NodeType::kBlock) {
         // A block node runs after its expansion's exit node, its only parent, and takes its output.
         status = NodeStatus::kSuccess;
         output = outputs_[graph_.parents[i].front()];
+    } else if (!resolved && resolved.error().kind == TemplateFailure::Kind::kReference) {
+        error = ErrorInfo{"template_error", resolved.error().message};
     } else if (!resolved) {
-        error = ErrorInfo{"template_error", resolved.error()};
+        std::string message = resolved.error().message;
+        if (resolved.error().kind == TemplateFailure::Kind::kTooBig) {
+            message = node_bound ? too_large("the resolved value of the node's props",
+                                             limits_.node_output_bytes, kMaxNodeOutputBytes)
+                                 : too_large("the run's stored JSON with this node's props",
+                                             limits_.run_json_bytes, kMaxRunJsonBytes);
+        }
+        error = ErrorInfo{kTooLargeCode, std::move(message)};
     } else {
         NodeEnv env;
         env.node_index = i;
@@ -188,7 +216,29 @@ asio::awaitable<void> RunExecution::run_node(std::size_t i) {
                                                  failure_->node_id.value_or("?") + "\" failed"};
         }
     }
+    inflight_props_bytes_ -= props_bytes;
+    if (status == NodeStatus::kSuccess) {
+        // The output is kept in the run and sent with every read of it.
+        const std::size_t size = json_size(output, limits_.node_output_bytes);
+        if (size > limits_.node_output_bytes || size > run_room()) {
+            status = NodeStatus::kFailure;
+            error = ErrorInfo{
+                kTooLargeCode,
+                size > limits_.node_output_bytes
+                    ? too_large("the node's output", limits_.node_output_bytes, kMaxNodeOutputBytes)
+                    : too_large("the run's stored JSON with this node's output",
+                                limits_.run_json_bytes, kMaxRunJsonBytes)};
+            output = nullptr;
+        } else {
+            stored_bytes_ += size;
+        }
+    }
     on_node_done(i, status, std::move(output), std::move(error));
+}
+
+std::size_t RunExecution::run_room() const {
+    const std::size_t used = stored_bytes_ + inflight_props_bytes_;
+    return used >= limits_.run_json_bytes ? 0 : limits_.run_json_bytes - used;
 }
 
 void RunExecution::on_node_done(std::size_t i,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "controller/async_flag.hpp"
+#include "controller/limits.hpp"
 #include "controller/node_types.hpp"
 #include "controller/run_chains.hpp"
 #include "controller/run_record.hpp"
@@ -38,7 +39,8 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
                  const boost::json::object& nodes,
                  ChainProvider* chains,
                  const TransferSettings* transfers,
-                 TransitionHook on_transition);
+                 TransitionHook on_transition,
+                 SizeLimits limits = {});
 
     const boost::asio::strand<boost::asio::any_io_executor>& strand() const { return strand_; }
     const std::shared_ptr<RunRecord>& record() const { return record_; }
@@ -64,6 +66,8 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
                       boost::json::value output,
                       std::optional<ErrorInfo> error);
     void interrupt_all();
+    /// Bytes the run's stored JSON may still grow by (resolved props in flight included).
+    std::size_t run_room() const;
     void refresh_status();
     void set_status(RunStatus to);
     boost::asio::awaitable<void> finalize();
@@ -84,6 +88,7 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
     boost::json::object prop_values_;
     bool is_simulation_ = false;
     bool is_dust_test_ = false;
+    SizeLimits limits_;
 
     // Strand-owned execution state.
     Phase phase_ = Phase::kActive;
@@ -91,6 +96,8 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
     std::vector<std::size_t> missing_parents_;
     std::vector<NodeStatus> node_status_;
     std::vector<boost::json::value> outputs_;
+    std::size_t stored_bytes_ = 0;          // the run's JSON as created, plus node outputs
+    std::size_t inflight_props_bytes_ = 0;  // resolved props of nodes in flight
     std::vector<std::unique_ptr<boost::asio::cancellation_signal>> signals_;
     std::size_t inflight_ = 0;
     std::size_t waiting_ = 0;  // in-flight nodes that are `waiting`

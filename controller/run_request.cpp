@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include <set>
+#include "controller/limits.hpp"
 #include "controller/templates.hpp"
 
 namespace forkrun::controller {
@@ -25,6 +26,11 @@ bool valid_name(std::string_view s, std::size_t max) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                c == '-' || c == '_' || c == '.' || c == ':';
     });
+}
+
+std::string too_many_chains(std::size_t n, std::size_t max) {
+    return std::to_string(n) + " chains; a run may have at most " + std::to_string(max) + " (" +
+           std::string(kMaxChainsPerRun) + ")";
 }
 
 // The chain ids that nodes name literally, in first-seen order.
@@ -244,6 +250,9 @@ boost::system::result<NewRun, FieldErrors> decode_run_request(const json::value&
         const auto* arr = v->if_array();
         if (!arr) {
             errors.push_back({"/chains", "must be an array of chain ids"});
+        } else if (arr->size() > ctx.max_chains) {
+            // One problem, not one per id: a body can name tens of thousands.
+            errors.push_back({"/chains", "names " + too_many_chains(arr->size(), ctx.max_chains)});
         } else {
             std::set<std::uint64_t> seen;
             for (std::size_t i = 0; i < arr->size(); ++i) {
@@ -262,8 +271,16 @@ boost::system::result<NewRun, FieldErrors> decode_run_request(const json::value&
         }
     } else if (source && !field("workflowDefinition")) {
         run.chains = source->chains;
+        if (run.chains.size() > ctx.max_chains) {
+            errors.push_back({"/chains", "the source run has " +
+                                             too_many_chains(run.chains.size(), ctx.max_chains)});
+        }
     } else if (nodes) {
         run.chains = chains_used(*nodes);
+        if (run.chains.size() > ctx.max_chains) {
+            errors.push_back({"/chains", "the nodes name " +
+                                             too_many_chains(run.chains.size(), ctx.max_chains)});
+        }
     }
 
     if (errors.empty() && nodes) {

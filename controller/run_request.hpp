@@ -25,6 +25,7 @@ struct RunRequestContext {
     const Signers* signers = nullptr;
     const BlockLibrary* blocks = nullptr;             // for block nodes; null: an empty library
     std::function<bool(std::uint64_t)> has_upstream;  // null: live runs reach no chain
+    std::size_t max_chains = 16;                      // chains of one run (maxChainsPerRun)
 };
 
 struct NewRun {

@@ -1,12 +1,15 @@
 // Templates in node props: one parser shared by validation (syntax) and execution (resolution).
 #include "controller/templates.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <limits>
 #include <system_error>
 #include <utility>
 
 #include <boost/json/serialize.hpp>
 
+#include "controller/limits.hpp"
 #include "controller/node_types.hpp"
 
 namespace forkrun::controller {
@@ -16,7 +19,7 @@ namespace json = boost::json;
 namespace {
 
 using Pieces = boost::system::result<std::vector<TemplatePiece>, std::string>;
-using Resolved = boost::system::result<json::value, std::string>;
+using Resolved = boost::system::result<json::value, TemplateFailure>;
 using Lookup = boost::system::result<const json::value*, std::string>;
 
 constexpr std::string_view kOpen = "{{";
@@ -186,14 +189,38 @@ Lookup lookup(const TemplatePiece& piece, const TemplateContext& ctx) {
     return current;
 }
 
-Resolved fail(std::string message) {
-    return Resolved(boost::system::in_place_error, std::move(message));
+Resolved fail(std::string message, TemplateFailure::Kind kind = TemplateFailure::Kind::kReference) {
+    return Resolved(boost::system::in_place_error, TemplateFailure{kind, std::move(message)});
 }
 
-Resolved resolve_string(const json::string& s, const TemplateContext& ctx) {
+// What is left of the size limits while one value resolves.
+struct Budget {
+    std::size_t max_string = 0;  // 0: no limit
+    std::size_t left = std::numeric_limits<std::size_t>::max();
+
+    // Takes `n` bytes; false when fewer are left.
+    bool take(std::size_t n) {
+        if (n > left) {
+            return false;
+        }
+        left -= n;
+        return true;
+    }
+};
+
+Resolved too_big() {
+    return fail("the resolved props pass their size limit", TemplateFailure::Kind::kTooBig);
+}
+
+Resolved too_long(std::size_t limit) {
+    return fail(too_large("a string built from templates", limit, kMaxTemplateStringBytes),
+                TemplateFailure::Kind::kLongString);
+}
+
+Resolved resolve_string(const json::string& s, const TemplateContext& ctx, Budget& budget) {
     const std::string_view text(s.data(), s.size());
     if (!has_templates(text)) {
-        return json::value(s);
+        return budget.take(text.size() + 2) ? Resolved(json::value(s)) : too_big();
     }
     auto pieces = parse_template_string(text);
     if (!pieces) {
@@ -204,33 +231,68 @@ Resolved resolve_string(const json::string& s, const TemplateContext& ctx) {
         if (!found) {
             return fail(found.error());
         }
+        // Measured before it is copied: a big value referenced many times is copied only while
+        // the budget lasts.
+        if (!budget.take(json_size(**found, budget.left))) {
+            return too_big();
+        }
         return json::value(**found);
     }
-    std::string out;
-    for (const TemplatePiece& piece : *pieces) {
-        if (!piece.ref) {
-            out.append(piece.text);
-            continue;
-        }
-        auto found = lookup(piece, ctx);
-        if (!found) {
-            return fail(found.error());
-        }
-        out.append(template_text(**found));
+    // The longest the string may grow: the string limit, and what the budget has left.
+    std::size_t room = budget.left >= 2 ? budget.left - 2 : 0;
+    if (budget.max_string != 0) {
+        room = std::min(room, budget.max_string);
     }
+    auto over = [&] {
+        return budget.max_string != 0 && room == budget.max_string ? too_long(room) : too_big();
+    };
+    std::string out;
+    std::string text_of;
+    for (const TemplatePiece& piece : *pieces) {
+        std::string_view add = piece.text;
+        if (piece.ref) {
+            auto found = lookup(piece, ctx);
+            if (!found) {
+                return fail(found.error());
+            }
+            if (const json::string* str = (*found)->if_string()) {
+                add = std::string_view(str->data(), str->size());
+            } else if ((*found)->is_structured() &&
+                       json_size(**found, room - out.size()) > room - out.size()) {
+                return over();  // never printed whole
+            } else {
+                text_of = template_text(**found);
+                add = text_of;
+            }
+        }
+        if (add.size() > room - out.size()) {
+            return over();
+        }
+        out.append(add);
+    }
+    budget.take(out.size() + 2);
     return json::value(json::string(out));
 }
 
 // `depth` counts the objects and arrays around `v`; recursion is bounded by kMaxTemplateDepth.
-Resolved resolve(const json::value& v, const TemplateContext& ctx, std::size_t depth) {
+Resolved resolve(const json::value& v,
+                 const TemplateContext& ctx,
+                 std::size_t depth,
+                 Budget& budget) {
     if ((v.is_object() || v.is_array()) && depth >= kMaxTemplateDepth) {
         return fail("props nest deeper than " + std::to_string(kMaxTemplateDepth) + " levels");
     }
     if (const json::object* o = v.if_object()) {
+        if (!budget.take(2)) {
+            return too_big();
+        }
         json::object out;
         out.reserve(o->size());
         for (const auto& entry : *o) {
-            auto r = resolve(entry.value(), ctx, depth + 1);
+            if (!budget.take(entry.key().size() + 4)) {
+                return too_big();
+            }
+            auto r = resolve(entry.value(), ctx, depth + 1, budget);
             if (!r) {
                 return r;
             }
@@ -239,10 +301,16 @@ Resolved resolve(const json::value& v, const TemplateContext& ctx, std::size_t d
         return json::value(std::move(out));
     }
     if (const json::array* a = v.if_array()) {
+        if (!budget.take(2)) {
+            return too_big();
+        }
         json::array out;
         out.reserve(a->size());
         for (const json::value& element : *a) {
-            auto r = resolve(element, ctx, depth + 1);
+            if (!budget.take(1)) {
+                return too_big();
+            }
+            auto r = resolve(element, ctx, depth + 1, budget);
             if (!r) {
                 return r;
             }
@@ -251,9 +319,9 @@ Resolved resolve(const json::value& v, const TemplateContext& ctx, std::size_t d
         return json::value(std::move(out));
     }
     if (const json::string* s = v.if_string()) {
-        return resolve_string(*s, ctx);
+        return resolve_string(*s, ctx, budget);
     }
-    return v;
+    return budget.take(json_size(v, budget.left)) ? Resolved(v) : too_big();
 }
 
 }  // namespace
@@ -371,8 +439,23 @@ std::string template_text(const json::value& v) {
     return json::serialize(v);
 }
 
-Resolved resolve_templates(const json::value& v, const TemplateContext& ctx) {
-    return resolve(v, ctx, 0);
+boost::system::result<json::value, std::string> resolve_templates(const json::value& v,
+                                                                  const TemplateContext& ctx) {
+    auto r = resolve_templates_within(v, ctx);
+    if (!r) {
+        return boost::system::result<json::value, std::string>(boost::system::in_place_error,
+                                                               std::move(r.error().message));
+    }
+    return std::move(*r);
+}
+
+Resolved resolve_templates_within(const json::value& v, const TemplateContext& ctx) {
+    Budget budget;
+    budget.max_string = ctx.max_string_bytes;
+    if (ctx.max_total_bytes != 0) {
+        budget.left = ctx.max_total_bytes;
+    }
+    return resolve(v, ctx, 0, budget);
 }
 
 }  // namespace forkrun::controller

@@ -12,12 +12,29 @@ namespace forkrun::forks {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// Warm forks of a pool made for a chain the configuration does not list.
+constexpr std::size_t kUnconfiguredPoolSize = 2;
+
+}  // namespace
+
 ForkManager::ForkManager(asio::any_io_executor ex, ForksConfig config, CuTable cu)
     : ex_(std::move(ex)),
       config_(std::move(config)),
       cu_(std::move(cu)),
       spawn_limiter_(std::make_shared<SpawnLimiter>(
-          config_.fork_spawn_limit != 0 ? config_.fork_spawn_limit : default_spawn_limit())) {}
+          config_.fork_spawn_limit != 0 ? config_.fork_spawn_limit : default_spawn_limit())),
+      unconfigured_(std::make_shared<UnconfiguredPools>(ex_,
+                                                        config_.max_unconfigured_chains,
+                                                        config_.unconfigured_pool_idle,
+                                                        [this](std::uint64_t chain_id) {
+                                                            auto pool = std::make_shared<ForkPool>(
+                                                                ex_, rpc_, spec_for(chain_id),
+                                                                kUnconfiguredPoolSize);
+                                                            pool->start();
+                                                            return pool;
+                                                        })) {}
 
 ForkManager::~ForkManager() {
     for (auto& d : devnets_) {
@@ -67,6 +84,9 @@ asio::awaitable<boost::system::result<void, std::string>> ForkManager::start() {
 }
 
 std::shared_ptr<ForkPool> ForkManager::pool_for(std::uint64_t chain_id) {
+    if (!config_.chains.contains(chain_id)) {
+        return unconfigured_->pool(chain_id);  // the caller holds it (lease_fork)
+    }
     std::lock_guard lock(pools_mu_);
     auto it = pools_.find(chain_id);
     if (it != pools_.end()) {
@@ -133,6 +153,10 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::sta
 asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::lease_fork(
     std::uint64_t chain_id,
     MethodMeter meter) {
+    auto hold = hold_pools({chain_id});
+    if (!hold) {
+        co_return "chain " + std::to_string(chain_id) + ": " + hold.error().message;
+    }
     auto pool = pool_for(chain_id);
     if (!pool) {
         co_return "chain " + std::to_string(chain_id) + " has no warm pool (poolSize is 0)";
@@ -146,7 +170,19 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::lea
     h.pool = std::move(pool);
     h.lease = std::move(*lease);
     h.url = h.lease.url;
+    h.hold = std::move(*hold);
     co_return h;
+}
+
+boost::system::result<PoolHold, PoolHoldRefusal> ForkManager::hold_pools(
+    const std::vector<std::uint64_t>& chains) {
+    std::vector<std::uint64_t> unlisted;
+    for (auto c : chains) {
+        if (!config_.chains.contains(c)) {
+            unlisted.push_back(c);
+        }
+    }
+    return unconfigured_->hold(unlisted);
 }
 
 asio::awaitable<ForkRelease> ForkManager::release(std::shared_ptr<ForkHandle> fork,
@@ -167,6 +203,7 @@ asio::awaitable<ForkRelease> ForkManager::release(std::shared_ptr<ForkHandle> fo
         out.ok = r.ok;
         out.method = std::string(r.method);
         out.error = r.error;
+        fork->hold.release();
     }
     co_return out;
 }
@@ -179,6 +216,9 @@ asio::awaitable<void> ForkManager::shutdown() {
         for (auto& [id, p] : pools_) {
             pools.push_back(p);
         }
+    }
+    for (auto& p : unconfigured_->close()) {
+        pools.push_back(std::move(p));
     }
     for (auto& p : pools) {
         co_await p->shutdown();

@@ -19,6 +19,7 @@
 #include "forks/forks_config.hpp"
 #include "forks/rpc_client.hpp"
 #include "forks/spawn_limiter.hpp"
+#include "forks/unconfigured_pools.hpp"
 
 namespace forkrun::forks {
 
@@ -29,6 +30,7 @@ struct ForkHandle {
     std::unique_ptr<AnvilProcess> process;
     std::shared_ptr<ForkPool> pool;
     PoolLease lease;
+    PoolHold hold;  // an unconfigured chain's pool stays up while it is leased
 };
 
 struct ForkRelease {
@@ -56,6 +58,12 @@ class ForkManager {
     boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> lease_fork(
         std::uint64_t chain_id,
         MethodMeter meter);
+
+    /// Holds, for a `pool` run about to be created, the pools of those of `chains` that the
+    /// configuration does not list (at most ForksConfig::max_unconfigured_chains such chains
+    /// have a pool at once); holding nothing for configured ones. Thread-safe.
+    boost::system::result<PoolHold, PoolHoldRefusal> hold_pools(
+        const std::vector<std::uint64_t>& chains);
 
     /// Stops (fork mode) or reverts and returns (pool mode) the fork. Runs to its end even when
     /// the caller stops waiting. A pooled fork that is not `reusable` (its lease was tainted) is
@@ -95,6 +103,7 @@ class ForkManager {
     std::vector<std::unique_ptr<AnvilProcess>> devnets_;
     std::mutex pools_mu_;
     std::map<std::uint64_t, std::shared_ptr<ForkPool>> pools_;
+    std::shared_ptr<UnconfiguredPools> unconfigured_;
 };
 
 }  // namespace forkrun::forks

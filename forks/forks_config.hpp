@@ -36,6 +36,10 @@ struct ForksConfig {
     std::map<std::uint64_t, ChainConfig> chains;
     /// Chains that get a local anvil as their upstream when the server starts (--devnet).
     std::vector<std::uint64_t> devnet;
+    /// Chains not in `chains` that have a warm pool at once (maxUnconfiguredChains).
+    std::size_t max_unconfigured_chains = 4;
+    /// Such a pool that no run has held this long is stopped (unconfiguredPoolIdleMs).
+    std::chrono::milliseconds unconfigured_pool_idle{60000};
 };
 
 /// Reads the forks part of a config file:

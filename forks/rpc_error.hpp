@@ -35,6 +35,7 @@ struct RpcError {
     int http_status = 0;          ///< Set for kHttpStatus (and whenever a reply was received).
     std::int64_t rpc_code = 0;    ///< The JSON-RPC error code, for kRpcError.
     boost::json::value rpc_data;  ///< The JSON-RPC error `data` member, null when absent.
+    bool too_large = false;       ///< kBadResponse because the reply passed the size limit.
 
     std::error_code error_code() const noexcept { return make_error_code(code); }
 };

@@ -149,11 +149,14 @@ std::optional<RpcError> detail::transport_error(const Outcome& o,
             return make_error(RpcErrc::kTimeout, label + ": " + o.detail);
         case Outcome::Kind::kAborted:
             return make_error(RpcErrc::kAborted, label + ": aborted");
-        case Outcome::Kind::kTooLarge:
-            return make_error(RpcErrc::kBadResponse,
-                              label + ": response from " + o.endpoint + " is larger than the " +
-                                  describe_limit(limit) + " limit",
-                              o.http_status);
+        case Outcome::Kind::kTooLarge: {
+            RpcError e = make_error(RpcErrc::kBadResponse,
+                                    label + ": response from " + o.endpoint +
+                                        " is larger than the " + describe_limit(limit) + " limit",
+                                    o.http_status);
+            e.too_large = true;
+            return e;
+        }
     }
     return std::nullopt;
 }

@@ -433,7 +433,13 @@ asio::awaitable<ApiResponse> Api::create_run(const ApiRequest& req,
     auto here = co_await asio::this_coro::executor;
     auto created = controller_.create_run(grant.principal, *body, std::move(slot), here);
     if (!created) {
-        co_return bad_request(created.error(), std::move(request_id));
+        const CreateRefusal refusal = created.error();  // error() answers a copy
+        if (!refusal.quota) {
+            co_return bad_request(refusal.errors, std::move(request_id));
+        }
+        auto r = error(429, refusal.quota->message, std::move(request_id));
+        r.headers.emplace_back("Retry-After", std::to_string(refusal.quota->retry_after.count()));
+        co_return r;
     }
     const auto& rec = *created;
     auto r = ok(201, *run_json(*rec, RunView::kFull), std::move(request_id));

@@ -1,0 +1,80 @@
+// Quotas on active runs and live forks, per organization and server-wide: reserved when a run is
+// created (synchronously, so no burst can race past them) and given back when it is done.
+#pragma once
+
+#include <boost/system/result.hpp>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "controller/limits.hpp"
+
+namespace forkrun::controller {
+
+/// Why a create was refused for want of room.
+struct QuotaRefusal {
+    std::string message;  ///< names the limit, e.g. "... the limit (maxActiveRunsPerOrg)"
+    std::chrono::seconds retry_after{5};
+    /// The run can never fit (it needs more than the limit itself): a 400, not a 429.
+    bool permanent = false;
+};
+
+/// What a 429 for a run or fork quota sends as Retry-After.
+inline constexpr std::chrono::seconds kQuotaRetryAfter{5};
+
+class Quotas {
+  public:
+    /// The counts of one organization or of the server.
+    struct Usage {
+        std::size_t runs = 0;
+        std::size_t forks = 0;
+    };
+
+  private:
+    struct State {
+        std::mutex mu;
+        std::unordered_map<std::string, Usage> orgs;
+        Usage total;
+    };
+
+  public:
+    /// A run's place in the quotas, held until the run is done; given back when released or
+    /// destroyed.
+    class Ticket {
+      public:
+        Ticket() = default;
+        Ticket(Ticket&& other) noexcept;
+        Ticket& operator=(Ticket&& other) noexcept;
+        Ticket(const Ticket&) = delete;
+        Ticket& operator=(const Ticket&) = delete;
+        ~Ticket();
+
+        /// Gives the place back now (idempotent).
+        void release();
+
+      private:
+        friend class Quotas;
+        std::shared_ptr<State> state_;
+        std::string org_;
+        std::size_t forks_ = 0;
+    };
+
+    explicit Quotas(const Limits& limits);
+
+    /// Takes one active run and `forks` live forks for `org`, or says which limit is in the way.
+    /// Thread-safe.
+    boost::system::result<Ticket, QuotaRefusal> reserve(std::string_view org, std::size_t forks);
+
+    Usage usage(std::string_view org) const;
+    Usage total() const;
+
+  private:
+    Limits limits_;
+    std::shared_ptr<State> state_;
+};
+
+}  // namespace forkrun::controller

@@ -1,0 +1,263 @@
+// Tests for the limit checks: the bounded JSON measure, limits from config and flags, quotas,
+// template resolution within size limits, and the chains-per-run check of a create body.
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "controller/limits.hpp"
+#include "controller/quotas.hpp"
+#include "controller/run_request.hpp"
+#include "controller/templates.hpp"
+
+namespace forkrun::controller {
+
+namespace {
+
+namespace json = boost::json;
+
+// ---- json_size ----
+
+TEST(JsonSize, IsTheCompactTextSizeWithoutEscapesOrDoubles) {
+    for (const char* text : {R"({"a":[1,2,"xy"],"b":null,"c":true,"d":false})", R"([])", R"({})",
+                             R"("plain")", R"([-12,18446744073709551615,{"k":{"l":[]}}])", "0"}) {
+        const auto v = json::parse(text);
+        EXPECT_EQ(json_size(v, 1 << 20), json::serialize(v).size()) << text;
+    }
+}
+
+TEST(JsonSize, StopsSoonAfterTheLimit) {
+    json::array big(1'000'000, json::value(12345));
+    const auto size = json_size(json::value(std::move(big)), 100);
+    EXPECT_GT(size, 100u);
+    EXPECT_LT(size, 200u) << "it went on counting";
+}
+
+TEST(JsonSize, DescribesBytesAsPeopleWriteThem) {
+    EXPECT_EQ(describe_bytes(64 * 1024), "64 KiB");
+    EXPECT_EQ(describe_bytes(16 * 1024 * 1024), "16 MiB");
+    EXPECT_EQ(describe_bytes(1500), "1500 bytes");
+    EXPECT_EQ(too_large("the node's output", 1024, kMaxNodeOutputBytes),
+              "the node's output is larger than 1 KiB (maxNodeOutputBytes)");
+}
+
+// ---- config and flags ----
+
+TEST(LimitsConfig, DefaultsAreTheDocumentedOnes) {
+    const Limits l;
+    EXPECT_EQ(l.active_runs_per_org, 1024u);
+    EXPECT_EQ(l.active_runs, 2048u);
+    EXPECT_EQ(l.live_forks_per_org, 16u);
+    EXPECT_EQ(l.live_forks, 64u);
+    EXPECT_EQ(l.chains_per_run, 16u);
+    EXPECT_EQ(l.unconfigured_chains, 4u);
+    EXPECT_EQ(l.unconfigured_pool_idle_ms, 60000u);
+    EXPECT_EQ(l.sizes.template_string_bytes, 64u * 1024);
+    EXPECT_EQ(l.sizes.node_output_bytes, 1024u * 1024);
+    EXPECT_EQ(l.sizes.run_json_bytes, 16u * 1024 * 1024);
+}
+
+TEST(LimitsConfig, ConfigKeysSetLimitsAndBadValuesAreListed) {
+    Limits l;
+    std::vector<std::string> problems;
+    read_limits_config(json::parse(R"({"maxActiveRunsPerOrg": 8, "maxLiveForks": 3,
+        "maxUnconfiguredChains": 0, "maxRunJsonBytes": -1, "maxChainsPerRun": "many",
+        "chains": {}})"),
+                       l, problems);
+    EXPECT_EQ(l.active_runs_per_org, 8u);
+    EXPECT_EQ(l.live_forks, 3u);
+    EXPECT_EQ(l.unconfigured_chains, 0u);
+    EXPECT_EQ(l.sizes.run_json_bytes, 16u * 1024 * 1024);
+    ASSERT_EQ(problems.size(), 2u);
+    EXPECT_EQ(problems[0], "maxChainsPerRun must be a positive integer");
+    EXPECT_EQ(problems[1], "maxRunJsonBytes must be a positive integer");
+}
+
+TEST(LimitsConfig, FlagsSetLimitsAndOtherFlagsAreNotTheirs) {
+    Limits l;
+    EXPECT_EQ(apply_limit_flag("--max-live-forks-per-org", "2", l), std::string());
+    EXPECT_EQ(l.live_forks_per_org, 2u);
+    EXPECT_EQ(apply_limit_flag("--unconfigured-pool-idle-ms", "250", l), std::string());
+    EXPECT_EQ(l.unconfigured_pool_idle_ms, 250u);
+    EXPECT_EQ(apply_limit_flag("--max-chains-per-run", "0", l),
+              "--max-chains-per-run needs a positive integer");
+    EXPECT_EQ(apply_limit_flag("--max-node-output-bytes", "1k", l),
+              "--max-node-output-bytes needs a positive integer");
+    EXPECT_FALSE(apply_limit_flag("--listen", "127.0.0.1:0", l).has_value());
+    EXPECT_EQ(limit_flags().size(), 10u);
+    EXPECT_NE(limits_usage().find("--max-active-runs-per-org N"), std::string::npos);
+}
+
+// ---- quotas ----
+
+Limits small_quotas() {
+    Limits l;
+    l.active_runs_per_org = 2;
+    l.active_runs = 3;
+    l.live_forks_per_org = 2;
+    l.live_forks = 3;
+    return l;
+}
+
+TEST(Quotas, ActiveRunsPerOrganizationThenServerWide) {
+    Quotas q(small_quotas());
+    auto a1 = q.reserve("org_a", 0);
+    auto a2 = q.reserve("org_a", 0);
+    ASSERT_TRUE(a1 && a2);
+    auto a3 = q.reserve("org_a", 0);
+    ASSERT_FALSE(a3);
+    EXPECT_EQ(a3.error().message,
+              "organization org_a has 2 active runs, the limit (maxActiveRunsPerOrg); retry once "
+              "one of them has ended");
+    EXPECT_EQ(a3.error().retry_after, kQuotaRetryAfter);
+    EXPECT_FALSE(a3.error().permanent);
+    auto b1 = q.reserve("org_b", 0);
+    ASSERT_TRUE(b1);
+    auto b2 = q.reserve("org_b", 0);
+    ASSERT_FALSE(b2);
+    EXPECT_NE(b2.error().message.find("(maxActiveRuns)"), std::string::npos) << b2.error().message;
+    a1->release();
+    EXPECT_TRUE(q.reserve("org_b", 0));  // released again at once: the ticket is a temporary
+    EXPECT_EQ(q.total().runs, 2u);
+}
+
+TEST(Quotas, LiveForksAreCountedFromTheChainsAndGivenBackWithTheTicket) {
+    Quotas q(small_quotas());
+    {
+        auto two = q.reserve("org_a", 2);
+        ASSERT_TRUE(two);
+        EXPECT_EQ(q.usage("org_a").forks, 2u);
+        auto one_more = q.reserve("org_a", 1);
+        ASSERT_FALSE(one_more);
+        EXPECT_EQ(one_more.error().message,
+                  "organization org_a holds 2 live forks and this run needs 1 more; the limit is 2 "
+                  "(maxLiveForksPerOrg); retry once a simulation has ended");
+        EXPECT_TRUE(q.reserve("org_a", 0)) << "a run without forks still fits";
+        auto other = q.reserve("org_b", 1);
+        ASSERT_TRUE(other);
+        auto past_server = q.reserve("org_c", 1);
+        ASSERT_FALSE(past_server);
+        EXPECT_NE(past_server.error().message.find("(maxLiveForks)"), std::string::npos);
+        Quotas::Ticket moved = std::move(*two);
+        EXPECT_EQ(q.usage("org_a").forks, 2u) << "a move keeps the place";
+    }
+    EXPECT_EQ(q.total().runs, 0u);
+    EXPECT_EQ(q.total().forks, 0u);
+    EXPECT_EQ(q.usage("org_a").runs, 0u);
+}
+
+TEST(Quotas, ARunNeedingMoreForksThanTheLimitCanNeverFit) {
+    Quotas q(small_quotas());
+    auto r = q.reserve("org_a", 3);
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error().permanent);
+    EXPECT_EQ(r.error().message,
+              "this run needs 3 forks, more than an organization may hold at once, 2 "
+              "(maxLiveForksPerOrg)");
+    EXPECT_EQ(q.total().runs, 0u);
+}
+
+// ---- templates within size limits ----
+
+class BoundedTemplates : public ::testing::Test {
+  protected:
+    json::object props_{{"big", std::string(100 * 1024, 'x')},
+                        {"obj", json::object{{"k", std::string(100 * 1024, 'o')}}},
+                        {"n", 7}};
+    TemplateContext ctx_ = [this] {
+        TemplateContext c;
+        c.props = &props_;
+        c.max_string_bytes = 64 * 1024;
+        c.max_total_bytes = 1024 * 1024;
+        return c;
+    }();
+};
+
+TEST_F(BoundedTemplates, AmplifiedStringFailsBeforeItIsBuilt) {
+    std::string refs;
+    for (int i = 0; i < 3000; ++i) {
+        refs += "{{props.big}}";
+    }
+    const auto started = std::chrono::steady_clock::now();
+    auto r = resolve_templates_within(json::object{{"value", refs}}, ctx_);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(200));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, TemplateFailure::Kind::kLongString);
+    EXPECT_EQ(r.error().message,
+              "a string built from templates is larger than 64 KiB (maxTemplateStringBytes)");
+}
+
+TEST_F(BoundedTemplates, AnObjectInsideTextIsMeasuredNotPrinted) {
+    auto r = resolve_templates_within(json::value("value: {{props.obj}}"), ctx_);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, TemplateFailure::Kind::kLongString);
+}
+
+TEST_F(BoundedTemplates, ExactCopiesCountTowardTheTotal) {
+    json::array copies;
+    for (int i = 0; i < 3000; ++i) {
+        copies.emplace_back("{{props.big}}");
+    }
+    auto r = resolve_templates_within(json::value(copies), ctx_);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, TemplateFailure::Kind::kTooBig);
+    // Ten copies fit in 1 MiB: an exact template is not held to the string limit.
+    copies.resize(10);
+    auto ok = resolve_templates_within(json::value(copies), ctx_);
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->as_array().size(), 10u);
+    EXPECT_EQ(ok->as_array()[9].as_string().size(), 100u * 1024);
+}
+
+TEST_F(BoundedTemplates, WithinTheLimitsItResolvesLikeResolveTemplates) {
+    const auto v = json::parse(R"({"a": "n={{props.n}}", "b": ["{{props.n}}", 1.5, null, true]})");
+    auto bounded = resolve_templates_within(v, ctx_);
+    auto plain = resolve_templates(v, ctx_);
+    ASSERT_TRUE(bounded && plain);
+    EXPECT_EQ(*bounded, *plain);
+    EXPECT_EQ(*bounded, json::parse(R"({"a": "n=7", "b": [7, 1.5, null, true]})"));
+    auto missing = resolve_templates_within(json::value("{{props.nope}}"), ctx_);
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().kind, TemplateFailure::Kind::kReference);
+}
+
+// ---- chains per run ----
+
+TEST(ChainsPerRun, MoreChainsThanTheLimitIsOneProblemAtChains) {
+    RunRequestContext ctx;
+    ctx.organization_id = "org_a";
+    ctx.enabled_types = NodeTypeSet::all();
+    ctx.max_chains = 2;
+    auto body = json::parse(R"({"workflowId": "wf", "workflowVersion": 1, "isSimulation": true,
+        "chains": [1, 2, 3, "x", 0],
+        "workflowDefinition": {"nodes": {"root": {"type": "manual"}}}})");
+    auto r = decode_run_request(body, ctx);
+    ASSERT_FALSE(r);
+    ASSERT_EQ(r.error().size(), 1u);
+    EXPECT_EQ(r.error()[0].path, "/chains");
+    EXPECT_EQ(r.error()[0].message, "names 5 chains; a run may have at most 2 (maxChainsPerRun)");
+
+    body.as_object()["chains"] = json::array{1, 2};
+    EXPECT_TRUE(decode_run_request(body, ctx));
+
+    // Chains taken from the nodes are held to the same limit.
+    body.as_object().erase("chains");
+    body.as_object()["workflowDefinition"] = json::parse(R"({"nodes": {
+        "root": {"type": "manual", "children": ["a", "b", "c"]},
+        "a": {"type": "rpc", "props": {"chainId": 1, "method": "eth_chainId", "params": []}},
+        "b": {"type": "rpc", "props": {"chainId": 2, "method": "eth_chainId", "params": []}},
+        "c": {"type": "rpc", "props": {"chainId": 3, "method": "eth_chainId", "params": []}}}})");
+    r = decode_run_request(body, ctx);
+    ASSERT_FALSE(r);
+    ASSERT_EQ(r.error().size(), 1u);
+    EXPECT_EQ(r.error()[0].path, "/chains");
+    EXPECT_EQ(r.error()[0].message,
+              "the nodes name 3 chains; a run may have at most 2 (maxChainsPerRun)");
+}
+
+}  // namespace
+
+}  // namespace forkrun::controller
