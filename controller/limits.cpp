@@ -226,8 +226,8 @@ std::string describe_bytes(std::size_t bytes) {
 
 std::string too_large(std::string_view what, std::size_t limit, std::string_view key) {
     std::string out(what);
-    out.append(" is larger than ").append(describe_bytes(limit));
-    out.append(" (").append(key).append(")");
+    out.append(" is larger than the ").append(describe_bytes(limit));
+    out.append(" limit (").append(key).append(")");
     return out;
 }
 

@@ -76,7 +76,7 @@ std::size_t json_size(const boost::json::object& o, std::size_t stop_after);
 /// "64 KiB", "1 MiB", "1500 bytes".
 std::string describe_bytes(std::size_t bytes);
 
-/// The message of a `tooLarge` failure: "<what> is larger than <size> (<key>)".
+/// The message of a `tooLarge` failure: "<what> is larger than the <size> limit (<key>)".
 std::string too_large(std::string_view what, std::size_t limit, std::string_view key);
 
 }  // namespace forkrun::controller

@@ -41,7 +41,7 @@ TEST(JsonSize, DescribesBytesAsPeopleWriteThem) {
     EXPECT_EQ(describe_bytes(16 * 1024 * 1024), "16 MiB");
     EXPECT_EQ(describe_bytes(1500), "1500 bytes");
     EXPECT_EQ(too_large("the node's output", 1024, kMaxNodeOutputBytes),
-              "the node's output is larger than 1 KiB (maxNodeOutputBytes)");
+              "the node's output is larger than the 1 KiB limit (maxNodeOutputBytes)");
 }
 
 // ---- config and flags ----
@@ -186,8 +186,9 @@ TEST_F(BoundedTemplates, AmplifiedStringFailsBeforeItIsBuilt) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(200));
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, TemplateFailure::Kind::kLongString);
-    EXPECT_EQ(r.error().message,
-              "a string built from templates is larger than 64 KiB (maxTemplateStringBytes)");
+    EXPECT_EQ(
+        r.error().message,
+        "a string built from templates is larger than the 64 KiB limit (maxTemplateStringBytes)");
 }
 
 TEST_F(BoundedTemplates, AnObjectInsideTextIsMeasuredNotPrinted) {

@@ -414,7 +414,9 @@ json::object live_run_against(FakeUpstream::Mode mode,
         json::object{{"chains", json::object{{std::to_string(kFakeChain),
                                               json::object{{"upstreamRpcUrl", upstream.url()},
                                                            {"poolSize", 0}}}}},
-                     {"rpcTimeoutMs", kRpcTimeoutMs}},
+                     {"rpcTimeoutMs", kRpcTimeoutMs},
+                     // The size these tests were written for (the default is 1 MiB since #10).
+                     {"maxNodeOutputBytes", 4 * 1024 * 1024}},
         dir);
     Api api(server->base_url());
     const auto started = Clock::now();
@@ -437,11 +439,13 @@ json::object live_run_against(FakeUpstream::Mode mode,
 
 /// What every bad answer must come to: `call` failed with an rpc error naming the chain and the
 /// method, `check` skipped, the run `failure` with that node named.
-void expect_clear_rpc_failure(const json::object& run, const std::string& what) {
+void expect_clear_rpc_failure(const json::object& run,
+                              const std::string& what,
+                              const std::string& code = "rpc_failed") {
     EXPECT_EQ(str_at(run, "status"), "failure") << brief(run);
     EXPECT_EQ(node_status(run, "call"), "failure");
     EXPECT_EQ(node_status(run, "check"), "skipped");
-    EXPECT_EQ(error_code(run, "call"), "rpc_failed") << json::serialize(node_state(run, "call"));
+    EXPECT_EQ(error_code(run, "call"), code) << json::serialize(node_state(run, "call"));
     const auto msg = error_message(run, "call");
     EXPECT_TRUE(contains_ci(msg, "chain 777")) << msg;
     EXPECT_TRUE(contains_ci(msg, "eth_blockNumber")) << msg;
@@ -482,7 +486,8 @@ TEST(FaultUpstreamAnswers, AnswerThatIsNotJsonFailsTheNodeAtOnce) {
 TEST(FaultUpstreamAnswers, HugeAnswerFailsTheNodeSayingSo) {
     std::chrono::milliseconds took{};
     const auto run = live_run_against(FakeUpstream::Mode::kHuge, took);
-    expect_clear_rpc_failure(run, "larger than the 4 MiB limit");
+    // A reply past a node's output limit is `tooLarge` (API.md "Limits and quotas").
+    expect_clear_rpc_failure(run, "larger than the 4 MiB limit", "tooLarge");
     EXPECT_LT(json::serialize(run).size(), 100'000u) << "the huge answer ended up in the run";
     EXPECT_LT(took, std::chrono::milliseconds(kRpcTimeoutMs));
 }
