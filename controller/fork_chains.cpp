@@ -140,7 +140,6 @@ class ForkChains : public RunChains {
             }
             url = *up;
         }
-        const std::string req_method = method;
         const auto cost = forks_.cu().cost(method);
         record_->update([&](Run& r) { r.nodes[node_index].cu += cost; });
         // A named request: GCC 12 destroys brace-initialized temporaries in co_await twice.
@@ -161,10 +160,10 @@ class ForkChains : public RunChains {
                 throw boost::system::system_error(asio::error::operation_aborted);
             }
             if (res.error().too_large) {
-                co_return ErrorInfo{kTooLargeCode,
-                                    too_large("chain " + std::to_string(chain_id) + ": the " +
-                                                  std::string(req_method) + " reply",
-                                              max_output_bytes_, kMaxNodeOutputBytes)};
+                co_return ErrorInfo{
+                    kTooLargeCode,
+                    too_large("chain " + std::to_string(chain_id) + ": the " + method + " reply",
+                              max_output_bytes_, kMaxNodeOutputBytes)};
             }
             co_return ErrorInfo{
                 res.error().code == forks::RpcErrc::kRpcError ? "rpc_error" : "rpc_failed",
