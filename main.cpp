@@ -424,6 +424,8 @@ int serve(const Options& o) {
     }
     controller::RpcGateway gateway(fork_manager.rpc(), fork_manager.cu());
     controller::ForkChainProvider provider(fork_manager, gateway, o.limits.sizes.node_output_bytes);
+    controller::ControllerMetrics metrics;
+    provider.set_metrics(&metrics);
     std::vector<std::string> block_problems;
     const auto blocks = controller::BlockLibrary::load_dir(o.blocks_dir, block_problems);
     for (const auto& p : block_problems) {
@@ -455,8 +457,11 @@ int serve(const Options& o) {
         return fork_manager.upstream(chain).has_value();
     };
     ccfg.chains = &provider;
+    ccfg.metrics = &metrics;
     controller::Controller ctl(ccfg, exec_ioc.get_executor());
-    http::Api api(ctl, tokens, {}, &gateway);
+    http::ApiOptions api_options;
+    api_options.controller_metrics = &metrics;
+    http::Api api(ctl, tokens, api_options, &gateway);
     http::ServerConfig server_config = o.server;
     server_config.log = &event_log;
     http::Server server(http_contexts, api, server_config);

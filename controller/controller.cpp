@@ -114,6 +114,9 @@ boost::system::result<std::shared_ptr<RunRecord>, CreateRefusal> Controller::cre
         active_.emplace(record->id(), exec);
     }
     log_transition(*record, RunStatus::kWaiting, RunStatus::kWaiting);
+    if (config_.metrics) {
+        ++config_.metrics->runs_created;
+    }
     // Held by the completion below (a std::function must be copyable), given back there.
     struct Held {
         Quotas::Ticket ticket;
@@ -171,8 +174,12 @@ asio::awaitable<CancelResult> Controller::cancel(const Principal& who,
     if (!exec || is_terminal(record->status())) {
         co_return CancelResult{CancelOutcome::kAlreadyTerminal, record};
     }
+    const auto asked = std::chrono::steady_clock::now();
     const bool won = co_await asio::co_spawn(
         exec->strand(), exec->cancel(who.subject, std::move(reason)), asio::use_awaitable);
+    if (config_.metrics && won) {
+        config_.metrics->cancel_seconds.observe(std::chrono::steady_clock::now() - asked);
+    }
     co_return CancelResult{won ? CancelOutcome::kCancelled : CancelOutcome::kAlreadyTerminal,
                            record};
 }
@@ -201,6 +208,13 @@ asio::awaitable<void> Controller::shutdown() {
 }
 
 void Controller::log_transition(const RunRecord& rec, RunStatus from, RunStatus to) const {
+    if (config_.metrics && from != to && is_terminal(to)) {
+        auto& m = *config_.metrics;
+        (to == RunStatus::kSuccess   ? m.runs_success
+         : to == RunStatus::kFailure ? m.runs_failure
+                                     : m.runs_cancelled)++;
+        m.cu_total += rec.read([](const Run& r) { return r.total_cu(); });
+    }
     // Appended by hand, not built as a json::object: this runs three times per run.
     std::string line;
     line.reserve(192);

@@ -16,6 +16,7 @@
 #include "controller/event_log.hpp"
 #include "controller/field_error.hpp"
 #include "controller/limits.hpp"
+#include "controller/metrics.hpp"
 #include "controller/node_types.hpp"
 #include "controller/quotas.hpp"
 #include "controller/run_chains.hpp"
@@ -52,6 +53,8 @@ struct ControllerConfig {
     static constexpr std::size_t kDefaultStartBacklog = 64;
     /// Where run transitions are logged; null: straight to stderr.
     EventLog* log = nullptr;
+    /// Where runs, finishes, CU and cancels are counted; null: nowhere.
+    ControllerMetrics* metrics = nullptr;
     /// Quotas, chains per run and sizes (the unconfigured-chain allowance is the forks').
     Limits limits;
 };

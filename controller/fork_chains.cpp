@@ -57,12 +57,14 @@ class ForkChains : public RunChains {
                RpcGateway& gateway,
                std::shared_ptr<RunRecord> record,
                asio::any_io_executor strand,
-               std::size_t max_output_bytes)
+               std::size_t max_output_bytes,
+               ControllerMetrics* metrics)
         : forks_(forks),
           gateway_(gateway),
           record_(std::move(record)),
           strand_(std::move(strand)),
-          max_output_bytes_(max_output_bytes) {
+          max_output_bytes_(max_output_bytes),
+          metrics_(metrics) {
         record_->read([&](const Run& r) {
             chains_ = r.chains;
             simulation_ = r.is_simulation;
@@ -210,6 +212,7 @@ class ForkChains : public RunChains {
     asio::awaitable<std::optional<RunError>> provision_one(std::size_t i) {
         auto& s = slots_[i];
         auto meter = fork_meter(s.fork_id);
+        const auto asked = std::chrono::steady_clock::now();
         // Not a conditional expression: GCC 12 miscompiles co_await inside one.
         boost::system::result<forks::ForkHandle, std::string> opened{std::string()};
         if (pool_) {
@@ -237,6 +240,10 @@ class ForkChains : public RunChains {
                 f->rpc_url = s.rpc_url;
             }
         });
+        if (metrics_) {
+            metrics_->fork_provision_seconds.observe(std::chrono::steady_clock::now() - asked);
+            (pool_ ? metrics_->forks_live_pool : metrics_->forks_live_fork)++;
+        }
         co_return std::nullopt;
     }
 
@@ -308,6 +315,9 @@ class ForkChains : public RunChains {
                 f->error = out.error;
             }
         });
+        if (metrics_) {
+            (pool_ ? metrics_->forks_live_pool : metrics_->forks_live_fork)--;
+        }
         co_return out;
     }
 
@@ -320,6 +330,7 @@ class ForkChains : public RunChains {
     bool pool_ = false;
     std::vector<Slot> slots_;
     std::size_t max_output_bytes_;
+    ControllerMetrics* metrics_;
 };
 
 // The pools of a run's unconfigured chains, held from its creation until it is done.
@@ -341,7 +352,7 @@ ForkChainProvider::ForkChainProvider(forks::ForkManager& forks,
 std::unique_ptr<RunChains> ForkChainProvider::open(std::shared_ptr<RunRecord> record,
                                                    asio::any_io_executor strand) {
     return std::make_unique<ForkChains>(forks_, gateway_, std::move(record), std::move(strand),
-                                        max_output_bytes_);
+                                        max_output_bytes_, metrics_);
 }
 
 boost::system::result<std::unique_ptr<ChainHold>, QuotaRefusal> ForkChainProvider::hold(

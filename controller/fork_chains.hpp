@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "controller/limits.hpp"
+#include "controller/metrics.hpp"
 #include "controller/rpc_gateway.hpp"
 #include "controller/run_chains.hpp"
 #include "forks/fork_manager.hpp"
@@ -17,6 +18,8 @@ class ForkChainProvider : public ChainProvider {
     ForkChainProvider(forks::ForkManager& forks,
                       RpcGateway& gateway,
                       std::size_t max_output_bytes = SizeLimits{}.node_output_bytes);
+    /// Where fork provisioning times and live forks are counted; null: nowhere.
+    void set_metrics(ControllerMetrics* metrics) { metrics_ = metrics; }
     std::unique_ptr<RunChains> open(std::shared_ptr<RunRecord> record,
                                     boost::asio::any_io_executor strand) override;
     /// A `pool` run holds the pools of its unconfigured chains (ForkManager::hold_pools).
@@ -26,6 +29,7 @@ class ForkChainProvider : public ChainProvider {
     forks::ForkManager& forks_;
     RpcGateway& gateway_;
     std::size_t max_output_bytes_;
+    ControllerMetrics* metrics_ = nullptr;
 };
 
 }  // namespace forkrun::controller

@@ -109,6 +109,9 @@ boost::system::result<NewRun, FieldErrors> decode_run_request(const json::value&
         if (std::find(std::begin(kKnownKeys), std::end(kKnownKeys), key) == std::end(kKnownKeys)) {
             errors.push_back(
                 {pointer_append("", key), "unknown field \"" + std::string(key) + "\""});
+        } else if (value.is_null() && key != "sourceRunId" && key != "simulationMode") {
+            // Only those two may be null; any other null would be stored against its type.
+            errors.push_back({pointer_append("", key), "must not be null (leave it out instead)"});
         }
     }
     auto field = [&](std::string_view key) -> const json::value* {

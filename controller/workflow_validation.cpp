@@ -52,6 +52,10 @@ void check_type(std::string_view id,
     }
     const json::value* props = node.if_contains("props");
     const std::string props_path = pointer_append(node_path, "props");
+    if (props != nullptr && props->is_null()) {
+        errors.push_back({props_path, "props must be an object, not null (or left out)"});
+        props = nullptr;
+    }
     if (known) {
         // Both branches lvalues: a temporary here would deep-copy the props.
         const json::value no_props;
@@ -69,10 +73,14 @@ void check_children(std::size_t self,
                     std::vector<std::size_t>& last_parent,
                     FieldErrors& errors) {
     const json::value* kids = node.if_contains("children");
-    if (kids == nullptr || kids->is_null()) {
+    if (kids == nullptr) {
         return;
     }
     const std::string children_path = pointer_append(node_path, "children");
+    if (kids->is_null()) {
+        errors.push_back({children_path, "children must be an array of node ids, not null"});
+        return;
+    }
     const json::array* list = kids->if_array();
     if (list == nullptr) {
         errors.push_back({children_path, "children must be an array of node ids"});
@@ -153,6 +161,8 @@ FieldErrors validate_workflow_definition(const json::value& def, const Validatio
                               "blockExpansions is set by the controller and cannot be supplied"});
         } else if (key != "nodes" && key != "inputSchema") {
             errors.push_back({pointer_append(base, key), unknown_key(key)});
+        } else if (key == "inputSchema" && entry.value().is_null()) {
+            errors.push_back({pointer_append(base, key), "inputSchema must be an array, not null"});
         }
     }
     const std::string nodes_path = pointer_append(base, "nodes");

@@ -145,11 +145,33 @@ ApiResponse Api::error(unsigned status, std::string_view message, std::string re
 }
 
 asio::awaitable<ApiResponse> Api::handle(const ApiRequest& req) {
+    const auto started = std::chrono::steady_clock::now();
+    auto r = co_await route(req);
+    metrics_.count(route_label(req.target.substr(0, req.target.find('?'))), r.status,
+                   std::chrono::steady_clock::now() - started);
+    co_return r;
+}
+
+asio::awaitable<ApiResponse> Api::route(const ApiRequest& req) {
     std::string request_id = request_id_for(req.request_id);
     const auto qpos = req.target.find('?');
     const std::string_view path = req.target.substr(0, qpos);
     const std::string_view query =
         qpos == std::string_view::npos ? std::string_view() : req.target.substr(qpos + 1);
+
+    if (path == "/metrics") {
+        if (req.method != "GET") {
+            auto r = error(405, "method not allowed: use GET", std::move(request_id));
+            r.headers.emplace_back("Allow", "GET");
+            co_return r;
+        }
+        ApiResponse r;
+        r.body = render_metrics(metrics_, options_.controller_metrics, controller_.active_runs(),
+                                gateway_);
+        r.request_id = std::move(request_id);
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        co_return r;
+    }
 
     if (path == "/healthz") {
         if (req.method != "GET") {

@@ -11,6 +11,7 @@
 #include "controller/controller.hpp"
 #include "controller/rpc_gateway.hpp"
 #include "http/auth.hpp"
+#include "http/metrics.hpp"
 
 namespace forkrun::http {
 
@@ -28,11 +29,14 @@ struct ApiResponse {
     std::string body;
     std::string request_id;
     std::vector<std::pair<std::string_view, std::string>> headers;  // Allow, Location, ...
+    std::string_view content_type = "application/json";
 };
 
 struct ApiOptions {
     std::chrono::milliseconds max_long_poll{60000};
     std::string version = FORKRUN_VERSION;
+    /// What /metrics reports of the controller; null: only the HTTP and gateway counts.
+    const controller::ControllerMetrics* controller_metrics = nullptr;
 };
 
 class Api {
@@ -43,13 +47,15 @@ class Api {
         ApiOptions options,
         controller::RpcGateway* gateway = nullptr);
 
-    /// Answers one request. Runs on the connection's strand; never blocks it.
+    /// Answers one request, counted in /metrics. Runs on the connection's strand; never
+    /// blocks it.
     boost::asio::awaitable<ApiResponse> handle(const ApiRequest& req);
 
     /// An error envelope for failures found before routing (body too large, bad framing).
     static ApiResponse error(unsigned status, std::string_view message, std::string request_id);
 
   private:
+    boost::asio::awaitable<ApiResponse> route(const ApiRequest& req);
     boost::asio::awaitable<ApiResponse> get_run(const TokenGrant& grant,
                                                 std::string_view id,
                                                 std::string_view query,
@@ -67,6 +73,7 @@ class Api {
     const TokenStore& tokens_;
     ApiOptions options_;
     controller::RpcGateway* gateway_;
+    HttpMetrics metrics_;
 };
 
 }  // namespace forkrun::http

@@ -99,7 +99,8 @@ struct Server::Impl {
                                 unsigned version,
                                 bool keep_alive) {
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
-        res.set(bhttp::field::content_type, "application/json");
+        res.set(bhttp::field::content_type,
+                beast::string_view(r.content_type.data(), r.content_type.size()));
         res.set("X-Request-Id", r.request_id);
         for (const auto& [name, value] : r.headers) {
             res.set(beast::string_view(name.data(), name.size()), value);

@@ -107,10 +107,6 @@ std::vector<RuleCase> valid_cases() {
         {"manual_empty_props",
          R"({"nodes":{"root":{"type":"manual","props":{},"children":[]}}})",
          {}},
-        {"null_props_and_children",
-         with_a(R"({"type":"wait","props":{"seconds":0.5},
-            "children":null})"),
-         {}},
         {"every_type",
          R"({"nodes":{
             "root":{"type":"manual","children":["rpc","call","transfer","send","fund","wait","check","blk"]},
@@ -161,6 +157,14 @@ std::vector<RuleCase> structure_cases() {
          "[]",
          {{"/workflowDefinition", "workflowDefinition must be an object"}}},
         {"nodes_missing", "{}", {{n, "nodes is required"}}},
+        // Only sourceRunId and simulationMode may be null anywhere in a create.
+        {"null_children",
+         with_a(R"({"type":"wait","props":{"seconds":0.5},"children":null})"),
+         {{kA + "/children", "children must be an array of node ids, not null"}}},
+        {"null_props",
+         R"({"nodes":{"root":{"type":"manual","props":null}}})",
+         {{n + "/root/props", "props must be an object, not null (or left out)"}}},
+
         {"nodes_not_object", R"({"nodes":[]})", {{n, "nodes must be an object keyed by node id"}}},
         {"root_missing",
          R"({"nodes":{}})",
@@ -440,7 +444,7 @@ std::vector<RuleCase> schema_cases() {
     const std::string root = R"({"nodes":{"root":{"type":"manual"}},"inputSchema":)";
     return {
         {"schema_not_array", root + "{}}", {{s, "inputSchema must be an array"}}},
-        {"schema_null_is_absent", root + "null}", {}},
+        {"schema_null", root + "null}", {{s, "inputSchema must be an array, not null"}}},
         {"schema_entry_not_object",
          root + "[1]}",
          {{s + "/0", "inputSchema entries must be objects"}}},

@@ -379,3 +379,40 @@ TEST_F(ApiCreateTest, LiveRunOfBuiltInNodesNeedsNoChainAndCostsNoCu) {
 
 }  // namespace
 }  // namespace forkrun::http::test
+
+namespace forkrun::http::test {
+namespace {
+
+// Only sourceRunId and simulationMode may be null: any other null is a 400 at its pointer, and
+// nothing is stored against the contract's types.
+TEST(ApiCreateNulls, ANullWhereTheTypeAllowsNoneIsA400AtItsPointer) {
+    ServerProcess server;
+    Api api(server.base_url());
+    for (const char* key :
+         {"triggerSource", "propValues", "isSimulation", "isDustTest", "chains"}) {
+        json::object body = quick_run(unique_workflow_id("nulls"));
+        body[key] = nullptr;
+        HttpResponse r = api.create(body);
+        EXPECT_EQ(r.status, 400) << key << ": " << r.body;
+        EXPECT_TRUE(has_error_at(errors_of(r), "/" + std::string(key))) << r.body;
+    }
+    json::object body = quick_run(unique_workflow_id("nulls"));
+    auto& def = body["workflowDefinition"].as_object();
+    def["inputSchema"] = nullptr;
+    def["nodes"].as_object()["root"].as_object()["props"] = nullptr;
+    def["nodes"].as_object()["a"].as_object()["children"] = nullptr;
+    HttpResponse r = api.create(body);
+    EXPECT_EQ(r.status, 400) << r.body;
+    const auto errors = errors_of(r);
+    EXPECT_TRUE(has_error_at(errors, "/workflowDefinition/inputSchema")) << r.body;
+    EXPECT_TRUE(has_error_at(errors, "/workflowDefinition/nodes/root/props")) << r.body;
+    EXPECT_TRUE(has_error_at(errors, "/workflowDefinition/nodes/a/children")) << r.body;
+
+    json::object ok = quick_run(unique_workflow_id("nulls"));
+    ok["sourceRunId"] = nullptr;
+    ok["simulationMode"] = nullptr;
+    EXPECT_EQ(api.create(ok).status, 201);
+}
+
+}  // namespace
+}  // namespace forkrun::http::test
