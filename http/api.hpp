@@ -11,6 +11,7 @@
 #include "controller/controller.hpp"
 #include "controller/rpc_gateway.hpp"
 #include "http/auth.hpp"
+#include "http/cursor.hpp"
 
 namespace forkrun::http {
 
@@ -28,11 +29,15 @@ struct ApiResponse {
     std::string body;
     std::string request_id;
     std::vector<std::pair<std::string_view, std::string>> headers;  // Allow, Location, ...
+    /// For the access log: the fork an rpcUrl request reached (its secret is never logged).
+    std::string fork_id;
 };
 
 struct ApiOptions {
     std::chrono::milliseconds max_long_poll{60000};
     std::string version = FORKRUN_VERSION;
+    /// The key list cursors are sealed with; empty: a random one per process.
+    std::string cursor_key;
 };
 
 class Api {
@@ -67,6 +72,7 @@ class Api {
     const TokenStore& tokens_;
     ApiOptions options_;
     controller::RpcGateway* gateway_;
+    CursorCodec cursors_;
 };
 
 }  // namespace forkrun::http
