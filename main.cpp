@@ -1,5 +1,6 @@
 // forkrun: wires the http, controller and forks libraries into the `forkrun` executable.
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -72,6 +73,9 @@ Options for serve:
                           (default 100000; 0 keeps all; config key retainRuns)
   --blocks-dir DIR        the block library, one JSON file per block (default: fixtures/blocks;
                           config key blocksDir)
+  --max-connections N     connections served at once (default: from the file descriptor
+                          limit, at most 10000; config key maxConnections); past it the one
+                          idle longest is closed, or the newest get 503
   --no-access-log         do not log one line per request on stderr
   --help                  this text
 
@@ -124,7 +128,8 @@ std::vector<std::string> env_flags() {
                                          "teardown-timeout-ms",
                                          "fork-spawn-limit",
                                          "blocks-dir",
-                                         "retain-runs"};
+                                         "retain-runs",
+                                         "max-connections"};
     std::vector<std::string> flags(std::begin(kFlags), std::end(kFlags));
     for (auto f : controller::limit_flags()) {
         flags.emplace_back(f);
@@ -186,6 +191,15 @@ bool load_config(const std::string& path, Options& o) {
                 o.retain_runs = v;
             }
         }
+        if (const auto* n = obj->if_contains("maxConnections")) {
+            std::error_code ec;
+            const auto v = n->is_number() ? n->to_number<std::size_t>(ec) : 0;
+            if (!n->is_number() || ec || v == 0) {
+                problems.push_back("maxConnections must be a positive integer");
+            } else {
+                o.server.max_connections = v;
+            }
+        }
         if (const auto* b = obj->if_contains("blocksDir")) {
             if (!b->is_string() || b->get_string().empty()) {
                 problems.push_back("blocksDir must be the path of a folder");
@@ -202,6 +216,18 @@ bool load_config(const std::string& path, Options& o) {
         std::cerr << "forkrun: config file " << path << ": " << p << "\n";
     }
     return problems.empty();
+}
+
+// scheme://host:port of `url`: a provider's key often sits in the path or the user part, and
+// what the server prints may end up in a log.
+std::string url_origin(std::string_view url) {
+    const auto scheme = url.find("://");
+    const auto start = scheme == std::string_view::npos ? 0 : scheme + 3;
+    auto authority = url.substr(start, url.find_first_of("/?#", start) - start);
+    if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+        authority.remove_prefix(at + 1);
+    }
+    return std::string(url.substr(0, start)) + std::string(authority);
 }
 
 bool parse_chain_list(std::string_view s, std::vector<std::uint64_t>& out) {
@@ -308,6 +334,11 @@ std::optional<Options> parse_serve(std::vector<std::string> args) {
             if (!number(o.retain_runs)) {
                 return std::nullopt;
             }
+        } else if (a == "--max-connections") {
+            if (!number(o.server.max_connections) || o.server.max_connections == 0) {
+                std::cerr << "forkrun: --max-connections wants a positive number\n";
+                return std::nullopt;
+            }
         } else if (a == "--threads") {
             if (!number(o.threads) || o.threads == 0) {
                 return std::nullopt;
@@ -356,6 +387,12 @@ int serve(const Options& o) {
     // the execution thread gives free heap back every 10 s instead (below).
     ::mallopt(M_TRIM_THRESHOLD, 32 << 20);
     ::mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    // Connections, forks' pipes and JSON-RPC sockets all take descriptors: use what the hard
+    // limit allows (the default connection cap is derived from the result).
+    if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
     http::TokenStore tokens;
     std::optional<std::string> dev_token;
     if (o.tokens_file) {
@@ -479,8 +516,9 @@ int serve(const Options& o) {
     std::printf("forkrun %s listening on %s\n", FORKRUN_VERSION, base.c_str());
     for (const auto& [id, chain] : fork_manager.config().chains) {
         std::printf("chain %llu: %s, pool of %zu\n", static_cast<unsigned long long>(id),
-                    chain.upstream_rpc_url ? ("forks " + *chain.upstream_rpc_url).c_str()
-                                           : "fresh local chain",
+                    chain.upstream_rpc_url
+                        ? ("forks " + url_origin(*chain.upstream_rpc_url)).c_str()
+                        : "fresh local chain",
                     chain.pool_size);
     }
     if (dev_token) {

@@ -108,7 +108,7 @@ boost::system::result<std::shared_ptr<RunRecord>, CreateRefusal> Controller::cre
         [this](const RunRecord& rec, RunStatus from, RunStatus to) {
             log_transition(rec, from, to);
         },
-        config_.limits.sizes);
+        config_.limits.sizes, config_.nonces ? config_.nonces : &live_nonces_);
     {
         std::lock_guard lock(active_mu_);
         active_.emplace(record->id(), exec);

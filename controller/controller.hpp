@@ -18,6 +18,7 @@
 #include "controller/limits.hpp"
 #include "controller/metrics.hpp"
 #include "controller/node_types.hpp"
+#include "controller/nonce_book.hpp"
 #include "controller/quotas.hpp"
 #include "controller/run_chains.hpp"
 #include "controller/run_execution.hpp"
@@ -57,6 +58,9 @@ struct ControllerConfig {
     ControllerMetrics* metrics = nullptr;
     /// Quotas, chains per run and sizes (the unconfigured-chain allowance is the forks').
     Limits limits;
+    /// Nonces of live runs, per (signer, chain) across every run; null: the controller's own
+    /// in-memory book.
+    NonceAllocator* nonces = nullptr;
 };
 
 /// Why create_run made no run: the request's problems (a 400), or a quota in the way (a 429).
@@ -123,6 +127,7 @@ class Controller {
     RunStore store_;
     forks::SpawnLimiter start_gate_;
     Quotas quotas_;
+    NonceBook live_nonces_{true};  // when the configuration names no allocator
     mutable std::mutex active_mu_;
     std::unordered_map<std::string, std::shared_ptr<RunExecution>> active_;
 };

@@ -14,7 +14,7 @@
 namespace forkrun::controller {
 
 struct TransferSettings;
-struct NonceBook;
+class NonceAllocator;
 
 /// What a node may use while it runs. Lives on the run's strand.
 struct NodeEnv {
@@ -23,7 +23,8 @@ struct NodeEnv {
     bool is_dust_test = false;
     RunChains* chains = nullptr;  // null when the run has no chains
     const TransferSettings* transfers = nullptr;
-    NonceBook* nonces = nullptr;
+    /// The run's nonces: its own book in a simulation, the controller's for live runs.
+    NonceAllocator* nonces = nullptr;
     /// Marks the node `waiting` (a wait node); the run becomes `waiting` if every node in
     /// progress is waiting.
     std::function<void()> mark_waiting;

@@ -245,6 +245,14 @@ std::string splice(std::string_view fork_answer, const Answers& ours) {
 
 asio::awaitable<GatewayReply> RpcGateway::forward(std::string_view secret, std::string body) {
     auto t = lookup(secret);
+    auto reply = co_await forward_to(t, std::move(body));
+    if (t) {
+        reply.fork_id = t->fork_id;
+    }
+    co_return reply;
+}
+
+asio::awaitable<GatewayReply> RpcGateway::forward_to(std::shared_ptr<Target> t, std::string body) {
     const auto parsed = forks::parse_jsonrpc_body(body, limits_.jsonrpc);
     if (!t) {
         ++counters_.not_found;

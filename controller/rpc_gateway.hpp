@@ -26,6 +26,9 @@ namespace forkrun::controller {
 struct GatewayReply {
     unsigned status = 200;
     std::string body;  // JSON-RPC, as the fork answered or as the gateway refuses
+    /// The fork the secret names ("" when it names none): what a log may show instead of the
+    /// secret.
+    std::string fork_id = {};
 };
 
 /// Limits of the gateway.
@@ -101,6 +104,8 @@ class RpcGateway {
     };
     class InFlight;
     std::shared_ptr<Target> lookup(std::string_view secret) const;
+    // forward() once the secret is looked up (`t` null: it names no fork).
+    boost::asio::awaitable<GatewayReply> forward_to(std::shared_ptr<Target> t, std::string body);
 
     forks::RpcClient& rpc_;
     const forks::CuTable& cu_;

@@ -24,7 +24,8 @@ RunExecution::RunExecution(asio::any_io_executor ex,
                            ChainProvider* chains,
                            const TransferSettings* transfers,
                            TransitionHook on_transition,
-                           SizeLimits limits)
+                           SizeLimits limits,
+                           NonceAllocator* live_nonces)
     : strand_(asio::make_strand(ex)),
       record_(std::move(record)),
       transfers_(transfers),
@@ -52,6 +53,9 @@ RunExecution::RunExecution(asio::any_io_executor ex,
         stored_bytes_ = json_size(r.workflow_definition, limits_.run_json_bytes) +
                         json_size(r.prop_values, limits_.run_json_bytes) + n * kNodeStateBytes;
     });
+    if (!is_simulation_ && live_nonces) {
+        nonces_ = live_nonces;
+    }
     for (std::size_t i = 0; i < n; ++i) {
         missing_parents_.push_back(graph_.parents[i].size());
     }
@@ -184,7 +188,7 @@ asio::awaitable<void> RunExecution::run_node(std::size_t i) {
         env.is_dust_test = is_dust_test_;
         env.chains = chains_.get();
         env.transfers = transfers_;
-        env.nonces = &nonces_;
+        env.nonces = nonces_;
         env.mark_waiting = [this, i] {
             if (node_status_[i] != NodeStatus::kRunning) {
                 return;

@@ -14,6 +14,7 @@
 #include "controller/async_flag.hpp"
 #include "controller/limits.hpp"
 #include "controller/node_types.hpp"
+#include "controller/nonce_book.hpp"
 #include "controller/run_chains.hpp"
 #include "controller/run_record.hpp"
 #include "controller/transfer_node.hpp"
@@ -32,7 +33,8 @@ using TransitionHook = std::function<void(const RunRecord&, RunStatus from, RunS
 class RunExecution : public std::enable_shared_from_this<RunExecution> {
   public:
     /// `graph` is the validated graph of `nodes` (the run's nodes with blocks expanded), in the
-    /// order of `Run::nodes`.
+    /// order of `Run::nodes`. A live run takes its nonces from `live_nonces` (shared by every
+    /// run); a simulation, or a live run without one, keeps a book of its own.
     RunExecution(boost::asio::any_io_executor ex,
                  std::shared_ptr<RunRecord> record,
                  Graph graph,
@@ -40,7 +42,8 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
                  ChainProvider* chains,
                  const TransferSettings* transfers,
                  TransitionHook on_transition,
-                 SizeLimits limits = {});
+                 SizeLimits limits = {},
+                 NonceAllocator* live_nonces = nullptr);
 
     const boost::asio::strand<boost::asio::any_io_executor>& strand() const { return strand_; }
     const std::shared_ptr<RunRecord>& record() const { return record_; }
@@ -76,7 +79,8 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
     std::shared_ptr<RunRecord> record_;
     std::unique_ptr<RunChains> chains_;
     const TransferSettings* transfers_;
-    NonceBook nonces_;
+    NonceBook own_nonces_{false};
+    NonceAllocator* nonces_ = &own_nonces_;
     TransitionHook on_transition_;
     std::function<void()> on_done_;
     StartSlot start_slot_;

@@ -5,8 +5,12 @@
 
 namespace forkrun::controller {
 
-RunRecord::RunRecord(Run run, std::uint64_t seq)
-    : id_(run.id), organization_id_(run.organization_id), seq_(seq), run_(std::move(run)) {}
+RunRecord::RunRecord(Run run, std::uint64_t seq, std::uint64_t org_seq)
+    : id_(run.id),
+      organization_id_(run.organization_id),
+      seq_(seq),
+      org_seq_(org_seq),
+      run_(std::move(run)) {}
 
 bool RunRecord::update(const std::function<void(Run&)>& f) {
     std::vector<std::weak_ptr<StatusWatcher>> to_notify;

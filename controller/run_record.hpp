@@ -28,12 +28,16 @@ enum class RunView { kFull = 0, kSummary = 1 };
 
 class RunRecord {
   public:
-    RunRecord(Run run, std::uint64_t seq);
+    /// `seq` orders runs across the store; `org_seq` counts the runs of the run's organization.
+    RunRecord(Run run, std::uint64_t seq, std::uint64_t org_seq = 0);
 
     const std::string& id() const { return id_; }
     const std::string& organization_id() const { return organization_id_; }
     /// Creation order across the store; newer runs have larger numbers.
     std::uint64_t seq() const { return seq_; }
+    /// Creation order within the organization: 1 for its first run, counting only its own runs,
+    /// so a list cursor built from it says nothing about other organizations.
+    std::uint64_t org_seq() const { return org_seq_; }
 
     /// Reads the run under the lock.
     template <class F>
@@ -80,6 +84,7 @@ class RunRecord {
     const std::string id_;
     const std::string organization_id_;
     const std::uint64_t seq_;
+    const std::uint64_t org_seq_;
     mutable std::mutex mu_;
     Run run_;
     mutable std::array<std::shared_ptr<const std::string>, 2> cache_;

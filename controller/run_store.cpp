@@ -8,9 +8,13 @@ namespace forkrun::controller {
 
 std::shared_ptr<RunRecord> RunStore::insert(Run run) {
     std::unique_lock lock(mu_);
-    auto rec = std::make_shared<RunRecord>(std::move(run), next_seq_++);
+    auto last = org_last_seq_.find(run.organization_id);
+    if (last == org_last_seq_.end()) {
+        last = org_last_seq_.emplace(run.organization_id, 0).first;
+    }
+    auto rec = std::make_shared<RunRecord>(std::move(run), next_seq_++, ++last->second);
     by_id_.emplace(rec->id(), rec);
-    by_org_[rec->organization_id()].emplace(rec->seq(), rec);
+    by_org_[rec->organization_id()].emplace(rec->org_seq(), rec);
     by_age_.emplace(rec->seq(), rec.get());
     if (retain_ != 0 && by_id_.size() > retain_) {
         evict_locked();
@@ -32,7 +36,7 @@ void RunStore::evict_locked() {
         }
         const auto org = by_org_.find(rec->organization_id());
         if (org != by_org_.end()) {
-            org->second.erase(rec->seq());
+            org->second.erase(rec->org_seq());
             if (org->second.empty()) {
                 by_org_.erase(org);
             }
@@ -92,7 +96,7 @@ ListPage RunStore::list(std::string_view organization_id, const ListQuery& q) co
         return page;
     }
     const OrgRuns& runs = org->second;
-    // Newest first: walk the sequence numbers downwards from the cursor.
+    // Newest first: walk the organization's sequence numbers downwards from the cursor.
     auto it = q.before_seq ? runs.lower_bound(*q.before_seq) : runs.end();
     while (it != runs.begin()) {
         --it;
@@ -100,7 +104,7 @@ ListPage RunStore::list(std::string_view organization_id, const ListQuery& q) co
             continue;
         }
         if (page.runs.size() == q.limit) {
-            page.next_before_seq = page.runs.back()->seq();
+            page.next_before_seq = page.runs.back()->org_seq();
             break;
         }
         page.runs.push_back(it->second);

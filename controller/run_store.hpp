@@ -21,13 +21,14 @@ struct ListQuery {
     std::optional<bool> is_simulation;
     std::optional<bool> is_dust_test;
     std::size_t limit = 50;
-    /// Only runs created before the run with this sequence number (from a cursor).
+    /// Only runs created before the organization's run with this number (RunRecord::org_seq,
+    /// from a cursor).
     std::optional<std::uint64_t> before_seq;
 };
 
 struct ListPage {
     std::vector<std::shared_ptr<RunRecord>> runs;
-    /// Set when more runs may follow: the sequence number to continue before.
+    /// Set when more runs may follow: the organization's sequence number to continue before.
     std::optional<std::uint64_t> next_before_seq;
 };
 
@@ -39,7 +40,7 @@ class RunStore {
     /// not terminal are never dropped). 0 keeps every run.
     explicit RunStore(std::size_t retain = kDefaultRetain) : retain_(retain) {}
 
-    /// Stores a new run and gives it the next sequence number.
+    /// Stores a new run and gives it the next sequence number, and the next of its organization.
     std::shared_ptr<RunRecord> insert(Run run);
 
     /// Any organization's run (for the controller's own use).
@@ -59,7 +60,7 @@ class RunStore {
             return std::hash<std::string_view>{}(s);
         }
     };
-    using OrgRuns = std::map<std::uint64_t, std::shared_ptr<RunRecord>>;
+    using OrgRuns = std::map<std::uint64_t, std::shared_ptr<RunRecord>>;  // by org_seq
 
     // Drops the oldest terminal runs while more than `retain_` are stored. Holds `mu_`.
     void evict_locked();
@@ -70,6 +71,9 @@ class RunStore {
     std::map<std::uint64_t, RunRecord*> by_age_;  // every stored run, oldest first
     std::unordered_map<std::string, std::shared_ptr<RunRecord>, StringHash, std::equal_to<>> by_id_;
     std::unordered_map<std::string, OrgRuns, StringHash, std::equal_to<>> by_org_;
+    // The last org_seq given out per organization; kept when its runs are all dropped, so a
+    // number is never given out twice.
+    std::unordered_map<std::string, std::uint64_t, StringHash, std::equal_to<>> org_last_seq_;
 };
 
 }  // namespace forkrun::controller

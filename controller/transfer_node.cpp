@@ -1,5 +1,6 @@
-// Nonce from the run's book (fetched once per sender and chain), fees from the chain, gas
-// estimated unless given, signed here, receipt polled with backoff until a timeout or a cancel.
+// Fees from the chain, gas estimated unless given, the nonce from the book (the run's own in a
+// simulation, the controller's for live runs), signed here, receipt polled with backoff until a
+// timeout or a cancel.
 #include "controller/transfer_node.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -7,6 +8,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+#include <cctype>
+#include <optional>
+
+#include "controller/nonce_book.hpp"
 #include "forks/address.hpp"
 #include "forks/eip1559.hpp"
 #include "forks/hex.hpp"
@@ -37,6 +43,29 @@ std::optional<forks::Uint256> big_quantity(const json::value& v) {
     auto q = forks::Uint256::from_hex(v.get_string());
     return q ? std::optional(*q) : std::nullopt;
 }
+
+// A send refused because its nonce is used or queued by another transaction already.
+bool nonce_taken(const ErrorInfo& e) {
+    if (e.code != "rpc_error") {
+        return false;
+    }
+    std::string m = e.message;
+    std::transform(m.begin(), m.end(), m.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return m.find("nonce too low") != std::string::npos ||
+           m.find("replacement transaction underpriced") != std::string::npos ||
+           m.find("nonce has already been used") != std::string::npos;
+}
+
+// A send refused because this very transaction is known already: it was sent (a signed
+// transaction's hash names it), so it must not be signed again with another nonce.
+bool nonce_already_sent(const ErrorInfo& e) {
+    return e.code == "rpc_error" && (e.message.find("already known") != std::string::npos ||
+                                     e.message.find("AlreadyKnown") != std::string::npos);
+}
+
+// Sends refused as stale before the node gives up.
+constexpr int kNonceAttempts = 3;
 
 }  // namespace
 
@@ -95,23 +124,6 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
     const std::string from = key->address().to_checksum();
     const std::string to_hex = to->to_checksum();
 
-    // Nonce: fetched once per (chain, sender) in this run, then counted here.
-    const auto book_key = std::make_pair(chain, from);
-    if (!env.nonces->next.contains(book_key)) {
-        json::array params{from, "pending"};
-        auto count = co_await env.chains->call(env.node_index, chain, "eth_getTransactionCount",
-                                               std::move(params));
-        if (!count) {
-            co_return count.error();
-        }
-        auto n = quantity(*count);
-        if (!n) {
-            co_return ErrorInfo{"rpc_failed", "eth_getTransactionCount answered a non-quantity"};
-        }
-        env.nonces->next.try_emplace(book_key, *n);  // a sibling may have filled it meanwhile
-    }
-    const std::uint64_t nonce = env.nonces->next[book_key]++;
-
     // Fees from the chain: tip capped by configuration, max fee twice the price plus the tip.
     json::array no_params;
     auto price_v =
@@ -151,25 +163,58 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
         gas = *estimated;
     }
 
+    // The nonce last, right before the send, so little can fail while it is held. The book is
+    // the run's own in a simulation, the controller's for live runs (API.md "Nonces").
+    const NonceKey book_key{from, chain};
+    PendingCount pending = [&]() -> asio::awaitable<NonceResult> {
+        json::array params{from, "pending"};
+        auto count = co_await env.chains->call(env.node_index, chain, "eth_getTransactionCount",
+                                               std::move(params));
+        if (!count) {
+            co_return count.error();
+        }
+        auto n = quantity(*count);
+        if (!n) {
+            co_return ErrorInfo{"rpc_failed", "eth_getTransactionCount answered a non-quantity"};
+        }
+        co_return *n;
+    };
     forks::Eip1559Tx tx;
     tx.chain_id = chain;
-    tx.nonce = nonce;
     tx.max_priority_fee_per_gas = tip;
     tx.max_fee_per_gas = *max_fee;
     tx.gas_limit = gas;
     tx.to = *to;
     tx.value = sent;
     tx.data = std::move(data);
-    const auto signed_tx = tx.sign(*key);
-
-    json::array raw{forks::to_hex(signed_tx.raw)};
-    auto hash_v =
-        co_await env.chains->call(env.node_index, chain, "eth_sendRawTransaction", std::move(raw));
-    if (!hash_v) {
-        env.nonces->next.erase(book_key);  // refetch: this nonce may not have been used
-        co_return hash_v.error();
+    std::optional<NonceLease> lease;  // settled when the node ends: sent, or given back
+    std::string tx_hash;
+    for (int attempt = 1;; ++attempt) {
+        auto nonce = co_await env.nonces->allocate(book_key, pending);
+        if (!nonce) {
+            co_return nonce.error();
+        }
+        lease.emplace(*env.nonces, book_key, *nonce);
+        tx.nonce = *nonce;
+        const auto signed_tx = tx.sign(*key);
+        json::array raw{forks::to_hex(signed_tx.raw)};
+        auto hash_v = co_await env.chains->call(env.node_index, chain, "eth_sendRawTransaction",
+                                                std::move(raw));
+        if (hash_v || nonce_already_sent(hash_v.error())) {
+            lease->set(NonceOutcome::kSent);
+            tx_hash = forks::to_hex(signed_tx.hash);
+            break;
+        }
+        if (!nonce_taken(hash_v.error())) {
+            co_return hash_v.error();  // the lease gives the nonce back
+        }
+        // Taken by a transaction sent with this key from elsewhere: read the chain, sign again.
+        lease->set(NonceOutcome::kStale);
+        lease.reset();
+        if (attempt == kNonceAttempts) {
+            co_return hash_v.error();
+        }
     }
-    const std::string tx_hash = forks::to_hex(signed_tx.hash);
 
     // The receipt, polled with backoff; a cancel interrupts the timer or the call.
     asio::steady_timer timer(co_await asio::this_coro::executor);

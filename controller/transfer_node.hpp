@@ -3,9 +3,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
-#include <map>
 #include <string>
-#include <utility>
 
 #include "controller/node_executor.hpp"
 #include "controller/signers.hpp"
@@ -19,11 +17,6 @@ struct TransferSettings {
     forks::Uint256 dust_wei{1000};
     forks::Uint256 max_tip_wei{1'000'000'000};  // 1 gwei
     std::chrono::milliseconds receipt_timeout{120000};
-};
-
-/// The next nonce per (chain, sender) within a run, so siblings sending at once never collide.
-struct NonceBook {
-    std::map<std::pair<std::uint64_t, std::string>, std::uint64_t> next;
 };
 
 /// Runs a transfer (`data` absent) or a sendTransaction node.

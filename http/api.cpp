@@ -110,12 +110,6 @@ std::optional<bool> parse_bool(std::string_view s) {
     return std::nullopt;
 }
 
-constexpr std::string_view kCursorPrefix = "cur_";
-
-std::string make_cursor(std::uint64_t seq) {
-    return std::string(kCursorPrefix) + std::to_string(seq);
-}
-
 // Wakes a long-poll when its run's status changes.
 class TimerWaker : public StatusWatcher {
   public:
@@ -137,7 +131,11 @@ class TimerWaker : public StatusWatcher {
 }  // namespace
 
 Api::Api(Controller& controller, const TokenStore& tokens, ApiOptions options, RpcGateway* gateway)
-    : controller_(controller), tokens_(tokens), options_(std::move(options)), gateway_(gateway) {}
+    : controller_(controller),
+      tokens_(tokens),
+      options_(std::move(options)),
+      gateway_(gateway),
+      cursors_(options_.cursor_key) {}
 
 ApiResponse Api::error(unsigned status, std::string_view message, std::string request_id) {
     auto body = envelope(status, "null", message, request_id);
@@ -201,6 +199,7 @@ asio::awaitable<ApiResponse> Api::route(const ApiRequest& req) {
         r.status = reply.status;
         r.body = std::move(reply.body);
         r.request_id = std::move(request_id);
+        r.fork_id = std::move(reply.fork_id);
         co_return r;
     }
 
@@ -392,14 +391,11 @@ ApiResponse Api::list_runs(const TokenGrant& grant,
                 q.limit = static_cast<std::size_t>(*v);
             }
         } else if (p.key == "cursor") {
-            std::optional<std::int64_t> seq;
-            if (p.value.starts_with(kCursorPrefix)) {
-                seq = parse_int(std::string_view(p.value).substr(kCursorPrefix.size()));
-            }
-            if (!seq || *seq < 1) {
-                errors.push_back({where, "is not a cursor this server gave out"});
+            // Another organization's cursor fails like garbage: it was not given to this one.
+            if (auto seq = cursors_.decode(grant.principal.organization_id, p.value)) {
+                q.before_seq = *seq;
             } else {
-                q.before_seq = static_cast<std::uint64_t>(*seq);
+                errors.push_back({where, "is not a cursor this server gave out"});
             }
         } else if (p.key == "view") {
             if (p.value != "full" && p.value != "summary") {
@@ -430,7 +426,9 @@ ApiResponse Api::list_runs(const TokenGrant& grant,
         data.append(*parts[i]);
     }
     data.append("],\"nextCursor\":");
-    data.append(page.next_before_seq ? json_quote(make_cursor(*page.next_before_seq)) : "null");
+    data.append(page.next_before_seq ? json_quote(cursors_.encode(grant.principal.organization_id,
+                                                                  *page.next_before_seq))
+                                     : "null");
     data.push_back('}');
     return ok(200, data, std::move(request_id));
 }

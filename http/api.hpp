@@ -12,6 +12,7 @@
 #include "controller/rpc_gateway.hpp"
 #include "http/auth.hpp"
 #include "http/metrics.hpp"
+#include "http/cursor.hpp"
 
 namespace forkrun::http {
 
@@ -30,6 +31,8 @@ struct ApiResponse {
     std::string request_id;
     std::vector<std::pair<std::string_view, std::string>> headers;  // Allow, Location, ...
     std::string_view content_type = "application/json";
+    /// For the access log: the fork an rpcUrl request reached (its secret is never logged).
+    std::string fork_id;
 };
 
 struct ApiOptions {
@@ -37,6 +40,8 @@ struct ApiOptions {
     std::string version = FORKRUN_VERSION;
     /// What /metrics reports of the controller; null: only the HTTP and gateway counts.
     const controller::ControllerMetrics* controller_metrics = nullptr;
+    /// The key list cursors are sealed with; empty: a random one per process.
+    std::string cursor_key;
 };
 
 class Api {
@@ -74,6 +79,7 @@ class Api {
     ApiOptions options_;
     controller::RpcGateway* gateway_;
     HttpMetrics metrics_;
+    CursorCodec cursors_;
 };
 
 }  // namespace forkrun::http

@@ -14,6 +14,7 @@
 
 #include "controller/event_log.hpp"
 #include "controller/timestamp.hpp"
+#include "http/acceptor.hpp"
 #include "http/envelope.hpp"
 
 namespace forkrun::http {
@@ -25,13 +26,79 @@ using tcp = asio::ip::tcp;
 
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
+namespace {
+
+constexpr std::string_view kRpcSegment = controller::RpcGateway::kPathPrefix;
+
+// The path of `target` as the access log shows it: no query, and nothing after an /rpc/
+// segment, where an rpcUrl's secret is (the line names the fork instead).
+std::string loggable_path(std::string_view target) {
+    auto path = target.substr(0, target.find('?'));
+    if (const auto at = path.find(kRpcSegment); at != std::string_view::npos) {
+        return std::string(path.substr(0, at + kRpcSegment.size())) + "<redacted>";
+    }
+    return std::string(path);
+}
+
+using RequestHead = bhttp::request_parser<bhttp::string_body>::value_type;
+
+struct HeaderProblem {
+    unsigned status = 0;  // 0: none
+    std::string_view message;
+};
+
+// Why a request's framing or identity headers are refused (RFC 9112 3.2 and 6.1): where a proxy
+// in front might read them differently from us, nothing is guessed. Beast itself refuses a
+// Transfer-Encoding after a Content-Length and a chunked one repeated; the rest is checked here.
+HeaderProblem header_problem(const RequestHead& head) {
+    const auto te = head.equal_range(bhttp::field::transfer_encoding);
+    if (te.first != te.second) {
+        if (head.version() < 11) {
+            return {400, "Transfer-Encoding is not allowed in an HTTP/1.0 request"};
+        }
+        // The last coding of the last Transfer-Encoding line says how the body ends.
+        beast::string_view last;
+        std::size_t codings = 0;
+        for (auto it = te.first; it != te.second; ++it) {
+            last = {};
+            for (const auto coding : bhttp::token_list(it->value())) {
+                last = coding;
+                ++codings;
+            }
+        }
+        if (!beast::iequals(last, "chunked")) {
+            return {400, "Transfer-Encoding must end in chunked"};
+        }
+        if (head.count(bhttp::field::content_length) > 0) {
+            return {400, "Transfer-Encoding and Content-Length must not be sent together"};
+        }
+        if (codings > 1) {
+            return {501, "Transfer-Encoding other than chunked is not supported"};
+        }
+    }
+    const auto hosts = head.count(bhttp::field::host);
+    if (hosts > 1) {
+        return {400, "more than one Host header"};
+    }
+    if (hosts == 0 && head.version() >= 11) {
+        return {400, "an HTTP/1.1 request needs a Host header"};
+    }
+    if (head.count(bhttp::field::authorization) > 1) {
+        return {400, "more than one Authorization header"};
+    }
+    return {};
+}
+
+}  // namespace
+
 struct Server::Impl {
     Api& api;
     ServerConfig config;
     std::atomic<std::size_t>& in_flight;
+    AdmissionState admission;
     // One per io_context. An accepted connection lives on its acceptor's context, which one
     // thread runs, so a session needs no strand.
-    std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+    std::vector<std::unique_ptr<Acceptor>> acceptors;
     std::atomic<bool> stopping{false};
 
     Impl(const std::vector<asio::io_context*>& contexts,
@@ -39,25 +106,24 @@ struct Server::Impl {
          ServerConfig c,
          std::atomic<std::size_t>& f)
         : api(a), config(std::move(c)), in_flight(f) {
-        for (auto* ioc : contexts) {
-            acceptors.push_back(std::make_unique<tcp::acceptor>(*ioc));
+        if (config.max_connections == 0) {
+            config.max_connections = default_max_connections();
         }
-    }
-
-    asio::awaitable<void> listen(tcp::acceptor& acceptor) {
-        for (;;) {
-            boost::system::error_code ec;
-            auto socket =
-                co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) {
-                if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
-                    co_return;
-                }
-                continue;  // e.g. EMFILE: keep serving the connections we have
-            }
-            socket.set_option(tcp::no_delay(true), ec);
-            auto ex = socket.get_executor();
-            asio::co_spawn(ex, session(beast::tcp_stream(std::move(socket))), asio::detached);
+        admission.max_connections = config.max_connections;
+        admission.log = config.log;
+        for (auto* ioc : contexts) {
+            acceptors.push_back(std::make_unique<Acceptor>(
+                *ioc, admission,
+                [this](tcp::socket socket, std::shared_ptr<IdleConnections> idle,
+                       ConnectionCount::Slot slot) {
+                    boost::system::error_code ec;
+                    socket.set_option(tcp::no_delay(true), ec);
+                    auto ex = socket.get_executor();
+                    asio::co_spawn(ex,
+                                   session(beast::tcp_stream(std::move(socket)), std::move(idle),
+                                           std::move(slot)),
+                                   asio::detached);
+                }));
         }
     }
 
@@ -65,14 +131,15 @@ struct Server::Impl {
                      std::string_view method,
                      std::string_view target,
                      unsigned status,
-                     std::chrono::steady_clock::time_point started) {
+                     std::chrono::steady_clock::time_point started,
+                     std::string_view fork_id = {}) {
         if (!config.access_log) {
             return;
         }
         const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - started)
                             .count();
-        const auto path = target.substr(0, target.find('?'));
+        const auto path = loggable_path(target);
         std::string line;
         line.reserve(160 + path.size());
         line.append("{\"time\":\"");
@@ -83,6 +150,10 @@ struct Server::Impl {
         line.append(json_quote(method));
         line.append(",\"path\":");
         line.append(json_quote(path));
+        if (!fork_id.empty()) {
+            line.append(",\"forkId\":");
+            line.append(json_quote(fork_id));
+        }
         line.append(",\"status\":");
         line.append(std::to_string(status));
         line.append(",\"ms\":");
@@ -142,13 +213,17 @@ struct Server::Impl {
         stream.socket().close(ec);
     }
 
-    asio::awaitable<void> session(beast::tcp_stream stream) {
+    asio::awaitable<void> session(beast::tcp_stream stream,
+                                  std::shared_ptr<IdleConnections> idle,
+                                  ConnectionCount::Slot /*counted until the session ends*/) {
         beast::flat_buffer buffer;
         boost::system::error_code ec;
         try {
             for (;;) {
                 if (buffer.size() == 0) {
                     stream.expires_after(config.idle_timeout);
+                    // Waiting for a request: the first to go when connections run short.
+                    IdleConnections::Mark mark(idle, [&stream] { stream.close(); });
                     auto n = co_await stream.async_read_some(
                         buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
                     if (ec) {
@@ -177,11 +252,26 @@ struct Server::Impl {
                 if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout) {
                     break;
                 }
+                if (ec == bhttp::error::bad_transfer_encoding ||
+                    ec == bhttp::error::bad_content_length ||
+                    ec == bhttp::error::multiple_content_length) {
+                    co_await reject(stream, 400,
+                                    "the request's Transfer-Encoding and Content-Length "
+                                    "contradict each other or are malformed",
+                                    true);
+                    co_return;
+                }
                 if (ec) {
                     co_await reject(stream, 400, "malformed HTTP request", false);
                     co_return;
                 }
                 const auto& head = parser.get();
+                if (const auto problem = header_problem(head); problem.status != 0) {
+                    // Closed after the answer: the bytes after this head are never read as
+                    // another request (no request smuggling).
+                    co_await reject(stream, problem.status, problem.message, true);
+                    co_return;
+                }
                 if (auto len = parser.content_length(); len && *len > config.body_limit) {
                     co_await reject(stream, 413,
                                     "request body is larger than the limit of " +
@@ -257,7 +347,7 @@ struct Server::Impl {
         }
         const bool keep_alive = req.keep_alive() && !stopping.load();
         const bool written = co_await write(stream, r, req.version(), keep_alive);
-        log_request(r.request_id, areq.method, areq.target, r.status, started);
+        log_request(r.request_id, areq.method, areq.target, r.status, started, r.fork_id);
         co_return written&& keep_alive;
     }
 };
@@ -276,7 +366,7 @@ tcp::endpoint Server::start() {
     const bool shared = acceptors.size() > 1;
     tcp::endpoint ep(asio::ip::make_address(impl_->config.host), impl_->config.port);
     for (std::size_t i = 0; i < acceptors.size(); ++i) {
-        auto& a = *acceptors[i];
+        auto& a = acceptors[i]->socket();
         a.open(ep.protocol());
         a.set_option(tcp::acceptor::reuse_address(true));
         if (i == 0) {
@@ -293,20 +383,22 @@ tcp::endpoint Server::start() {
             a.bind(ep);
         }
         a.listen(asio::socket_base::max_listen_connections);
+        a.non_blocking(true);  // shedding accepts with accept4(2), which must never wait
     }
     for (auto& a : acceptors) {
-        asio::co_spawn(a->get_executor(), impl_->listen(*a), asio::detached);
+        asio::co_spawn(a->socket().get_executor(), a->run(), asio::detached);
     }
     return ep;
+}
+
+std::size_t Server::max_connections() const {
+    return impl_->config.max_connections;
 }
 
 void Server::stop_accepting() {
     impl_->stopping = true;
     for (auto& a : impl_->acceptors) {
-        asio::post(a->get_executor(), [acceptor = a.get()] {
-            boost::system::error_code ec;
-            acceptor->close(ec);
-        });
+        asio::post(a->socket().get_executor(), [a = a.get()] { a->stop(); });
     }
 }
 

@@ -23,6 +23,10 @@ struct ServerConfig {
     std::chrono::milliseconds read_timeout{10000};
     /// A kept-alive connection with no request for this long is closed.
     std::chrono::milliseconds idle_timeout{30000};
+    /// Connections served at once, across every thread; 0: default_max_connections() (from
+    /// RLIMIT_NOFILE). Past it the connection idle longest is closed to make room, or, with none
+    /// idle, the newest are answered 503 and closed.
+    std::size_t max_connections = 0;
     bool access_log = true;
     /// Where access-log lines go; null: straight to stderr.
     controller::EventLog* log = nullptr;
@@ -45,6 +49,9 @@ class Server {
     /// Stops accepting, on every context; sessions answer what they are serving, then close.
     /// Thread-safe.
     void stop_accepting();
+
+    /// The connection cap in force (the configured one, or the default).
+    std::size_t max_connections() const;
 
     /// Requests being answered right now.
     std::size_t in_flight() const { return in_flight_.load(); }

@@ -164,6 +164,24 @@ TEST(RunStore, ListsNewestFirstAndPagesWithoutSkipsOrRepeatsWhileRunsAreCreated)
     }
 }
 
+TEST(RunStore, CursorPositionsCountOnlyTheOrganizationsOwnRuns) {
+    RunStore store;
+    for (int i = 0; i < 5; ++i) {
+        store.insert(make_run("run_a" + std::to_string(i), "org_a"));
+    }
+    ListQuery q;
+    q.limit = 2;
+    const auto before = store.list("org_a", q).next_before_seq;
+    ASSERT_TRUE(before);
+    // Another organization's creates move nothing that org_a sees.
+    for (int i = 0; i < 50; ++i) {
+        store.insert(make_run("run_b" + std::to_string(i), "org_b"));
+    }
+    EXPECT_EQ(store.list("org_a", q).next_before_seq, before);
+    EXPECT_EQ(store.insert(make_run("run_a5", "org_a"))->org_seq(), 6u);
+    EXPECT_EQ(store.find("run_b49")->org_seq(), 50u);
+}
+
 TEST(RunStore, ListFiltersByStatusWorkflowAndFlags) {
     RunStore store;
     auto a = store.insert(make_run("run_a"));

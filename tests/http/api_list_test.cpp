@@ -25,8 +25,10 @@ class ApiListTest : public ApiSharedServerTest {
     };
 
     /// GET /v1/runs<query>; checks the page's shape and each item's.
-    Page list(const std::string& query, RunView view = RunView::kListItem) const {
-        HttpResponse r = api().get("/v1/runs" + query);
+    Page list(const std::string& query,
+              RunView view = RunView::kListItem,
+              std::string token = kTokenARw) const {
+        HttpResponse r = api().get("/v1/runs" + query, token);
         Page page{r.status, {}, std::nullopt, r.body};
         if (r.status != 200) {
             return page;
@@ -217,6 +219,73 @@ TEST_F(ApiListTest, CursorNeitherSkipsNorRepeatsWhileRunsAreCreated) {
                      return std::find(existing.begin(), existing.end(), id) != existing.end();
                  });
     EXPECT_EQ(old_seen, reversed(existing));
+}
+
+TEST_F(ApiListTest, CursorsMoveWithTheOrganizationsOwnRunsOnly) {
+    const std::string workflow_id = unique_workflow_id("orgcursor");
+    std::vector<std::string> mine;
+    for (int i = 0; i < 5; ++i) {
+        mine.push_back(create_id(quick_run(workflow_id)));
+    }
+    const std::string query = "?workflowId=" + workflow_id + "&limit=2";
+    const Page first = list(query);
+    ASSERT_EQ(first.status, 200) << first.body;
+    ASSERT_TRUE(first.next_cursor);
+
+    // Another organization creates runs, of the same workflow id too, between A's pages.
+    const std::string theirs_wf = unique_workflow_id("orgcursor_b");
+    for (int i = 0; i < 20; ++i) {
+        create_id(quick_run(i % 2 == 0 ? workflow_id : theirs_wf), kTokenBRw);
+    }
+    const Page again = list(query);
+    ASSERT_EQ(again.status, 200) << again.body;
+    EXPECT_EQ(again.ids, first.ids);
+    EXPECT_EQ(again.next_cursor, first.next_cursor) << "A's cursor moved with B's creates";
+
+    std::vector<std::string> seen = first.ids;
+    std::optional<std::string> cursor = first.next_cursor;
+    while (cursor) {
+        const Page page = list(query + "&cursor=" + url_encode(*cursor));
+        ASSERT_EQ(page.status, 200) << page.body;
+        seen.insert(seen.end(), page.ids.begin(), page.ids.end());
+        cursor = page.next_cursor;
+        ASSERT_LE(seen.size(), mine.size()) << "paging repeats or lists B's runs";
+        // B keeps creating while A pages; A's cursors are unaffected.
+        create_id(quick_run(workflow_id), kTokenBRw);
+    }
+    EXPECT_EQ(seen, reversed(mine));
+}
+
+TEST_F(ApiListTest, AnotherOrganizationsCursorOrGarbageIs400) {
+    const std::string workflow_id = unique_workflow_id("badcursor");
+    for (int i = 0; i < 3; ++i) {
+        create_id(quick_run(workflow_id), kTokenBRw);
+        create_id(quick_run(workflow_id));
+    }
+    const std::string query = "?workflowId=" + workflow_id + "&limit=1";
+    const Page theirs = list(query, RunView::kListItem, kTokenBRw);
+    ASSERT_EQ(theirs.status, 200) << theirs.body;
+    ASSERT_TRUE(theirs.next_cursor);
+    const Page own = list(query);
+    ASSERT_EQ(own.status, 200) << own.body;
+    ASSERT_TRUE(own.next_cursor);
+    std::string tampered = *own.next_cursor;
+    tampered[tampered.size() / 2] = tampered[tampered.size() / 2] == 'A' ? 'B' : 'A';
+
+    for (const std::string& bad :
+         {*theirs.next_cursor, tampered, std::string("cur_1"), std::string("cur_"),
+          std::string("garbage"), *own.next_cursor + "A",
+          std::string("cur_") + std::string(32, '!')}) {
+        HttpResponse r = api().get("/v1/runs" + query + "&cursor=" + url_encode(bad));
+        EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
+        EXPECT_TRUE(has_error_at(errors_of(r), "/query/cursor")) << r.body;
+    }
+    // The owner's cursor still works, for its owner only.
+    EXPECT_EQ(list(query + "&cursor=" + url_encode(*own.next_cursor)).status, 200);
+    EXPECT_EQ(
+        list(query + "&cursor=" + url_encode(*theirs.next_cursor), RunView::kListItem, kTokenBRw)
+            .status,
+        200);
 }
 
 TEST_F(ApiListTest, ListingIsScopedToTheOrganization) {

@@ -5,11 +5,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -163,6 +165,34 @@ inline std::optional<ExitStatus> wait_for_exit(pid_t pid,
     }
 }
 
+/// Like spawn(), but the child runs with RLIMIT_NOFILE set to `fd_limit` (soft and hard), set
+/// between fork and exec (posix_spawn cannot). Only async-signal-safe calls follow the fork.
+inline pid_t spawn_with_fd_limit(const std::vector<std::string>& argv,
+                                 int out_fd,
+                                 int err_fd,
+                                 rlim_t fd_limit) {
+    std::vector<char*> args;
+    for (const auto& a : argv) {
+        args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    const rlimit limit{fd_limit, fd_limit};
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        throw std::runtime_error("fork failed: " + std::string(std::strerror(errno)));
+    }
+    if (pid == 0) {
+        const int null_fd = ::open("/dev/null", O_RDONLY);
+        if (null_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 ||
+            ::dup2(err_fd, 2) < 0 || ::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+            ::_exit(127);
+        }
+        ::execve(args[0], args.data(), environ);
+        ::_exit(127);
+    }
+    return pid;
+}
+
 /// Spawns `argv` with stdout to `out_fd` and stderr to `err_fd`; throws on failure.
 inline pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
     posix_spawn_file_actions_t actions;
@@ -233,6 +263,8 @@ struct ServerOptions {
     /// Further `forkrun serve` arguments, e.g. {"--read-timeout-ms", "300"}.
     std::vector<std::string> extra_args;
     std::chrono::milliseconds startup_timeout{20000};
+    /// When set, the server runs with this RLIMIT_NOFILE (soft and hard).
+    std::optional<rlim_t> fd_limit;
 };
 
 /// RAII `forkrun serve --listen 127.0.0.1:0` child: started by the constructor (which throws if no
@@ -261,7 +293,9 @@ class ServerProcess {
             throw std::runtime_error("pipe2 failed");
         }
         try {
-            pid_ = spawn(argv, out_pipe[1], err_fd);
+            pid_ = options.fd_limit
+                       ? spawn_with_fd_limit(argv, out_pipe[1], err_fd, *options.fd_limit)
+                       : spawn(argv, out_pipe[1], err_fd);
         } catch (...) {
             ::close(out_pipe[0]);
             ::close(out_pipe[1]);

@@ -1,0 +1,126 @@
+// Admission of connections: the connection cap, idle connections closed to make room, the newest
+// shed with a 503, a reserve descriptor for when the process runs out, and the accept backoff.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <list>
+#include <memory>
+
+namespace forkrun::http {
+
+/// The cap when none is configured: RLIMIT_NOFILE less a reserve for everything else the process
+/// opens (forks' pipes, JSON-RPC connections, files): a quarter of the limit, at least 128; at
+/// least 16 and at most 10,000.
+std::size_t default_max_connections();
+
+/// Connections being served, across every HTTP thread. Shared with every session, so a session
+/// that outlives the server (its frame destroyed with the io_context) still counts down safely.
+class ConnectionCount {
+  public:
+    /// Counts one connection until the returned slot is destroyed.
+    class Slot {
+      public:
+        Slot() = default;
+        explicit Slot(std::shared_ptr<std::atomic<std::size_t>> n) : n_(std::move(n)) {
+            n_->fetch_add(1);
+        }
+        Slot(Slot&&) noexcept = default;
+        Slot& operator=(Slot&&) noexcept = default;
+        ~Slot() {
+            if (n_) {
+                n_->fetch_sub(1);
+            }
+        }
+
+      private:
+        std::shared_ptr<std::atomic<std::size_t>> n_;
+    };
+
+    ConnectionCount() : n_(std::make_shared<std::atomic<std::size_t>>(0)) {}
+    Slot take() { return Slot(n_); }
+    std::size_t now() const { return n_->load(); }
+
+  private:
+    std::shared_ptr<std::atomic<std::size_t>> n_;
+};
+
+/// The connections of one io_context that wait for their next request, oldest first: under
+/// pressure the one idle longest is closed to make room. Used from that context's thread only.
+class IdleConnections : public std::enable_shared_from_this<IdleConnections> {
+  public:
+    /// Lists a connection while it lives (while the session waits for a request).
+    class Mark {
+      public:
+        /// `close` closes the connection (its pending read then ends).
+        Mark(std::shared_ptr<IdleConnections> owner, std::function<void()> close);
+        ~Mark();
+        Mark(const Mark&) = delete;
+        Mark& operator=(const Mark&) = delete;
+
+      private:
+        friend class IdleConnections;
+        std::shared_ptr<IdleConnections> owner_;
+        std::function<void()> close_;
+        std::list<Mark*>::iterator at_;
+        bool listed_ = true;
+    };
+
+    /// Closes the connection idle longest; false when none is idle.
+    bool close_oldest();
+    std::size_t size() const { return marks_.size(); }
+
+  private:
+    std::list<Mark*> marks_;
+};
+
+/// A descriptor kept open so that, with the process out of descriptors, one can still be freed to
+/// accept a waiting connection and tell it 503 rather than leave it hanging.
+class ReserveFd {
+  public:
+    ReserveFd();
+    ~ReserveFd();
+    ReserveFd(const ReserveFd&) = delete;
+    ReserveFd& operator=(const ReserveFd&) = delete;
+
+    /// Closes the reserve, if held; true when it did.
+    bool release();
+    /// Opens the reserve again if it is not held (may fail while descriptors are short).
+    void restore();
+
+  private:
+    int fd_ = -1;
+};
+
+/// Answers an accepted connection 503 and closes it, without waiting (what it sent so far is
+/// read and dropped first, so the close is a FIN after the answer, not a reset before it).
+void shed_connection(int fd);
+
+/// Accepts up to `max` connections waiting on the non-blocking listening socket `listen_fd`,
+/// answers each 503 (an envelope, Retry-After: 1, Connection: close) and closes it at once. When
+/// the process has no descriptor left the reserve is spent on one and then restored. Returns how
+/// many were shed.
+std::size_t shed_waiting(int listen_fd, ReserveFd& reserve, std::size_t max);
+
+/// The accept loop's pause under pressure: 1 ms, doubling, at most 100 ms; back to 1 ms once a
+/// connection is admitted.
+class Backoff {
+  public:
+    std::chrono::milliseconds next() {
+        const auto d = delay_;
+        delay_ = std::min(delay_ * 2, kMax);
+        return d;
+    }
+    void reset() { delay_ = kMin; }
+
+    static constexpr std::chrono::milliseconds kMin{1};
+    static constexpr std::chrono::milliseconds kMax{100};
+
+  private:
+    std::chrono::milliseconds delay_ = kMin;
+};
+
+}  // namespace forkrun::http
