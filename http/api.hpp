@@ -11,8 +11,8 @@
 #include "controller/controller.hpp"
 #include "controller/rpc_gateway.hpp"
 #include "http/auth.hpp"
-#include "http/metrics.hpp"
 #include "http/cursor.hpp"
+#include "http/metrics.hpp"
 
 namespace forkrun::http {
 

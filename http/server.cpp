@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "controller/event_log.hpp"
+#include "controller/rpc_gateway.hpp"
 #include "controller/timestamp.hpp"
 #include "http/acceptor.hpp"
 #include "http/envelope.hpp"
@@ -186,11 +187,21 @@ struct Server::Impl {
     }
 
     // Answers without routing (framing errors, limits) and closes afterwards.
+    static bool to_rpc_url(const bhttp::request<bhttp::string_body>& head) {
+        const auto target = head.target();
+        return std::string_view(target.data(), target.size())
+            .starts_with(controller::RpcGateway::kPathPrefix);
+    }
+
     asio::awaitable<void> reject(beast::tcp_stream& stream,
                                  unsigned status,
                                  std::string_view message,
-                                 bool drain) {
+                                 bool drain,
+                                 bool jsonrpc = false) {
         auto r = Api::error(status, message, request_id_for(""));
+        if (jsonrpc) {  // an rpcUrl's client reads JSON-RPC, never the envelope
+            r.body = controller::jsonrpc_error_body(forks::kLimitExceededCode, message);
+        }
         const bool written = co_await write(stream, r, 11, false);
         log_request(r.request_id, "-", "-", status, std::chrono::steady_clock::now());
         boost::system::error_code ec;
@@ -241,7 +252,7 @@ struct Server::Impl {
                     co_await reject(stream, 413,
                                     "request body is larger than the limit of " +
                                         std::to_string(config.body_limit) + " bytes",
-                                    true);
+                                    true, to_rpc_url(parser.get()));
                     co_return;
                 }
                 if (ec == bhttp::error::header_limit) {
@@ -276,7 +287,7 @@ struct Server::Impl {
                     co_await reject(stream, 413,
                                     "request body is larger than the limit of " +
                                         std::to_string(config.body_limit) + " bytes",
-                                    true);
+                                    true, to_rpc_url(parser.get()));
                     co_return;
                 }
                 if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
@@ -293,7 +304,7 @@ struct Server::Impl {
                     co_await reject(stream, 413,
                                     "request body is larger than the limit of " +
                                         std::to_string(config.body_limit) + " bytes",
-                                    true);
+                                    true, to_rpc_url(parser.get()));
                     co_return;
                 }
                 if (ec) {

@@ -369,6 +369,13 @@ TEST(GatewayPolicy, ErrorsAreJsonRpcUnderTheCallersIds) {
     EXPECT_EQ(over.json->as_array().size(), 1001u);
     EXPECT_EQ(over.json->as_array()[1000].at("id"), 1000);
 
+    // A body over the server's limit (1 MiB) is refused before it is read, still as JSON-RPC.
+    auto huge = post_raw(url, R"({"jsonrpc":"2.0","id":1,"method":"eth_call","params":[")" +
+                                  std::string(1100000, 'a') + R"("]})");
+    EXPECT_EQ(huge.status, 413);
+    ASSERT_TRUE(huge.json) << huge.body.substr(0, 200);
+    EXPECT_EQ(error_code(*huge.json), -32005) << huge.body;
+
     const auto secret_at = url.rfind('/');
     auto unknown = post_raw(url.substr(0, secret_at + 1) + "nosuchsecret",
                             R"({"jsonrpc":"2.0","id":"q","method":"eth_chainId"})");
