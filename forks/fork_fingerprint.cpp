@@ -141,12 +141,11 @@ bool only_restorable_differences(const ForkFingerprint& want, const ForkFingerpr
     return true;
 }
 
-asio::awaitable<boost::system::result<void, std::string>> restore_settings(
-    RpcClient& rpc,
-    std::string url,
-    const ForkFingerprint& want,
-    std::chrono::milliseconds timeout,
-    std::string label) {
+asio::awaitable<std::string> restore_settings(RpcClient& rpc,
+                                              std::string url,
+                                              const ForkFingerprint& want,
+                                              std::chrono::milliseconds timeout,
+                                              std::string label) {
     std::vector<RpcCallSpec> calls;
     calls.push_back({"anvil_setNextBlockBaseFeePerGas", json::array{want.base_fee}});
     calls.push_back({"anvil_dropAllTransactions", {}});
@@ -157,7 +156,7 @@ asio::awaitable<boost::system::result<void, std::string>> restore_settings(
             co_return "restoring the fork's settings failed: " + r.error().message;
         }
     }
-    co_return boost::system::result<void, std::string>{};
+    co_return std::string();
 }
 
 }  // namespace forkrun::forks

@@ -44,12 +44,11 @@ std::string fingerprint_difference(const ForkFingerprint& want, const ForkFinger
 bool only_restorable_differences(const ForkFingerprint& want, const ForkFingerprint& got);
 
 /// Sets back what evm_revert leaves behind: the next block's base fee, and drops every pending
-/// or queued transaction. Resumes on the caller's executor.
-boost::asio::awaitable<boost::system::result<void, std::string>> restore_settings(
-    RpcClient& rpc,
-    std::string url,
-    const ForkFingerprint& want,
-    std::chrono::milliseconds timeout,
-    std::string label);
+/// or queued transaction. Resumes on the caller's executor. Empty when done, else why not.
+boost::asio::awaitable<std::string> restore_settings(RpcClient& rpc,
+                                                     std::string url,
+                                                     const ForkFingerprint& want,
+                                                     std::chrono::milliseconds timeout,
+                                                     std::string label);
 
 }  // namespace forkrun::forks

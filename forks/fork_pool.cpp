@@ -292,8 +292,8 @@ asio::awaitable<std::string> ForkPool::verify_reverted(std::shared_ptr<Fork> for
         // transactions: set both back, then look again.
         auto restored = co_await restore_settings(rpc_, fork->url, fork->baseline,
                                                   options_.call_timeout, chain_label_);
-        if (!restored) {
-            co_return restored.error();
+        if (!restored.empty()) {
+            co_return restored;
         }
         now = co_await read_fingerprint(rpc_, fork->url, options_.call_timeout, chain_label_);
         if (!now) {

@@ -11,8 +11,31 @@ namespace {
 
 namespace json = boost::json;
 
+// JSON-RPC 2.0: numbers SHOULD NOT have fractions; anvil answers such an id with null.
 bool valid_id(const json::value& id) {
-    return id.is_null() || id.is_string() || id.is_int64() || id.is_uint64() || id.is_double();
+    return id.is_null() || id.is_string() || id.is_int64() || id.is_uint64();
+}
+
+// An upper bound on the values in `body`, without parsing it: one per comma and per opening
+// bracket outside strings, plus one.
+std::size_t count_values(std::string_view body) {
+    std::size_t n = 1;
+    bool in_string = false;
+    for (std::size_t i = 0; i < body.size(); ++i) {
+        const char c = body[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == ',' || c == '[' || c == '{') {
+            ++n;
+        }
+    }
+    return n;
 }
 
 JsonRpcCall read_call(json::value& element) {
@@ -26,7 +49,7 @@ JsonRpcCall read_call(json::value& element) {
         if (valid_id(*id)) {
             call.id = std::move(*id);
         } else {
-            call.invalid = "\"id\" must be a string, a number or null";
+            call.invalid = "\"id\" must be a string, an integer or null";
         }
     } else {
         call.notification = true;
@@ -64,6 +87,11 @@ JsonRpcCall read_call(json::value& element) {
 boost::system::result<JsonRpcBody, JsonRpcBodyError> parse_jsonrpc_body(
     std::string_view body,
     const JsonRpcLimits& limits) {
+    if (const auto n = count_values(body); n > limits.max_values) {
+        return JsonRpcBodyError{kLimitExceededCode, "the body holds about " + std::to_string(n) +
+                                                        " JSON values, over the limit of " +
+                                                        std::to_string(limits.max_values)};
+    }
     json::parse_options opts;
     opts.max_depth = limits.max_depth;
     boost::system::error_code ec;

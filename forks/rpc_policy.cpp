@@ -35,6 +35,10 @@ constexpr std::array kTable = {
     PolicyRow{"eth_signTypedData_v3", A, R, {}},
     PolicyRow{"eth_signTypedData_v4", A, R, {}},
     PolicyRow{"eth_sendUnsignedTransaction", A, R, {}},  // anvil's: any sender, no signature
+    // Filters outlive evm_revert (and would let a lease watch the next tenant's blocks).
+    PolicyRow{"eth_newFilter", T, A, {}},
+    PolicyRow{"eth_newBlockFilter", T, A, {}},
+    PolicyRow{"eth_newPendingTransactionFilter", T, A, {}},
     // Read-only tracing and inspection.
     PolicyRow{"debug_trace*", A, R, {}},
     PolicyRow{"trace_*", A, R, {}},
@@ -139,8 +143,13 @@ bool names_an_rpc_url(const boost::json::value* params) {
             continue;
         }
         const auto* f = forking->if_object();
-        if (f == nullptr || f->contains("jsonRpcUrl") || f->contains("json_rpc_url")) {
+        if (f == nullptr) {
             return true;
+        }
+        for (const auto& kv : *f) {
+            if (kv.key() != "blockNumber") {
+                return true;  // only the documented block may be chosen; anything else is refused
+            }
         }
     }
     return false;

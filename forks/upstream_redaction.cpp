@@ -3,6 +3,18 @@
 
 namespace forkrun::forks {
 
+namespace {
+
+std::string replace_all(std::string text, std::string_view what, std::string_view with) {
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at)) {
+        text.replace(at, what.size(), with);
+        at += with.size();
+    }
+    return text;
+}
+
+}  // namespace
+
 std::string redact_url(std::string text, std::string_view url, std::string_view with) {
     while (!url.empty() && url.back() == '/') {
         url.remove_suffix(1);  // anvil prints "http://host:port/" for "http://host:port"
@@ -17,6 +29,18 @@ std::string redact_url(std::string text, std::string_view url, std::string_view 
         }
         text.replace(at, end - at, with);
         at += with.size();
+    }
+    // Error texts also name the server alone ("tcp connect error, 127.0.0.1:8545").
+    if (const auto scheme = url.find("://"); scheme != std::string_view::npos) {
+        auto authority = url.substr(scheme + 3);
+        authority = authority.substr(0, authority.find('/'));
+        if (const auto user = authority.rfind('@'); user != std::string_view::npos) {
+            text = replace_all(std::move(text), authority.substr(0, user), with);
+            authority = authority.substr(user + 1);
+        }
+        if (!authority.empty()) {
+            text = replace_all(std::move(text), authority, with);
+        }
     }
     return text;
 }

@@ -12,8 +12,8 @@ namespace forkrun::forks {
 /// What stands in for an upstream URL in any text a client can see.
 inline constexpr std::string_view kRedactedUpstream = "<upstream>";
 
-/// `text` with every occurrence of `url` (and of it with a trailing slash, as anvil prints it)
-/// replaced by `with`. An empty `url` changes nothing.
+/// `text` with every occurrence of `url` (and of it with a trailing slash, as anvil prints it),
+/// of its host:port and of its user part replaced by `with`. An empty `url` changes nothing.
 std::string redact_url(std::string text,
                        std::string_view url,
                        std::string_view with = kRedactedUpstream);

@@ -29,14 +29,21 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 
 namespace {
 
-constexpr std::string_view kRpcSegment = controller::RpcGateway::kPathPrefix;
-
 // The path of `target` as the access log shows it: no query, and nothing after an /rpc/
 // segment, where an rpcUrl's secret is (the line names the fork instead).
+// A mistyped rpcUrl (`/RPC/<secret>`, `/%72pc/...`, `/rpc;/...`) must not log its secret either:
+// the path is cut at any "rpc" in any case, and at any percent-escape.
 std::string loggable_path(std::string_view target) {
     auto path = target.substr(0, target.find('?'));
-    if (const auto at = path.find(kRpcSegment); at != std::string_view::npos) {
-        return std::string(path.substr(0, at + kRpcSegment.size())) + "<redacted>";
+    std::size_t cut = path.find('%');
+    for (std::size_t i = 0; i + 3 <= path.size() && i < cut; ++i) {
+        if ((path[i] | 0x20) == 'r' && (path[i + 1] | 0x20) == 'p' && (path[i + 2] | 0x20) == 'c') {
+            cut = i + 3 < path.size() && path[i + 3] == '/' ? i + 4 : i + 3;
+            break;
+        }
+    }
+    if (cut < path.size()) {
+        return std::string(path.substr(0, cut)) + "<redacted>";
     }
     return std::string(path);
 }

@@ -104,6 +104,28 @@ TEST(JsonRpcRequest, ABatchOverTheLimitMarksEveryCallWithTheLimit) {
     EXPECT_EQ(body->calls[10].id, 10);
 }
 
+TEST(JsonRpcRequest, ABodyOfTooManyValuesIsRefusedBeforeItIsParsed) {
+    std::string body = R"({"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[)";
+    for (int i = 0; i < 349000; ++i) {
+        body += i ? ",{}" : "{}";
+    }
+    body += "]}";
+    auto refused = parse_jsonrpc_body(body, {});
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, kLimitExceededCode);
+    // Commas inside strings do not count.
+    auto ok = parse_jsonrpc_body(R"({"jsonrpc":"2.0","id":1,"method":"eth_call","params":[")" +
+                                     std::string(200000, ',') + R"("]})",
+                                 {});
+    EXPECT_TRUE(ok);
+}
+
+TEST(JsonRpcRequest, AFractionalIdIsInvalid) {
+    auto body = parse_jsonrpc_body(R"({"jsonrpc":"2.0","id":1.5,"method":"eth_chainId"})", {});
+    ASSERT_TRUE(body);
+    EXPECT_FALSE(body->calls[0].invalid.empty());
+}
+
 TEST(JsonRpcRequest, ErrorObjectsEchoTheId) {
     auto e = json::parse(jsonrpc_error("abc", -32601, "no \"such\" method"));
     EXPECT_EQ(e.at("id"), "abc");

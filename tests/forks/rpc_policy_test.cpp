@@ -39,7 +39,8 @@ TEST(RpcPolicy, MethodsThatChangeANodeSettingTaintTheLease) {
          {"evm_setAutomine", "evm_setIntervalMining", "anvil_setIntervalMining",
           "anvil_impersonateAccount", "anvil_autoImpersonateAccount", "anvil_setChainId",
           "anvil_setCoinbase", "anvil_setNextBlockBaseFeePerGas", "anvil_setBlockTimestampInterval",
-          "evm_snapshot", "evm_revert", "hardhat_impersonateAccount", "anvil_reset"}) {
+          "evm_snapshot", "evm_revert", "hardhat_impersonateAccount", "anvil_reset",
+          "eth_newFilter", "eth_newBlockFilter", "eth_newPendingTransactionFilter"}) {
         EXPECT_EQ(on_fork(m), MethodClass::kTainting) << m;
     }
 }
@@ -62,6 +63,8 @@ TEST(RpcPolicy, AnvilResetWithAnUpstreamUrlIsRefusedWithoutOneItTaints) {
     EXPECT_EQ(on_fork("hardhat_reset", &with_url), MethodClass::kRefused);
     EXPECT_EQ(on_fork("anvil_reset", &by_name), MethodClass::kRefused);
     EXPECT_EQ(on_fork("anvil_reset", &block_only), MethodClass::kTainting);
+    const auto odd_key = json::parse(R"([{"forking": {"jsonrpcurl": "http://127.0.0.1:9"}}])");
+    EXPECT_EQ(on_fork("anvil_reset", &odd_key), MethodClass::kRefused);
     EXPECT_EQ(on_fork("anvil_reset", &none), MethodClass::kTainting);
     EXPECT_EQ(on_fork("anvil_reset"), MethodClass::kTainting);
 }

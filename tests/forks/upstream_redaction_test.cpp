@@ -17,6 +17,11 @@ TEST(UpstreamRedaction, EveryOccurrenceIsReplacedWithOrWithoutATrailingSlash) {
     EXPECT_EQ(redact_url("http://127.0.0.1:1/ refused", "http://127.0.0.1:1/"),
               "<upstream> refused");
     EXPECT_EQ(redact_url("nothing here", ""), "nothing here");
+    EXPECT_EQ(redact_url("ConnectError(tcp connect error, 127.0.0.1:18546)",
+                         "http://127.0.0.1:18546/v2/KEY"),
+              "ConnectError(tcp connect error, <upstream>)");
+    EXPECT_EQ(redact_url("POST 127.0.0.1:42817: closed", "http://127.0.0.1:42817", "<fork>"),
+              "POST <fork>: closed");
 }
 
 TEST(UpstreamRedaction, EveryConfiguredChainsUpstreamIsRedacted) {

@@ -65,6 +65,11 @@ TEST(HttpSecrets, AnRpcUrlSecretIsNeverLoggedAndTheLineNamesTheFork) {
     const std::string base = server->base_url() + "/rpc/";
     EXPECT_EQ(rpc_status(base + secret + "x", "eth_chainId"), 404);
     EXPECT_EQ(rpc_status(url + "?q=" + secret, "eth_chainId"), 200);  // the query is not logged
+    // Mistyped rpcUrls are 404s, and their secrets stay out of the log too.
+    for (const std::string mistyped : {"/RPC/", "/Rpc/", "/%72pc/", "/rpc;/", "/rpc%2F"}) {
+        EXPECT_EQ(rpc_status(server->base_url() + mistyped + secret, "eth_chainId"), 404)
+            << mistyped;
+    }
     ASSERT_EQ(api.cancel(id).status, 200);
     EXPECT_EQ(rpc_status(url, "eth_chainId", "POST", "after-release"), 410);
     ASSERT_TRUE(wait_for_log(*server, "after-release")) << server->stderr_text();
