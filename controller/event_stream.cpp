@@ -151,6 +151,9 @@ std::shared_ptr<Subscription> EventStream::subscribe(
             if (snapshot) {
                 sub->push_first(snapshot(latest));
             }
+            if (ended_ && !history_.empty()) {
+                sub->push(history_.back(), true);  // the `end`: a stream's last event is its end
+            }
         } else {
             for (const auto& e : history_) {
                 if (e->id > *from.after) {

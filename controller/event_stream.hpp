@@ -101,7 +101,8 @@ class EventStream {
 
     /// A subscriber that first gets the held events after `from.after`. When some of them are no
     /// longer held (or `after` is past the latest id), `snapshot(latest id)` makes the first
-    /// event the subscriber gets instead (a `snapshot`), then events after the latest id.
+    /// event the subscriber gets instead (a `snapshot`), then events after the latest id; of an
+    /// ended stream, the snapshot and then the last event (the end, with the same id).
     std::shared_ptr<Subscription> subscribe(
         SubscribeFrom from,
         boost::asio::any_io_executor ex,
