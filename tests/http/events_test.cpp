@@ -451,6 +451,28 @@ TEST_F(EventsTest, AConsumerThatNeverReadsIsDisconnectedAndCostsNoMemory) {
     EXPECT_GT(events.back().id, 2u * kFan);
 }
 
+TEST_F(EventsTest, ShutdownEndsRunStreamsWithTheirEndAndClosesTheRest) {
+    const std::string id = str_at(api().create_ok(three_step_run(30)), "id");
+    SseClient run_stream(port(), "/v1/runs/" + id + "/events");
+    SseClient org_stream(port(), "/v1/events");
+    ASSERT_EQ(run_stream.read_head(), 200);
+    ASSERT_EQ(org_stream.read_head(), 200);
+    run_stream.read([](const auto& ev) {
+        return std::any_of(ev.begin(), ev.end(), [](const SseEvent& e) {
+            return data_str(e, "nodeId") == "w" && data_str(e, "status") == "waiting";
+        });
+    });
+    const auto exit = server_->stop(SIGTERM);
+    EXPECT_TRUE(exit.clean()) << exit.describe();
+    EXPECT_LT(exit.elapsed, 5s) << "open event streams must not hold up the shutdown";
+    const auto events = run_stream.read_to_close(5s);
+    EXPECT_TRUE(run_stream.closed());
+    ASSERT_TRUE(has_end(events)) << describe(events);
+    EXPECT_EQ(str_at(events.back().data.as_object(), "status"), "cancelled");
+    org_stream.read_to_close(5s);
+    EXPECT_TRUE(org_stream.closed());
+}
+
 TEST(EventsSimulation, APoolRunShowsItsForkComeUpAndGoBack) {
     TempDir dir;
     auto server = start_server_with_config(
