@@ -127,6 +127,9 @@ std::uint64_t EventStream::publish(Event e) {
 
 void EventStream::end() {
     std::lock_guard lock(mu_);
+    if (ended_) {
+        return;
+    }
     ended_ = true;
     for (const auto& w : subscribers_) {
         if (auto s = w.lock()) {
@@ -134,6 +137,44 @@ void EventStream::end() {
         }
     }
     subscribers_.clear();
+    std::size_t bytes = 0;
+    for (const auto& e : history_) {
+        bytes += e->type.size() + e->data.size();
+    }
+    packed_.reserve(bytes);
+    packed_index_.reserve(history_.size());
+    for (const auto& e : history_) {
+        packed_index_.push_back({static_cast<std::uint32_t>(packed_.size()),
+                                 static_cast<std::uint32_t>(e->type.size())});
+        packed_.append(e->type);
+        packed_.append(e->data);
+    }
+    std::deque<EventPtr>().swap(history_);
+}
+
+std::uint64_t EventStream::oldest_locked() const {
+    if (ended_) {
+        return packed_index_.empty() ? 0 : next_id_ - packed_index_.size();
+    }
+    return history_.empty() ? 0 : history_.front()->id;
+}
+
+std::size_t EventStream::held_locked() const {
+    return ended_ ? packed_index_.size() : history_.size();
+}
+
+EventPtr EventStream::held_at_locked(std::size_t i) const {
+    if (!ended_) {
+        return history_[i];
+    }
+    const auto& at = packed_index_[i];
+    const std::size_t end =
+        i + 1 < packed_index_.size() ? packed_index_[i + 1].begin : packed_.size();
+    Event e;
+    e.id = next_id_ - packed_index_.size() + i;
+    e.type = packed_.substr(at.begin, at.type_size);
+    e.data = packed_.substr(at.begin + at.type_size, end - at.begin - at.type_size);
+    return std::make_shared<const Event>(std::move(e));
 }
 
 std::shared_ptr<Subscription> EventStream::subscribe(
@@ -145,20 +186,20 @@ std::shared_ptr<Subscription> EventStream::subscribe(
     std::lock_guard lock(mu_);
     const std::uint64_t latest = next_id_ - 1;
     if (from.after) {
-        const std::uint64_t oldest = history_.empty() ? next_id_ : history_.front()->id;
+        const std::size_t held = held_locked();
+        const std::uint64_t oldest = held == 0 ? next_id_ : oldest_locked();
         const bool gap = *from.after + 1 < oldest || *from.after > latest;
         if (gap) {
             if (snapshot) {
                 sub->push_first(snapshot(latest));
             }
-            if (ended_ && !history_.empty()) {
-                sub->push(history_.back(), true);  // the `end`: a stream's last event is its end
+            if (ended_ && held > 0) {
+                // The `end`: a stream's last event is its end.
+                sub->push(held_at_locked(held - 1), true);
             }
         } else {
-            for (const auto& e : history_) {
-                if (e->id > *from.after) {
-                    sub->push(e, true);
-                }
+            for (std::size_t i = held - (latest - *from.after); i < held; ++i) {
+                sub->push(held_at_locked(i), true);
             }
         }
     }
@@ -178,7 +219,7 @@ std::uint64_t EventStream::latest() const {
 
 std::uint64_t EventStream::oldest() const {
     std::lock_guard lock(mu_);
-    return history_.empty() ? 0 : history_.front()->id;
+    return oldest_locked();
 }
 
 }  // namespace forkrun::controller

@@ -108,14 +108,20 @@ void RunEvents::publish(std::string type, std::string data, bool to_org) {
 
 void RunEvents::observe(const Run& run) {
     std::lock_guard lock(mu_);
-    const std::string at = format_timestamp(Clock::now());
+    std::string at_text;  // made once, when the first event needs it
+    auto at = [&]() -> const std::string& {
+        if (at_text.empty()) {
+            at_text = format_timestamp(Clock::now());
+        }
+        return at_text;
+    };
     const std::uint64_t total = run.total_cu();
     auto run_event = [&](json::value previous) {
         json::object o{{"runId", run_id_},
                        {"status", to_string(run.status)},
                        {"previousStatus", std::move(previous)},
                        {"totalCu", total},
-                       {"at", at}};
+                       {"at", at()}};
         publish("run", json::serialize(o), true);
         sent_cu_ = total;
     };
@@ -149,7 +155,7 @@ void RunEvents::observe(const Run& run) {
                        {"status", to_string(n.status)},
                        {"cu", n.cu},
                        {"error", error_json(n.error)},
-                       {"at", at}};
+                       {"at", at()}};
         publish("node", json::serialize(o), false);
     }
     for (std::size_t i = 0; i < run.forks.size(); ++i) {
@@ -168,7 +174,7 @@ void RunEvents::observe(const Run& run) {
                        {"state", to_string(f.state)},
                        {"rpcUrl", f.rpc_url.empty() ? json::value() : json::value(f.rpc_url)},
                        {"error", f.error ? json::value(*f.error) : json::value()},
-                       {"at", at}};
+                       {"at", at()}};
         publish("fork", json::serialize(o), false);
     }
     total_cu_ = total;
@@ -189,6 +195,8 @@ void RunEvents::observe(const Run& run) {
                                                : json::value()}};
             publish("end", json::serialize(o), true);
             stream_.end();
+            std::vector<NodeStatus>().swap(nodes_);  // nothing changes again
+            std::vector<ForkState>().swap(forks_);
         }
         return;
     }
