@@ -480,6 +480,7 @@ int serve(const Options& o) {
     ccfg.on_finished = [](controller::RunRecord& r) {
         r.compact(http::run_to_json, http::run_summary_to_json);
     };
+    ccfg.event_formats.cancellation = http::cancellation_to_json;
     ccfg.enabled_types.insert(controller::NodeType::kBlock)
         .insert(controller::NodeType::kRpc)
         .insert(controller::NodeType::kCall)
@@ -548,6 +549,7 @@ int serve(const Options& o) {
             http_ioc,
             [&]() -> asio::awaitable<void> {
                 co_await asio::co_spawn(exec_ioc, ctl.shutdown(), asio::use_awaitable);
+                server.stop_streams();  // run streams have sent their `end` by now
                 co_await asio::co_spawn(exec_ioc, fork_manager.shutdown(), asio::use_awaitable);
                 asio::steady_timer t(http_ioc);
                 const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);

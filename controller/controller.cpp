@@ -20,6 +20,7 @@ namespace json = boost::json;
 Controller::Controller(ControllerConfig config, asio::any_io_executor exec)
     : config_(std::move(config)),
       exec_(std::move(exec)),
+      events_(exec_, config_.event_formats),
       store_(config_.retain_runs),
       start_gate_(config_.start_backlog),
       quotas_(config_.limits) {}
@@ -117,6 +118,7 @@ boost::system::result<std::shared_ptr<RunRecord>, CreateRefusal> Controller::cre
     if (config_.metrics) {
         ++config_.metrics->runs_created;
     }
+    record->attach_events(record->read([&](const Run& r) { return events_.open(r); }));
     // Held by the completion below (a std::function must be copyable), given back there.
     struct Held {
         Quotas::Ticket ticket;
@@ -156,6 +158,10 @@ std::shared_ptr<RunExecution> Controller::execution(std::string_view run_id) con
     std::lock_guard lock(active_mu_);
     auto it = active_.find(std::string(run_id));
     return it == active_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<EventStream> Controller::organization_events(const Principal& who) {
+    return events_.organization(who.organization_id);
 }
 
 std::size_t Controller::active_runs() const {

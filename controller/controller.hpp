@@ -21,6 +21,7 @@
 #include "controller/nonce_book.hpp"
 #include "controller/quotas.hpp"
 #include "controller/run_chains.hpp"
+#include "controller/run_events.hpp"
 #include "controller/run_execution.hpp"
 #include "controller/run_store.hpp"
 #include "controller/transfer_node.hpp"
@@ -61,6 +62,8 @@ struct ControllerConfig {
     /// Nonces of live runs, per (signer, chain) across every run; null: the controller's own
     /// in-memory book.
     NonceAllocator* nonces = nullptr;
+    /// The wire layer's JSON in run events.
+    EventFormats event_formats;
 };
 
 /// Why create_run made no run: the request's problems (a 400), or a quota in the way (a 429).
@@ -115,6 +118,9 @@ class Controller {
     /// for them all.
     boost::asio::awaitable<void> shutdown();
 
+    /// The stream of `run` and `end` events of the caller's organization.
+    std::shared_ptr<EventStream> organization_events(const Principal& who);
+
     std::size_t active_runs() const;
     const Quotas& quotas() const { return quotas_; }
 
@@ -124,6 +130,7 @@ class Controller {
 
     ControllerConfig config_;
     boost::asio::any_io_executor exec_;
+    EventBus events_;  // outlives the records, which publish to it
     RunStore store_;
     forks::SpawnLimiter start_gate_;
     Quotas quotas_;

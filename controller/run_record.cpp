@@ -26,6 +26,9 @@ bool RunRecord::update(const std::function<void(Run&)>& f) {
         }
         run_.has_run = run_.has_run || run_.status == RunStatus::kRunning;
         cache_ = {};
+        if (events_) {
+            events_->observe(run_);
+        }
         if (run_.status != before) {
             to_notify.swap(watchers_);
         }
@@ -47,6 +50,9 @@ bool RunRecord::finish(RunStatus terminal, const std::function<void(Run&)>& f) {
             run_.finished_at = Clock::now();
         }
         cache_ = {};
+        if (events_) {
+            events_->observe(run_);
+        }
         to_notify.swap(watchers_);
     }
     notify(to_notify);
@@ -118,6 +124,32 @@ void RunRecord::add_watcher(std::weak_ptr<StatusWatcher> w) {
         std::erase_if(watchers_, [](const auto& x) { return x.expired(); });
     }
     watchers_.push_back(std::move(w));
+}
+
+void RunRecord::attach_events(std::shared_ptr<RunEvents> events) {
+    std::lock_guard lock(mu_);
+    events_ = std::move(events);
+    events_->observe(run_);
+}
+
+std::shared_ptr<Subscription> RunRecord::subscribe_events(
+    SubscribeFrom from,
+    boost::asio::any_io_executor ex,
+    const std::function<std::string(const Run&)>& full) const {
+    // Under the lock no event is published, so a snapshot is the run as of the latest id.
+    std::lock_guard lock(mu_);
+    if (!events_) {
+        return nullptr;
+    }
+    auto snapshot = [&](std::uint64_t latest) {
+        Event e;
+        e.id = latest;
+        e.type = "snapshot";
+        const auto& cached = cache_[static_cast<std::size_t>(RunView::kFull)];
+        e.data = cached ? *cached : full(run_);
+        return std::make_shared<const Event>(std::move(e));
+    };
+    return events_->stream().subscribe(from, std::move(ex), {}, snapshot);
 }
 
 void RunRecord::notify(std::vector<std::weak_ptr<StatusWatcher>>& watchers) {

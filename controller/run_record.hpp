@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "controller/run.hpp"
+#include "controller/run_events.hpp"
 
 namespace forkrun::controller {
 
@@ -78,6 +79,17 @@ class RunRecord {
     /// status: a change between the two is never missed.
     void add_watcher(std::weak_ptr<StatusWatcher> w);
 
+    /// From now on every change publishes its events to `events`; the first `run` event now.
+    void attach_events(std::shared_ptr<RunEvents> events);
+
+    /// A subscriber to the run's events after `from` (see EventStream::subscribe), woken on
+    /// `ex`. Where events were dropped, the first is a `snapshot` whose data is the run as
+    /// `full` writes it (the cached form when there is one). Null when no events are attached.
+    std::shared_ptr<Subscription> subscribe_events(
+        SubscribeFrom from,
+        boost::asio::any_io_executor ex,
+        const std::function<std::string(const Run&)>& full) const;
+
   private:
     void notify(std::vector<std::weak_ptr<StatusWatcher>>& watchers);
 
@@ -90,6 +102,7 @@ class RunRecord {
     mutable std::array<std::shared_ptr<const std::string>, 2> cache_;
     bool compacted_ = false;
     std::vector<std::weak_ptr<StatusWatcher>> watchers_;
+    std::shared_ptr<RunEvents> events_;
 };
 
 }  // namespace forkrun::controller

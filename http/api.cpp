@@ -203,8 +203,8 @@ asio::awaitable<ApiResponse> Api::route(const ApiRequest& req) {
         co_return r;
     }
 
-    // Route: /v1/runs, /v1/runs/{id}, /v1/runs/{id}/cancel
-    enum class Route { kRuns, kRun, kCancel } route;
+    // Route: /v1/runs, /v1/runs/{id}, /v1/runs/{id}/cancel, /v1/runs/{id}/events, /v1/events
+    enum class Route { kRuns, kRun, kCancel, kEvents, kOrgEvents } route;
     std::string_view id;
     if (path == kRunsPrefix) {
         route = Route::kRuns;
@@ -217,21 +217,25 @@ asio::awaitable<ApiResponse> Api::route(const ApiRequest& req) {
             route = Route::kRun;
         } else if (rest.substr(slash) == "/cancel") {
             route = Route::kCancel;
+        } else if (rest.substr(slash) == "/events") {
+            route = Route::kEvents;
         } else {
             co_return error(404, "no such route: " + std::string(path), std::move(request_id));
         }
         if (id.empty()) {
             co_return error(404, "no such route: " + std::string(path), std::move(request_id));
         }
+    } else if (path == "/v1/events") {
+        route = Route::kOrgEvents;
     } else {
         co_return error(404, "no such route: " + std::string(path), std::move(request_id));
     }
 
     const std::string_view allowed =
-        route == Route::kRuns ? "GET, POST" : (route == Route::kRun ? "GET" : "POST");
+        route == Route::kRuns ? "GET, POST" : (route == Route::kCancel ? "POST" : "GET");
     const bool method_ok = route == Route::kRuns
                                ? (req.method == "GET" || req.method == "POST")
-                               : req.method == (route == Route::kRun ? "GET" : "POST");
+                               : req.method == (route == Route::kCancel ? "POST" : "GET");
     if (!method_ok) {
         auto r = error(
             405,
@@ -277,6 +281,10 @@ asio::awaitable<ApiResponse> Api::route(const ApiRequest& req) {
             co_return co_await get_run(*grant, id, query, std::move(request_id));
         case Route::kCancel:
             co_return co_await cancel_run(req, *grant, id, std::move(request_id));
+        case Route::kEvents:
+            co_return co_await run_events(req, *grant, id, query, std::move(request_id));
+        case Route::kOrgEvents:
+            co_return co_await organization_events(req, *grant, query, std::move(request_id));
     }
     co_return error(404, "no such route", std::move(request_id));
 }

@@ -3,6 +3,8 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,8 +23,21 @@ struct ApiRequest {
     std::string_view target;  // path and query
     std::string_view authorization;
     std::string_view content_type;
-    std::string_view request_id;  // the X-Request-Id header, as sent
+    std::string_view request_id;     // the X-Request-Id header, as sent
+    std::string_view last_event_id;  // the Last-Event-ID header, as sent
     std::string_view body;
+};
+
+/// A response body made piecewise (an event stream): the server sends each chunk as it comes.
+class ResponseStream {
+  public:
+    virtual ~ResponseStream() = default;
+    /// The next bytes to send, or nullopt once the body is over. Runs on the connection's
+    /// executor.
+    virtual boost::asio::awaitable<std::optional<std::string>> next() = 0;
+    /// Ends the body soon (shutdown): a pending or later next() answers nullopt. Call it on the
+    /// connection's executor.
+    virtual void stop() = 0;
 };
 
 struct ApiResponse {
@@ -33,10 +48,15 @@ struct ApiResponse {
     std::string_view content_type = "application/json";
     /// For the access log: the fork an rpcUrl request reached (its secret is never logged).
     std::string fork_id;
+    /// Set: the body is this stream, sent after the header until it ends; the connection then
+    /// closes.
+    std::shared_ptr<ResponseStream> stream;
 };
 
 struct ApiOptions {
     std::chrono::milliseconds max_long_poll{60000};
+    /// An event stream with nothing to send for this long sends a `: ping` comment.
+    std::chrono::milliseconds event_ping{10000};
     std::string version = FORKRUN_VERSION;
     /// What /metrics reports of the controller; null: only the HTTP and gateway counts.
     const controller::ControllerMetrics* controller_metrics = nullptr;
@@ -73,6 +93,17 @@ class Api {
                                                    const TokenGrant& grant,
                                                    std::string_view id,
                                                    std::string request_id);
+
+    /// GET /v1/runs/{id}/events and GET /v1/events (api_events.cpp).
+    boost::asio::awaitable<ApiResponse> run_events(const ApiRequest& req,
+                                                   const TokenGrant& grant,
+                                                   std::string_view id,
+                                                   std::string_view query,
+                                                   std::string request_id);
+    boost::asio::awaitable<ApiResponse> organization_events(const ApiRequest& req,
+                                                            const TokenGrant& grant,
+                                                            std::string_view query,
+                                                            std::string request_id);
 
     controller::Controller& controller_;
     const TokenStore& tokens_;

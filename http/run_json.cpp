@@ -33,6 +33,25 @@ json::value opt_string(const std::optional<std::string>& s, Sp sp) {
     return s ? json::value(*s, sp) : json::value(sp);
 }
 
+json::value cancellation_value(const Cancellation& c, Sp sp) {
+    json::array teardowns(sp);
+    for (const auto& t : c.forks) {
+        teardowns.push_back(json::object({{"forkId", t.fork_id},
+                                          {"chainId", t.chain_id},
+                                          {"ok", t.ok},
+                                          {"method", t.method},
+                                          {"ms", t.ms},
+                                          {"error", opt_string(t.error, sp)}},
+                                         sp));
+    }
+    return json::object({{"requestedBy", c.requested_by},
+                         {"requestedAt", format_timestamp(c.requested_at)},
+                         {"reason", opt_string(c.reason, sp)},
+                         {"completedAt", ts(c.completed_at, sp)},
+                         {"forks", std::move(teardowns)}},
+                        sp);
+}
+
 json::object execution_state(const Run& r, Sp sp) {
     json::object nodes(sp);
     nodes.reserve(r.nodes.size());
@@ -64,23 +83,7 @@ json::object execution_state(const Run& r, Sp sp) {
     }
     json::value cancellation(sp);
     if (r.cancellation) {
-        const auto& c = *r.cancellation;
-        json::array teardowns(sp);
-        for (const auto& t : c.forks) {
-            teardowns.push_back(json::object({{"forkId", t.fork_id},
-                                              {"chainId", t.chain_id},
-                                              {"ok", t.ok},
-                                              {"method", t.method},
-                                              {"ms", t.ms},
-                                              {"error", opt_string(t.error, sp)}},
-                                             sp));
-        }
-        cancellation = json::object({{"requestedBy", c.requested_by},
-                                     {"requestedAt", format_timestamp(c.requested_at)},
-                                     {"reason", opt_string(c.reason, sp)},
-                                     {"completedAt", ts(c.completed_at, sp)},
-                                     {"forks", std::move(teardowns)}},
-                                    sp);
+        cancellation = cancellation_value(*r.cancellation, sp);
     }
     json::object state(sp);
     state.reserve(4);
@@ -143,6 +146,12 @@ std::string run_to_json(const Run& run) {
 
 std::string run_summary_to_json(const Run& run) {
     return serialize_run(run, false);
+}
+
+std::string cancellation_to_json(const Cancellation& c) {
+    json::monotonic_resource arena;
+    const json::storage_ptr sp(&arena);
+    return json::serialize(cancellation_value(c, sp));
 }
 
 std::shared_ptr<const std::string> run_json(const RunRecord& rec, RunView view) {

@@ -10,7 +10,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <mutex>
 #include <stdexcept>
+#include <unordered_set>
 
 #include "controller/event_log.hpp"
 #include "controller/rpc_gateway.hpp"
@@ -109,6 +111,16 @@ struct Server::Impl {
     std::vector<std::unique_ptr<Acceptor>> acceptors;
     std::atomic<bool> stopping{false};
 
+    // An event stream being sent, so that shutdown can end it on its connection's thread.
+    struct LiveStream {
+        asio::any_io_executor ex;
+        std::shared_ptr<ResponseStream> body;
+        beast::tcp_stream* socket = nullptr;  // null once the session has left the stream
+    };
+    std::mutex streams_mu;
+    std::unordered_set<std::shared_ptr<LiveStream>> streams;
+    bool streams_stopped = false;
+
     Impl(const std::vector<asio::io_context*>& contexts,
          Api& a,
          ServerConfig c,
@@ -191,6 +203,68 @@ struct Server::Impl {
         stream.expires_after(config.read_timeout);
         co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
         co_return !ec;
+    }
+
+    // Sends the header, then each chunk of the body as the stream gives it, until it ends, the
+    // client goes away or shutdown; the connection then closes (the body has no length). No
+    // idle timeout applies while the stream waits; each write must finish within the idle one.
+    asio::awaitable<void> write_stream(beast::tcp_stream& stream,
+                                       ApiResponse& r,
+                                       unsigned version) {
+        bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(r.status), version};
+        res.set(bhttp::field::content_type,
+                beast::string_view(r.content_type.data(), r.content_type.size()));
+        res.set("X-Request-Id", r.request_id);
+        for (const auto& [name, value] : r.headers) {
+            res.set(beast::string_view(name.data(), name.size()), value);
+        }
+        res.keep_alive(false);
+        bhttp::response_serializer<bhttp::empty_body> sr{res};
+        boost::system::error_code ec;
+        stream.expires_after(config.read_timeout);
+        co_await bhttp::async_write_header(stream, sr,
+                                           asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            co_return;
+        }
+        auto live =
+            std::make_shared<LiveStream>(LiveStream{stream.get_executor(), r.stream, &stream});
+        {
+            std::lock_guard lock(streams_mu);
+            if (streams_stopped) {
+                co_return;
+            }
+            streams.insert(live);
+        }
+        for (;;) {
+            stream.expires_never();
+            auto chunk = co_await r.stream->next();
+            if (!chunk) {
+                break;
+            }
+            stream.expires_after(config.idle_timeout);
+            co_await asio::async_write(stream, asio::buffer(*chunk),
+                                       asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) {
+                break;
+            }
+        }
+        live->socket = nullptr;
+        std::lock_guard lock(streams_mu);
+        streams.erase(live);
+    }
+
+    void stop_streams() {
+        std::lock_guard lock(streams_mu);
+        streams_stopped = true;
+        for (const auto& live : streams) {
+            asio::post(live->ex, [live] {
+                live->body->stop();
+                if (live->socket) {
+                    live->socket->cancel();  // a write blocked on a client that does not read
+                }
+            });
+        }
     }
 
     // Answers without routing (framing errors, limits) and closes afterwards.
@@ -355,6 +429,8 @@ struct Server::Impl {
         areq.content_type = header(bhttp::field::content_type);
         auto rid = req["X-Request-Id"];
         areq.request_id = std::string_view(rid.data(), rid.size());
+        auto last_id = req["Last-Event-ID"];
+        areq.last_event_id = std::string_view(last_id.data(), last_id.size());
         areq.body = req.body();
 
         ApiResponse r;
@@ -362,6 +438,11 @@ struct Server::Impl {
             r = co_await api.handle(areq);
         } catch (const std::exception&) {
             r = Api::error(500, "internal error", request_id_for(areq.request_id));
+        }
+        if (r.stream) {
+            co_await write_stream(stream, r, req.version());
+            log_request(r.request_id, areq.method, areq.target, r.status, started);
+            co_return false;
         }
         const bool keep_alive = req.keep_alive() && !stopping.load();
         const bool written = co_await write(stream, r, req.version(), keep_alive);
@@ -411,6 +492,10 @@ tcp::endpoint Server::start() {
 
 std::size_t Server::max_connections() const {
     return impl_->config.max_connections;
+}
+
+void Server::stop_streams() {
+    impl_->stop_streams();
 }
 
 void Server::stop_accepting() {

@@ -52,6 +52,9 @@ class Server {
 
     /// The connection cap in force (the configured one, or the default).
     std::size_t max_connections() const;
+    /// Ends every event stream being sent (each closes its connection), and any that starts
+    /// later at once. Thread-safe.
+    void stop_streams();
 
     /// Requests being answered right now.
     std::size_t in_flight() const { return in_flight_.load(); }

@@ -1,0 +1,230 @@
+// Run events: a diff of the run against what was last published, so every change lands once and
+// in order whichever component made it.
+#include "controller/run_events.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "controller/timestamp.hpp"
+
+namespace forkrun::controller {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+struct EventBus::Timer {
+    explicit Timer(asio::any_io_executor ex) : ex(ex), timer(ex) {}
+    asio::any_io_executor ex;
+    asio::steady_timer timer;  // only touched on `ex`
+    std::mutex mu;
+    std::vector<std::weak_ptr<RunEvents>> due;
+    bool armed = false;
+};
+
+EventBus::EventBus(asio::any_io_executor ex,
+                   EventFormats formats,
+                   std::size_t keep,
+                   std::size_t byte_cap)
+    : formats_(std::move(formats)),
+      keep_(keep),
+      byte_cap_(byte_cap),
+      timer_(std::make_shared<Timer>(std::move(ex))) {}
+
+EventBus::~EventBus() = default;
+
+std::shared_ptr<EventStream> EventBus::organization(const std::string& organization_id) {
+    std::lock_guard lock(mu_);
+    auto& s = orgs_[organization_id];
+    if (!s) {
+        s = std::make_shared<EventStream>(keep_, byte_cap_);
+    }
+    return s;
+}
+
+std::shared_ptr<RunEvents> EventBus::open(const Run& run) {
+    return std::make_shared<RunEvents>(run, *this, organization(run.organization_id));
+}
+
+void EventBus::flush_later(std::weak_ptr<RunEvents> run) {
+    std::lock_guard lock(timer_->mu);
+    timer_->due.push_back(std::move(run));
+    if (timer_->armed) {
+        return;
+    }
+    timer_->armed = true;
+    asio::post(timer_->ex, [t = timer_] {
+        t->timer.expires_after(kCuInterval);
+        t->timer.async_wait([t](const boost::system::error_code& ec) {
+            std::vector<std::weak_ptr<RunEvents>> due;
+            {
+                std::lock_guard lock(t->mu);
+                due.swap(t->due);
+                t->armed = false;
+            }
+            if (ec) {
+                return;
+            }
+            for (auto& w : due) {
+                if (auto r = w.lock()) {
+                    r->flush_cu();
+                }
+            }
+        });
+    });
+}
+
+RunEvents::RunEvents(const Run& run, EventBus& bus, std::shared_ptr<EventStream> org)
+    : bus_(bus),
+      org_(std::move(org)),
+      stream_(bus.keep(), bus.byte_cap()),
+      run_id_(run.id),
+      workflow_id_(run.workflow_id),
+      is_simulation_(run.is_simulation) {}
+
+namespace {
+
+json::value error_json(const std::optional<ErrorInfo>& e) {
+    if (!e) {
+        return nullptr;
+    }
+    return json::object{{"code", e->code}, {"message", e->message}};
+}
+
+}  // namespace
+
+void RunEvents::publish(std::string type, std::string data, bool to_org) {
+    Event e;
+    e.type = std::move(type);
+    e.data = std::move(data);
+    e.workflow_id = workflow_id_;
+    e.is_simulation = is_simulation_;
+    if (to_org && org_) {
+        org_->publish(e);
+    }
+    stream_.publish(std::move(e));
+}
+
+void RunEvents::observe(const Run& run) {
+    std::lock_guard lock(mu_);
+    std::string at_text;  // made once, when the first event needs it
+    auto at = [&]() -> const std::string& {
+        if (at_text.empty()) {
+            at_text = format_timestamp(Clock::now());
+        }
+        return at_text;
+    };
+    const std::uint64_t total = run.total_cu();
+    auto run_event = [&](json::value previous) {
+        json::object o{{"runId", run_id_},
+                       {"status", to_string(run.status)},
+                       {"previousStatus", std::move(previous)},
+                       {"totalCu", total},
+                       {"at", at()}};
+        publish("run", json::serialize(o), true);
+        sent_cu_ = total;
+    };
+    if (!started_) {
+        started_ = true;
+        status_ = run.status;
+        for (const auto& n : run.nodes) {
+            nodes_.push_back(n.status);
+        }
+        for (const auto& f : run.forks) {
+            forks_.push_back(f.state);
+        }
+        total_cu_ = total;
+        run_event(nullptr);
+        return;
+    }
+    if (is_terminal(status_)) {
+        return;
+    }
+    if (nodes_.size() < run.nodes.size()) {
+        nodes_.resize(run.nodes.size(), NodeStatus::kPending);
+    }
+    for (std::size_t i = 0; i < run.nodes.size(); ++i) {
+        const auto& n = run.nodes[i];
+        if (n.status == nodes_[i]) {
+            continue;
+        }
+        nodes_[i] = n.status;
+        json::object o{{"runId", run_id_},
+                       {"nodeId", n.id},
+                       {"status", to_string(n.status)},
+                       {"cu", n.cu},
+                       {"error", error_json(n.error)},
+                       {"at", at()}};
+        publish("node", json::serialize(o), false);
+    }
+    for (std::size_t i = 0; i < run.forks.size(); ++i) {
+        const auto& f = run.forks[i];
+        if (i < forks_.size() && forks_[i] == f.state) {
+            continue;
+        }
+        if (i < forks_.size()) {
+            forks_[i] = f.state;
+        } else {
+            forks_.push_back(f.state);
+        }
+        json::object o{{"runId", run_id_},
+                       {"forkId", f.fork_id},
+                       {"chainId", f.chain_id},
+                       {"state", to_string(f.state)},
+                       {"rpcUrl", f.rpc_url.empty() ? json::value() : json::value(f.rpc_url)},
+                       {"error", f.error ? json::value(*f.error) : json::value()},
+                       {"at", at()}};
+        publish("fork", json::serialize(o), false);
+    }
+    total_cu_ = total;
+    if (run.status != status_) {
+        const auto previous = status_;
+        status_ = run.status;
+        if (is_terminal(run.status) && run.cancellation) {
+            const auto& fmt = bus_.formats().cancellation;
+            publish("cancellation", fmt ? fmt(*run.cancellation) : "null", false);
+        }
+        run_event(json::value(to_string(previous)));
+        if (is_terminal(run.status)) {
+            json::object o{
+                {"runId", run_id_},
+                {"status", to_string(run.status)},
+                {"totalCu", total},
+                {"finishedAt", run.finished_at ? json::value(format_timestamp(*run.finished_at))
+                                               : json::value()}};
+            publish("end", json::serialize(o), true);
+            stream_.end();
+            std::vector<NodeStatus>().swap(nodes_);  // nothing changes again
+            std::vector<ForkState>().swap(forks_);
+        }
+        return;
+    }
+    if (total == sent_cu_) {
+        return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - cu_at_ >= EventBus::kCuInterval) {
+        cu_at_ = now;
+        sent_cu_ = total;
+        json::object o{{"runId", run_id_}, {"totalCu", total}};
+        publish("cu", json::serialize(o), false);
+    } else if (!flush_armed_) {
+        flush_armed_ = true;
+        bus_.flush_later(weak_from_this());
+    }
+}
+
+void RunEvents::flush_cu() {
+    std::lock_guard lock(mu_);
+    flush_armed_ = false;
+    if (is_terminal(status_) || total_cu_ == sent_cu_) {
+        return;
+    }
+    cu_at_ = std::chrono::steady_clock::now();
+    sent_cu_ = total_cu_;
+    json::object o{{"runId", run_id_}, {"totalCu", total_cu_}};
+    publish("cu", json::serialize(o), false);
+}
+
+}  // namespace forkrun::controller

@@ -1,0 +1,143 @@
+// The event-stream routes: a run's events and the organization's, as Server-Sent Events.
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <charconv>
+
+#include "http/api.hpp"
+#include "http/envelope.hpp"
+#include "http/query.hpp"
+#include "http/run_json.hpp"
+#include "http/sse_stream.hpp"
+
+namespace forkrun::http {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace forkrun::controller;
+
+namespace {
+
+std::optional<std::uint64_t> parse_event_id(std::string_view s) {
+    std::uint64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || p != s.data() + s.size()) {
+        return std::nullopt;
+    }
+    return v;
+}
+
+ApiResponse bad_request(const FieldErrors& errors, std::string request_id) {
+    const std::string msg = errors.size() == 1
+                                ? "invalid request: " + errors[0].path + " " + errors[0].message
+                                : "invalid request: " + std::to_string(errors.size()) + " problems";
+    ApiResponse r;
+    r.status = 400;
+    r.body = validation_envelope(errors, msg, request_id);
+    r.request_id = std::move(request_id);
+    return r;
+}
+
+// Where a stream resumes: `?lastEventId=n`, else the Last-Event-ID header.
+struct StreamQuery {
+    std::optional<std::uint64_t> last_event_id;
+    std::optional<std::string> workflow_id;
+    std::optional<bool> is_simulation;
+    FieldErrors errors;
+};
+
+StreamQuery parse_stream_query(const ApiRequest& req, std::string_view query, bool filters) {
+    StreamQuery q;
+    if (!req.last_event_id.empty()) {
+        q.last_event_id = parse_event_id(req.last_event_id);
+        if (!q.last_event_id) {
+            q.errors.push_back({"/headers/Last-Event-ID", "must be an event id (an integer)"});
+        }
+    }
+    auto params = parse_query(query);
+    if (!params) {
+        q.errors.push_back({"/query", "the query string is malformed"});
+        return q;
+    }
+    for (const auto& p : *params) {
+        if (p.key == "lastEventId") {
+            q.last_event_id = parse_event_id(p.value);
+            if (!q.last_event_id) {
+                q.errors.push_back({"/query/lastEventId", "must be an event id (an integer)"});
+            }
+        } else if (filters && p.key == "workflowId") {
+            q.workflow_id = p.value;
+        } else if (filters && p.key == "isSimulation") {
+            if (p.value != "true" && p.value != "false") {
+                q.errors.push_back({"/query/isSimulation", "must be true or false"});
+            } else {
+                q.is_simulation = p.value == "true";
+            }
+        }
+    }
+    return q;
+}
+
+ApiResponse event_stream(std::shared_ptr<ResponseStream> stream, std::string request_id) {
+    ApiResponse r;
+    r.status = 200;
+    r.request_id = std::move(request_id);
+    r.content_type = "text/event-stream";
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    r.stream = std::move(stream);
+    return r;
+}
+
+}  // namespace
+
+asio::awaitable<ApiResponse> Api::run_events(const ApiRequest& req,
+                                             const TokenGrant& grant,
+                                             std::string_view id,
+                                             std::string_view query,
+                                             std::string request_id) {
+    auto rec = controller_.find(grant.principal, id);
+    if (!rec) {
+        co_return error(404, "no run " + std::string(id), std::move(request_id));
+    }
+    auto q = parse_stream_query(req, query, false);
+    if (!q.errors.empty()) {
+        co_return bad_request(q.errors, std::move(request_id));
+    }
+    auto ex = co_await asio::this_coro::executor;
+    // Without Last-Event-ID, the run's events from the first.
+    auto sub = rec->subscribe_events(SubscribeFrom{q.last_event_id.value_or(0)}, ex, run_to_json);
+    if (!sub) {
+        co_return error(503, "the run's events are not open yet; retry", std::move(request_id));
+    }
+    co_return event_stream(std::make_shared<SseStream>(std::move(sub), true, options_.event_ping),
+                           std::move(request_id));
+}
+
+asio::awaitable<ApiResponse> Api::organization_events(const ApiRequest& req,
+                                                      const TokenGrant& grant,
+                                                      std::string_view query,
+                                                      std::string request_id) {
+    auto q = parse_stream_query(req, query, true);
+    if (!q.errors.empty()) {
+        co_return bad_request(q.errors, std::move(request_id));
+    }
+    auto filter = [workflow = q.workflow_id, sim = q.is_simulation](const Event& e) {
+        return (!workflow || e.workflow_id == *workflow) && (!sim || e.is_simulation == *sim);
+    };
+    // The organization has no single state to send where events were dropped: the snapshot
+    // says which id the stream continues after, so the client re-reads the runs it shows.
+    auto snapshot = [org = grant.principal.organization_id](std::uint64_t latest) {
+        Event e;
+        e.id = latest;
+        e.type = "snapshot";
+        e.data = json::serialize(json::object{{"organizationId", org}, {"latestEventId", latest}});
+        return std::make_shared<const Event>(std::move(e));
+    };
+    auto ex = co_await asio::this_coro::executor;
+    auto sub = controller_.organization_events(grant.principal)
+                   ->subscribe(SubscribeFrom{q.last_event_id}, ex, filter, snapshot);
+    co_return event_stream(std::make_shared<SseStream>(std::move(sub), false, options_.event_ping),
+                           std::move(request_id));
+}
+
+}  // namespace forkrun::http
