@@ -8,48 +8,13 @@
 
 #include "forks/test_anvil.hpp"
 #include "http/api_fixture.hpp"
+#include "http/sim_helpers.hpp"
 
 namespace forkrun::http::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using forks::test::TestAnvil;
-
-// The anvil processes whose parent is `parent` (zombies excluded).
-std::vector<pid_t> anvil_children(pid_t parent) {
-    std::vector<pid_t> out;
-    DIR* d = ::opendir("/proc");
-    if (!d) {
-        return out;
-    }
-    while (auto* e = ::readdir(d)) {
-        const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-        if (pid <= 0) {
-            continue;
-        }
-        std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
-        std::string line;
-        std::getline(stat, line);
-        const auto open = line.find('(');
-        const auto close = line.rfind(')');
-        if (open == std::string::npos || close == std::string::npos) {
-            continue;
-        }
-        std::istringstream rest(line.substr(close + 2));
-        char state = 0;
-        pid_t ppid = 0;
-        rest >> state >> ppid;
-        if (line.substr(open + 1, close - open - 1) == "anvil" && ppid == parent && state != 'Z') {
-            out.push_back(pid);
-        }
-    }
-    ::closedir(d);
-    return out;
-}
-
-bool process_gone(pid_t pid) {
-    return ::kill(pid, 0) != 0 && errno == ESRCH;
-}
 
 // Polls until the server has exactly `n` anvil children; false at the deadline.
 bool anvil_count_becomes(pid_t server, std::size_t n, std::chrono::milliseconds within) {
@@ -73,14 +38,6 @@ long vm_rss_kib(pid_t pid) {
         }
     }
     return -1;
-}
-
-json::object simulation(std::string_view mode, json::array chains, json::object nodes) {
-    auto body = run_request(unique_workflow_id("quota"), std::move(nodes));
-    body["isSimulation"] = true;
-    body["simulationMode"] = mode;
-    body["chains"] = std::move(chains);
-    return body;
 }
 
 json::object holding_nodes() {
@@ -261,7 +218,7 @@ TEST(QuotaSizes, NodeReplyOverTheOutputLimitFailsTooLarge) {
                                                     {"method", "eth_getCode"},
                                                     {"params", json::array{addr, "latest"}}})}};
         const auto run =
-            api.wait_terminal(str_at(api.create_ok(simulation("fork", {1}, nodes)), "id"), 60s);
+            api.wait_terminal(str_at(api.create_ok(sim_request("fork", {1}, nodes)), "id"), 60s);
         EXPECT_EQ(str_at(run, "status"), "failure") << addr;
         EXPECT_EQ(error_code_of(run, "code"), "tooLarge") << error_message_of(run, "code");
         EXPECT_TRUE(contains_ci(error_message_of(run, "code"), "maxNodeOutputBytes"))
@@ -304,7 +261,7 @@ TEST(QuotaChains, SeventeenChainsAre400AtChainsNamingTheLimit) {
     for (int i = 1; i <= 90000; ++i) {
         many.emplace_back(i);
     }
-    auto sim = simulation("pool", many, holding_nodes());
+    auto sim = sim_request("pool", many, holding_nodes());
     const auto started = Clock::now();
     const auto huge = api.create(sim);
     EXPECT_LT(Clock::now() - started, 2s);
@@ -364,21 +321,21 @@ TEST(QuotaRuns, ActiveRunsPerOrganizationAndServerAre429WithRetryAfter) {
 TEST(QuotaForks, LiveForksPerOrganizationAre429UntilCancelledForksAreGone) {
     auto server = serve({"--max-live-forks-per-org", "2"});
     Api api(server->base_url());
-    const auto a = str_at(api.create_ok(simulation("fork", {31337}, holding_nodes())), "id");
-    const auto b = str_at(api.create_ok(simulation("fork", {31338}, holding_nodes())), "id");
+    const auto a = str_at(api.create_ok(sim_request("fork", {31337}, holding_nodes())), "id");
+    const auto b = str_at(api.create_ok(sim_request("fork", {31338}, holding_nodes())), "id");
     // Counted at create: the third is refused before the first two have their forks.
-    const auto third = simulation("fork", {31339}, holding_nodes());
+    const auto third = sim_request("fork", {31339}, holding_nodes());
     const auto refused = api.create(third);
     expect_quota_refusal(refused, "maxLiveForksPerOrg");
     EXPECT_TRUE(contains_ci(message_of(refused), "org_a")) << message_of(refused);
     // A run that can never fit is a 400 at /chains.
-    const auto never = api.create(simulation("fork", {1, 2, 3}, holding_nodes()));
+    const auto never = api.create(sim_request("fork", {1, 2, 3}, holding_nodes()));
     EXPECT_EQ(never.status, 400) << never.body;
     EXPECT_TRUE(has_error_at(errors_of(never), "/chains")) << never.body;
     EXPECT_TRUE(contains_ci(never.body, "maxLiveForksPerOrg")) << never.body;
     // Another organization has its own quota.
     const auto other =
-        str_at(api.create_ok(simulation("fork", {31340}, holding_nodes()), kTokenBRw), "id");
+        str_at(api.create_ok(sim_request("fork", {31340}, holding_nodes()), kTokenBRw), "id");
 
     wait_running(api, a);
     wait_running(api, b);
@@ -410,21 +367,21 @@ TEST(QuotaForks, LiveForksPerOrganizationAre429UntilCancelledForksAreGone) {
 TEST(QuotaUnconfigured, PoolsOfUnconfiguredChainsAreBoundedAndReapedWhenIdle) {
     auto server = serve({"--max-unconfigured-chains", "1", "--unconfigured-pool-idle-ms", "1500"});
     Api api(server->base_url());
-    const auto first = str_at(api.create_ok(simulation("pool", {4242}, holding_nodes())), "id");
+    const auto first = str_at(api.create_ok(sim_request("pool", {4242}, holding_nodes())), "id");
     wait_running(api, first);
     ASSERT_TRUE(anvil_count_becomes(server->pid(), 2, 60s)) << "the pool of 2 did not fill";
 
     // The allowance is taken: a pool of another unconfigured chain waits for the reaper.
-    const auto refused = api.create(simulation("pool", {4243}, holding_nodes()));
+    const auto refused = api.create(sim_request("pool", {4243}, holding_nodes()));
     expect_quota_refusal(refused, "maxUnconfiguredChains");
     EXPECT_EQ(refused.header("Retry-After"), "2");
     EXPECT_TRUE(contains_ci(message_of(refused), "4243")) << message_of(refused);
     // More unconfigured chains than the allowance in one run can never fit: 400.
-    const auto never = api.create(simulation("pool", {4243, 4244}, holding_nodes()));
+    const auto never = api.create(sim_request("pool", {4243, 4244}, holding_nodes()));
     EXPECT_EQ(never.status, 400) << never.body;
     EXPECT_TRUE(has_error_at(errors_of(never), "/chains")) << never.body;
     // The same chain shares the pool.
-    const auto second = str_at(api.create_ok(simulation("pool", {4242}, holding_nodes())), "id");
+    const auto second = str_at(api.create_ok(sim_request("pool", {4242}, holding_nodes())), "id");
     wait_running(api, second);
 
     ASSERT_EQ(api.cancel(first).status, 200);
@@ -433,7 +390,7 @@ TEST(QuotaUnconfigured, PoolsOfUnconfiguredChainsAreBoundedAndReapedWhenIdle) {
     EXPECT_TRUE(anvil_count_becomes(server->pid(), 0, 30s))
         << anvil_children(server->pid()).size() << " anvils left";
 
-    const auto third = str_at(api.create_ok(simulation("pool", {4243}, holding_nodes())), "id");
+    const auto third = str_at(api.create_ok(sim_request("pool", {4243}, holding_nodes())), "id");
     const auto run = wait_running(api, third);
     EXPECT_EQ(value_at(run, "/simulationForks").as_array().size(), 1u);
     ASSERT_EQ(api.cancel(third).status, 200);
