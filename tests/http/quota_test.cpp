@@ -128,7 +128,10 @@ TEST(QuotaSizes, TemplateAmplificationFailsTooLargeWithoutGrowingTheServer) {
         EXPECT_LT(Clock::now() - ping, 1s);
     }
     const long after = vm_rss_kib(server->pid());
-    EXPECT_LT(after - before, 6 * 1024)
+    // Built, one render would be 300 MB. The server keeps up to 32 MB of freed heap per arena
+    // (M_TRIM_THRESHOLD), and which arena a run lands in varies, so tens of MB of growth is the
+    // allocator, not the template: the bound sits far below one built render and above that slack.
+    EXPECT_LT(after - before, 96 * 1024)
         << "RSS grew from " << before << " KiB to " << after << " KiB over three 145 KB creates";
 }
 
