@@ -31,8 +31,8 @@
 #include "controller/rpc_gateway.hpp"
 #include "controller/run_ids.hpp"
 #include "controller/signers.hpp"
+#include "forks/eth/uint256.hpp"
 #include "forks/fork_manager.hpp"
-#include "forks/uint256.hpp"
 #include "http/api.hpp"
 #include "http/auth.hpp"
 #include "http/run_json.hpp"
@@ -105,7 +105,7 @@ struct Options {
     forks::ForksConfig forks;
     std::string public_url;
     controller::Signers signers;
-    forks::Uint256 dust_wei{1000};
+    eth::Uint256 dust_wei{1000};
     std::string blocks_dir;
     std::size_t retain_runs = controller::RunStore::kDefaultRetain;
     controller::Limits limits;
@@ -168,9 +168,9 @@ bool load_config(const std::string& path, Options& o) {
     controller::read_limits_config(doc, o.limits, problems);
     if (const auto* obj = doc.if_object()) {
         if (const auto* d = obj->if_contains("dustWei")) {
-            auto v = d->is_string() ? forks::Uint256::from_decimal(d->get_string())
-                                    : boost::system::result<forks::Uint256>(
-                                          make_error_code(forks::Uint256Error::kNotAString));
+            auto v = d->is_string() ? eth::Uint256::from_decimal(d->get_string())
+                                    : boost::system::result<eth::Uint256>(
+                                          make_error_code(eth::Uint256Error::kNotAString));
             if (!v) {
                 problems.push_back("dustWei must be a decimal string of wei");
             } else {

@@ -1,10 +1,12 @@
-// Arbitrary-size integer comparison through normalized decimal digit strings.
+// The assert comparison: integers of any size (Boost.Multiprecision), numbers, or text.
 #include "controller/assert_compare.hpp"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <boost/multiprecision/cpp_int.hpp>
 #include <compare>
 
-#include "forks/hex.hpp"
+#include "forks/eth/hex.hpp"
 
 namespace forkrun::controller {
 
@@ -26,94 +28,49 @@ std::string_view to_string(AssertOp op) {
 
 namespace {
 
-struct BigInt {
-    bool negative = false;
-    std::string digits;  // decimal, no leading zeros, "0" for zero
-};
+using BigInt = boost::multiprecision::cpp_int;
 
-std::string strip_zeros(std::string d) {
-    const auto nz = d.find_first_not_of('0');
-    return nz == std::string::npos ? "0" : d.substr(nz);
-}
-
-// digits = digits * mul + add, in decimal.
-void mul_add(std::string& digits, unsigned mul, unsigned add) {
-    unsigned carry = add;
-    for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
-        const unsigned v = static_cast<unsigned>(*it - '0') * mul + carry;
-        *it = static_cast<char>('0' + v % 10);
-        carry = v / 10;
-    }
-    while (carry > 0) {
-        digits.insert(digits.begin(), static_cast<char>('0' + carry % 10));
-        carry /= 10;
-    }
-}
-
-// Longest integer texts: the decimal conversion of hex is quadratic, so longer strings (bytes,
-// not numbers) compare as text instead of stalling the executor for seconds.
+// Longest integer texts: converting text to a number costs time quadratic in its length, so
+// longer strings (bytes, not numbers) compare as text instead of stalling the executor.
 constexpr std::size_t kMaxDecimalDigits = 4096;
 constexpr std::size_t kMaxHexDigits = 1024;  // 4096 bits
 
 std::optional<BigInt> parse_integer_text(std::string_view s) {
     if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        if (s.size() - 2 > kMaxHexDigits) {
+        const auto digits = s.substr(2);
+        if (digits.size() > kMaxHexDigits || !std::all_of(digits.begin(), digits.end(), [](char c) {
+                return eth::hex_digit_value(c) >= 0;
+            })) {
             return std::nullopt;
         }
-        std::string digits = "0";
-        for (char c : s.substr(2)) {
-            const int v = forks::hex_digit_value(c);
-            if (v < 0) {
-                return std::nullopt;
-            }
-            mul_add(digits, 16, static_cast<unsigned>(v));
-        }
-        return BigInt{false, strip_zeros(std::move(digits))};
+        return BigInt("0x" + std::string(digits));
     }
-    BigInt out;
+    bool negative = false;
     if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
-        out.negative = s[0] == '-';
+        negative = s[0] == '-';
         s.remove_prefix(1);
     }
-    if (s.empty() || s.size() > kMaxDecimalDigits) {
+    if (s.empty() || s.size() > kMaxDecimalDigits ||
+        !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         return std::nullopt;
     }
-    for (char c : s) {
-        if (c < '0' || c > '9') {
-            return std::nullopt;
-        }
-    }
-    out.digits = strip_zeros(std::string(s));
-    if (out.digits == "0") {
-        out.negative = false;
-    }
-    return out;
+    // Leading zeros would make the text read as octal.
+    const auto first = s.find_first_not_of('0');
+    BigInt v(first == std::string_view::npos ? std::string("0") : std::string(s.substr(first)));
+    return negative ? BigInt(-v) : v;
 }
 
 std::optional<BigInt> as_integer(const json::value& v) {
     if (v.is_int64()) {
-        const auto x = v.get_int64();
-        return BigInt{x < 0, x < 0 ? strip_zeros(std::to_string(x).substr(1)) : std::to_string(x)};
+        return BigInt(v.get_int64());
     }
     if (v.is_uint64()) {
-        return BigInt{false, std::to_string(v.get_uint64())};
+        return BigInt(v.get_uint64());
     }
     if (v.is_string()) {
         return parse_integer_text(v.get_string());
     }
     return std::nullopt;
-}
-
-std::strong_ordering compare(const BigInt& a, const BigInt& b) {
-    if (a.negative != b.negative) {
-        return a.negative ? std::strong_ordering::less : std::strong_ordering::greater;
-    }
-    auto mag = a.digits.size() != b.digits.size() ? a.digits.size() <=> b.digits.size()
-                                                  : a.digits.compare(b.digits) <=> 0;
-    if (a.negative) {
-        return 0 <=> mag;
-    }
-    return mag;
 }
 
 std::string as_text(const json::value& v) {
@@ -144,7 +101,7 @@ bool assert_holds(const json::value& value, AssertOp op, const json::value& expe
     auto a = as_integer(value);
     auto b = as_integer(expected);
     if (a && b) {
-        return holds(compare(*a, *b), op);
+        return holds(a->compare(*b) <=> 0, op);
     }
     if (value.is_number() && expected.is_number()) {
         return holds(value.to_number<double>() <=> expected.to_number<double>(), op);

@@ -8,8 +8,8 @@
 
 #include "controller/assert_compare.hpp"
 #include "controller/transfer_node.hpp"
-#include "forks/hex.hpp"
-#include "forks/uint256.hpp"
+#include "forks/eth/hex.hpp"
+#include "forks/eth/uint256.hpp"
 
 namespace forkrun::controller {
 
@@ -57,7 +57,7 @@ asio::awaitable<NodeResult> run_wait(const json::value& props, NodeEnv& env) {
     }
     if (env.is_simulation) {
         // A fork mines them at once.
-        json::array mine{forks::Uint256(n).to_hex()};
+        json::array mine{eth::Uint256(n).to_hex()};
         auto mined =
             co_await env.chains->call(env.node_index, chain, "anvil_mine", std::move(mine));
         if (!mined) {
@@ -78,7 +78,7 @@ asio::awaitable<NodeResult> run_wait(const json::value& props, NodeEnv& env) {
     if (!start) {
         co_return start.error();
     }
-    const auto first = start->is_string() ? forks::quantity_from_hex(start->get_string())
+    const auto first = start->is_string() ? eth::quantity_from_hex(start->get_string())
                                           : boost::system::result<std::uint64_t>(0);
     if (!first) {
         co_return ErrorInfo{"rpc_failed", "eth_blockNumber answered a non-quantity"};
@@ -95,7 +95,7 @@ asio::awaitable<NodeResult> run_wait(const json::value& props, NodeEnv& env) {
         if (!now) {
             co_return now.error();
         }
-        const auto h = now->is_string() ? forks::quantity_from_hex(now->get_string())
+        const auto h = now->is_string() ? eth::quantity_from_hex(now->get_string())
                                         : boost::system::result<std::uint64_t>(0);
         if (h && *h >= *first + n) {
             co_return json::object{{"blockNumber", *now}};
@@ -114,7 +114,7 @@ asio::awaitable<NodeResult> run_set_balance(const json::value& props, NodeEnv& e
     if (!address || !address->is_string() || !value || !value->is_string()) {
         co_return ErrorInfo{"invalid_props", "setBalance needs an address and a valueWei string"};
     }
-    auto wei = forks::Uint256::from_decimal(value->get_string());
+    auto wei = eth::Uint256::from_decimal(value->get_string());
     if (!wei) {
         co_return ErrorInfo{"invalid_props", "valueWei must be a decimal string below 2^256"};
     }
@@ -141,8 +141,8 @@ asio::awaitable<NodeResult> run_call(const json::value& props, NodeEnv& env) {
     }
     json::value block = "latest";
     if (const auto* b = p.if_contains("block")) {
-        block = b->is_number() ? json::value(forks::Uint256(b->to_number<std::uint64_t>()).to_hex())
-                               : *b;
+        block =
+            b->is_number() ? json::value(eth::Uint256(b->to_number<std::uint64_t>()).to_hex()) : *b;
     }
     if (!env.chains) {
         co_return ErrorInfo{"no_chains", "this server has no chain access configured"};

@@ -50,7 +50,7 @@ void Signers::read_config(const json::value& doc, std::vector<std::string>& prob
                (text.back() == '\n' || text.back() == ' ' || text.back() == '\r')) {
             text.pop_back();
         }
-        auto key = forks::PrivateKey::from_hex(text);
+        auto key = eth::PrivateKey::from_hex(text);
         std::fill(text.begin(), text.end(), '\0');
         if (!key) {
             problems.push_back(where + ": not a valid secp256k1 private key (32 bytes of hex)");
@@ -60,13 +60,13 @@ void Signers::read_config(const json::value& doc, std::vector<std::string>& prob
     }
 }
 
-const forks::PrivateKey* Signers::find(std::string_view name) const {
+const eth::PrivateKey* Signers::find(std::string_view name) const {
     auto it = keys_.find(name.empty() ? kDefault : name);
     return it == keys_.end() ? nullptr : &it->second;
 }
 
-const forks::PrivateKey& Signers::simulation_default() {
-    static const forks::PrivateKey key = *forks::PrivateKey::from_hex(
+const eth::PrivateKey& Signers::simulation_default() {
+    static const eth::PrivateKey key = *eth::PrivateKey::from_hex(
         "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80");
     return key;
 }

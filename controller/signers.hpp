@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "forks/secp256k1_key.hpp"
+#include "forks/eth/secp256k1_key.hpp"
 
 namespace forkrun::controller {
 
@@ -22,16 +22,16 @@ class Signers {
     void read_config(const boost::json::value& doc, std::vector<std::string>& problems);
 
     /// The configured key named `name` (kDefault when empty), or null.
-    const forks::PrivateKey* find(std::string_view name) const;
+    const eth::PrivateKey* find(std::string_view name) const;
 
     /// What a simulation signs with when nothing is configured: the fork's first development
     /// account (anvil's well-known key #0, public knowledge, worthless off a fork).
-    static const forks::PrivateKey& simulation_default();
+    static const eth::PrivateKey& simulation_default();
 
     bool empty() const { return keys_.empty(); }
 
   private:
-    std::map<std::string, forks::PrivateKey, std::less<>> keys_;
+    std::map<std::string, eth::PrivateKey, std::less<>> keys_;
 };
 
 }  // namespace forkrun::controller

@@ -13,9 +13,9 @@
 #include <optional>
 
 #include "controller/nonce_book.hpp"
-#include "forks/address.hpp"
-#include "forks/eip1559.hpp"
-#include "forks/hex.hpp"
+#include "forks/eth/address.hpp"
+#include "forks/eth/eip1559.hpp"
+#include "forks/eth/hex.hpp"
 
 namespace forkrun::controller {
 
@@ -32,15 +32,15 @@ std::optional<std::uint64_t> quantity(const json::value& v) {
     if (!v.is_string()) {
         return std::nullopt;
     }
-    auto q = forks::quantity_from_hex(v.get_string());
+    auto q = eth::quantity_from_hex(v.get_string());
     return q ? std::optional(*q) : std::nullopt;
 }
 
-std::optional<forks::Uint256> big_quantity(const json::value& v) {
+std::optional<eth::Uint256> big_quantity(const json::value& v) {
     if (!v.is_string()) {
         return std::nullopt;
     }
-    auto q = forks::Uint256::from_hex(v.get_string());
+    auto q = eth::Uint256::from_hex(v.get_string());
     return q ? std::optional(*q) : std::nullopt;
 }
 
@@ -83,26 +83,27 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
         co_return invalid("chainId must be a positive integer");
     }
     const auto* to_v = p.if_contains("to");
-    auto to = to_v && to_v->is_string() ? forks::Address::parse(to_v->get_string())
-                                        : boost::system::result<forks::Address>(
-                                              make_error_code(forks::AddressError::kNotAString));
+    auto to =
+        to_v && to_v->is_string()
+            ? eth::Address::parse(to_v->get_string())
+            : boost::system::result<eth::Address>(make_error_code(eth::AddressError::kNotAString));
     if (!to) {
         co_return invalid("to must be a 0x-prefixed 20-byte address");
     }
     const auto* value_v = p.if_contains("valueWei");
-    auto requested = forks::Uint256::from_decimal(
+    auto requested = eth::Uint256::from_decimal(
         value_v && value_v->is_string() ? std::string_view(value_v->get_string()) : "0");
     if (!requested || (value_v && !value_v->is_string())) {
         co_return invalid("valueWei must be a decimal string below 2^256");
     }
-    const forks::Uint256 sent =
+    const eth::Uint256 sent =
         env.is_dust_test ? std::min(*requested, settings.dust_wei) : *requested;
     std::vector<std::uint8_t> data;
     if (type == NodeType::kSendTransaction) {
         const auto* d = p.if_contains("data");
-        auto bytes = d && d->is_string() ? forks::from_hex(d->get_string())
+        auto bytes = d && d->is_string() ? eth::from_hex(d->get_string())
                                          : boost::system::result<std::vector<std::uint8_t>>(
-                                               make_error_code(forks::HexError::kMissingPrefix));
+                                               make_error_code(eth::HexError::kMissingPrefix));
         if (!bytes) {
             co_return invalid("data must be 0x-prefixed hex");
         }
@@ -111,7 +112,7 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
     const auto* signer_v = p.if_contains("signer");
     const std::string signer_name =
         signer_v && signer_v->is_string() ? std::string(signer_v->get_string()) : "";
-    const forks::PrivateKey* key = settings.signers ? settings.signers->find(signer_name) : nullptr;
+    const eth::PrivateKey* key = settings.signers ? settings.signers->find(signer_name) : nullptr;
     if (!key && env.is_simulation && (signer_name.empty() || signer_name == Signers::kDefault)) {
         key = &Signers::simulation_default();
     }
@@ -135,7 +136,7 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
     if (!price) {
         co_return ErrorInfo{"rpc_failed", "eth_gasPrice answered a non-quantity"};
     }
-    const forks::Uint256 tip = std::min(*price, settings.max_tip_wei);
+    const eth::Uint256 tip = std::min(*price, settings.max_tip_wei);
     auto doubled = checked_add(*price, *price);
     auto max_fee = doubled ? checked_add(*doubled, tip) : doubled;
     if (!max_fee) {
@@ -146,10 +147,8 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
     if (const auto* g = p.if_contains("gasLimit"); g && g->is_number()) {
         gas = g->to_number<std::uint64_t>(ec);
     } else {
-        json::object call{{"from", from},
-                          {"to", to_hex},
-                          {"value", sent.to_hex()},
-                          {"data", forks::to_hex(data)}};
+        json::object call{
+            {"from", from}, {"to", to_hex}, {"value", sent.to_hex()}, {"data", eth::to_hex(data)}};
         json::array params{std::move(call)};
         auto est =
             co_await env.chains->call(env.node_index, chain, "eth_estimateGas", std::move(params));
@@ -179,7 +178,7 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
         }
         co_return *n;
     };
-    forks::Eip1559Tx tx;
+    eth::Eip1559Tx tx;
     tx.chain_id = chain;
     tx.max_priority_fee_per_gas = tip;
     tx.max_fee_per_gas = *max_fee;
@@ -197,12 +196,12 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
         lease.emplace(*env.nonces, book_key, *nonce);
         tx.nonce = *nonce;
         const auto signed_tx = tx.sign(*key);
-        json::array raw{forks::to_hex(signed_tx.raw)};
+        json::array raw{eth::to_hex(signed_tx.raw)};
         auto hash_v = co_await env.chains->call(env.node_index, chain, "eth_sendRawTransaction",
                                                 std::move(raw));
         if (hash_v || nonce_already_sent(hash_v.error())) {
             lease->set(NonceOutcome::kSent);
-            tx_hash = forks::to_hex(signed_tx.hash);
+            tx_hash = eth::to_hex(signed_tx.hash);
             break;
         }
         if (!nonce_taken(hash_v.error())) {

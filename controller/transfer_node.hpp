@@ -7,15 +7,15 @@
 
 #include "controller/node_executor.hpp"
 #include "controller/signers.hpp"
-#include "forks/uint256.hpp"
+#include "forks/eth/uint256.hpp"
 
 namespace forkrun::controller {
 
 /// Settings of value-moving nodes, from the configuration.
 struct TransferSettings {
     const Signers* signers = nullptr;
-    forks::Uint256 dust_wei{1000};
-    forks::Uint256 max_tip_wei{1'000'000'000};  // 1 gwei
+    eth::Uint256 dust_wei{1000};
+    eth::Uint256 max_tip_wei{1'000'000'000};  // 1 gwei
     std::chrono::milliseconds receipt_timeout{120000};
 };
 

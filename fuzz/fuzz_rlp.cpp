@@ -1,7 +1,8 @@
-// RLP decoding (forks/rlp.hpp) and the EIP-1559 encoding it must agree with (forks/eip1559.hpp).
-// Input: raw bytes. Checks: the decoder never reads out of bounds or crashes, every accepted input
-// is canonical (re-encoding gives the same bytes), integers read back encode to the same item,
-// and an input shaped like a type-2 transaction re-encodes identically through Eip1559Tx.
+// RLP decoding (forks/eth/rlp.hpp) and the EIP-1559 encoding it must agree with
+// (forks/eth/eip1559.hpp). Input: raw bytes. Checks: the decoder never reads out of bounds or
+// crashes, every accepted input is canonical (re-encoding gives the same bytes), integers read back
+// encode to the same item, and an input shaped like a type-2 transaction re-encodes identically
+// through Eip1559Tx.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,8 +11,8 @@
 #include <span>
 #include <vector>
 
-#include "forks/eip1559.hpp"
-#include "forks/rlp.hpp"
+#include "forks/eth/eip1559.hpp"
+#include "forks/eth/rlp.hpp"
 #include "fuzz/check.hpp"
 
 namespace {

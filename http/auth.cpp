@@ -1,7 +1,7 @@
 // Tokens are kept only as SHA-256 digests; lookups hash the presented token first.
 #include "http/auth.hpp"
 
-#include "forks/hex.hpp"
+#include "forks/eth/hex.hpp"
 
 #include <cryptopp/misc.h>
 #include <cryptopp/sha.h>
@@ -104,8 +104,8 @@ boost::system::result<TokenStore, std::string> TokenStore::parse(std::string_vie
         } else if (const auto* digest = str("tokenSha256")) {
             auto d =
                 digest->size() == 64
-                    ? forks::from_hex_fixed<32>(*digest)
-                    : boost::system::result<Sha256>(make_error_code(forks::HexError::kWrongLength));
+                    ? eth::from_hex_fixed<32>(*digest)
+                    : boost::system::result<Sha256>(make_error_code(eth::HexError::kWrongLength));
             if (!d) {
                 return where + ": tokenSha256 must be 64 hex characters";
             }

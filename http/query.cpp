@@ -1,7 +1,7 @@
 // Query-string decoding (application/x-www-form-urlencoded rules).
 #include "http/query.hpp"
 
-#include "forks/hex.hpp"
+#include "forks/eth/hex.hpp"
 
 namespace forkrun::http {
 
@@ -14,8 +14,8 @@ std::optional<std::string> percent_decode(std::string_view s) {
             if (i + 2 >= s.size()) {
                 return std::nullopt;
             }
-            const int hi = forks::hex_digit_value(s[i + 1]);
-            const int lo = forks::hex_digit_value(s[i + 2]);
+            const int hi = eth::hex_digit_value(s[i + 1]);
+            const int lo = eth::hex_digit_value(s[i + 2]);
             if (hi < 0 || lo < 0) {
                 return std::nullopt;
             }

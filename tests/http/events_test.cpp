@@ -358,7 +358,9 @@ TEST_F(EventsTest, OrganizationStreamSeesItsOwnRunsOnlyFromNowOn) {
             });
         };
     };
-    const auto seen = all.read(ended(ours));
+    // The two runs end in either order: read until both have.
+    const auto seen = all.read(
+        [&](const std::vector<SseEvent>& ev) { return ended(ours)(ev) && ended(other_wf)(ev); });
     ASSERT_TRUE(ended(ours)(seen)) << describe(seen);
     ASSERT_TRUE(ended(other_wf)(seen)) << describe(seen);
     ASSERT_FALSE(seen.empty());

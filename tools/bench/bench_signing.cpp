@@ -2,16 +2,16 @@
 // secp256k1 recoverable signature of a 32-byte digest. Target: >= 30k signatures/s per core.
 #include <benchmark/benchmark.h>
 
-#include "forks/eip1559.hpp"
-#include "forks/secp256k1_key.hpp"
+#include "forks/eth/eip1559.hpp"
+#include "forks/eth/secp256k1_key.hpp"
 
 namespace {
 
-using forkrun::forks::Address;
-using forkrun::forks::Eip1559Tx;
-using forkrun::forks::Hash256;
-using forkrun::forks::PrivateKey;
-using forkrun::forks::Uint256;
+using forkrun::eth::Address;
+using forkrun::eth::Eip1559Tx;
+using forkrun::eth::Hash256;
+using forkrun::eth::PrivateKey;
+using forkrun::eth::Uint256;
 
 // anvil dev account #0, a public test key.
 PrivateKey bench_key() {

@@ -6,12 +6,12 @@
 #include <optional>
 #include <vector>
 
-#include "forks/address.hpp"
-#include "forks/keccak.hpp"
-#include "forks/secp256k1_key.hpp"
-#include "forks/uint256.hpp"
+#include "forks/eth/address.hpp"
+#include "forks/eth/keccak.hpp"
+#include "forks/eth/secp256k1_key.hpp"
+#include "forks/eth/uint256.hpp"
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 
 /// A signed transaction ready to broadcast.
 struct SignedTx {
@@ -44,4 +44,4 @@ struct Eip1559Tx {
 /// The EIP-2718 type byte of EIP-1559 transactions.
 inline constexpr uint8_t kEip1559TxType = 0x02;
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

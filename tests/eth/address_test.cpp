@@ -1,7 +1,7 @@
 // Addresses: EIP-55 vectors, acceptance of single-case input, rejection of wrong checksums.
 #include <gtest/gtest.h>
 
-#include "forks/vectors.hpp"
+#include "eth/vectors.hpp"
 
 #include <cctype>
 #include <fstream>
@@ -10,9 +10,9 @@
 
 #include <boost/json.hpp>
 
-#include "forks/address.hpp"
+#include "forks/eth/address.hpp"
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 namespace {
 
 using test::load_vectors;
@@ -83,4 +83,4 @@ TEST(EthAddress, JsonUsesChecksummedText) {
 }
 
 }  // namespace
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

@@ -10,9 +10,9 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
-#include "forks/uint256.hpp"
+#include "forks/eth/uint256.hpp"
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 
 /// Why RLP input was rejected.
 enum class RlpError {
@@ -71,7 +71,7 @@ boost::system::result<uint64_t> rlp_to_uint64(const RlpItem& item);
 /// Reads a byte string as a canonical unsigned integer (no leading zeros, at most 32 bytes).
 boost::system::result<Uint256> rlp_to_uint256(const RlpItem& item);
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth
 
 template <>
-struct boost::system::is_error_code_enum<forkrun::forks::RlpError> : std::true_type {};
+struct boost::system::is_error_code_enum<forkrun::eth::RlpError> : std::true_type {};

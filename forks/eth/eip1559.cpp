@@ -1,12 +1,12 @@
 // EIP-1559 encoding: the field list is shared by the signing payload and the signed transaction,
 // which appends y_parity, r and s.
-#include "forks/eip1559.hpp"
+#include "forks/eth/eip1559.hpp"
 
 #include <algorithm>
 
-#include "forks/rlp.hpp"
+#include "forks/eth/rlp.hpp"
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 namespace {
 
 // The nine unsigned fields, each RLP-encoded and concatenated (a list payload without header).
@@ -71,4 +71,4 @@ SignedTx Eip1559Tx::sign(const PrivateKey& key) const {
     return with_signature(key.sign(signing_hash()));
 }
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "forks/hex.hpp"
+#include "forks/eth/hex.hpp"
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 namespace {
 
 TEST(HexEncode, WritesPrefixAndLowercaseDigits) {
@@ -69,4 +69,4 @@ TEST(HexErrors, HaveMessages) {
 }
 
 }  // namespace
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

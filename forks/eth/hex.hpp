@@ -11,7 +11,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 
 /// Why a hex string was rejected.
 enum class HexError {
@@ -72,7 +72,7 @@ constexpr bool has_hex_prefix(std::string_view text) noexcept {
     return text.size() >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
 }
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth
 
 template <>
-struct boost::system::is_error_code_enum<forkrun::forks::HexError> : std::true_type {};
+struct boost::system::is_error_code_enum<forkrun::eth::HexError> : std::true_type {};

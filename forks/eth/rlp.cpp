@@ -1,12 +1,12 @@
 // RLP encoding and strict decoding. The decoder checks every length against the bytes that are
 // actually left before touching them, so arbitrary (fuzzed) input cannot make it read out of
 // bounds.
-#include "forks/rlp.hpp"
+#include "forks/eth/rlp.hpp"
 
 #include <array>
 #include <string>
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 namespace {
 
 constexpr uint8_t kStringShort = 0x80;
@@ -282,4 +282,4 @@ boost::system::result<Uint256> rlp_to_uint256(const RlpItem& item) {
     return Uint256::from_big_endian(item.bytes);
 }
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

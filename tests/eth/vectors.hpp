@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-namespace forkrun::forks::test {
+namespace forkrun::eth::test {
 
 /// The parsed JSON of fixtures/vectors/<name>.
 inline boost::json::value load_vectors(const std::string& name) {
@@ -17,4 +17,4 @@ inline boost::json::value load_vectors(const std::string& name) {
     return boost::json::parse(text.str());
 }
 
-}  // namespace forkrun::forks::test
+}  // namespace forkrun::eth::test

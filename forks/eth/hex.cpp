@@ -1,9 +1,9 @@
 // Hex text <-> bytes for JSON-RPC data and quantities.
-#include "forks/hex.hpp"
+#include "forks/eth/hex.hpp"
 
 #include <algorithm>
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 namespace {
 
 constexpr char kDigits[] = "0123456789abcdef";
@@ -121,4 +121,4 @@ boost::system::result<uint64_t> quantity_from_hex(std::string_view text) {
     return value;
 }
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

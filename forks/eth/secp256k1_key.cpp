@@ -1,5 +1,5 @@
 // Private keys, the shared secp256k1 context and recoverable signing on top of libsecp256k1.
-#include "forks/secp256k1_key.hpp"
+#include "forks/eth/secp256k1_key.hpp"
 
 #include <sys/random.h>
 
@@ -14,9 +14,9 @@
 
 #include <secp256k1_recovery.h>
 
-#include "forks/hex.hpp"
+#include "forks/eth/hex.hpp"
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 namespace {
 
 // floor(n / 2) for the secp256k1 group order n: Ethereum rejects signatures with s above it.
@@ -215,4 +215,4 @@ boost::system::result<Address> recover_address(const Hash256& digest,
     return address_of(ctx.get(), pubkey);
 }
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

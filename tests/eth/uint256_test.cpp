@@ -5,9 +5,9 @@
 
 #include <boost/json.hpp>
 
-#include "forks/uint256.hpp"
+#include "forks/eth/uint256.hpp"
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 namespace {
 
 constexpr const char* kMaxDecimal =
@@ -115,4 +115,4 @@ TEST(EthUint256, JsonIsADecimalString) {
 }
 
 }  // namespace
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

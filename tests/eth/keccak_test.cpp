@@ -1,7 +1,7 @@
 // Keccak-256 against published vectors (and not SHA3-256, which differs in padding).
 #include <gtest/gtest.h>
 
-#include "forks/vectors.hpp"
+#include "eth/vectors.hpp"
 
 #include <fstream>
 #include <sstream>
@@ -9,10 +9,10 @@
 
 #include <boost/json.hpp>
 
-#include "forks/hex.hpp"
-#include "forks/keccak.hpp"
+#include "forks/eth/hex.hpp"
+#include "forks/eth/keccak.hpp"
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 namespace {
 
 using test::load_vectors;
@@ -39,4 +39,4 @@ TEST(KeccakVectors, IsNotSha3) {
 }
 
 }  // namespace
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

@@ -1,9 +1,9 @@
 // Keccak-256 through Crypto++ (Keccak_256 keeps the pre-standard padding Ethereum hashes with).
-#include "forks/keccak.hpp"
+#include "forks/eth/keccak.hpp"
 
 #include <cryptopp/keccak.h>
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 
 Hash256 keccak256(std::span<const uint8_t> data) noexcept {
     static_assert(CryptoPP::Keccak_256::DIGESTSIZE == std::tuple_size_v<Hash256>);
@@ -19,4 +19,4 @@ Hash256 keccak256(std::string_view text) noexcept {
         std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

@@ -2,7 +2,7 @@
 // vectors and by recovering the signer the way a node does.
 #include <gtest/gtest.h>
 
-#include "forks/vectors.hpp"
+#include "eth/vectors.hpp"
 
 #include <cstring>
 #include <fstream>
@@ -14,12 +14,12 @@
 
 #include <boost/json.hpp>
 
-#include "forks/eip1559.hpp"
-#include "forks/hex.hpp"
-#include "forks/rlp.hpp"
-#include "forks/secp256k1_key.hpp"
+#include "forks/eth/eip1559.hpp"
+#include "forks/eth/hex.hpp"
+#include "forks/eth/rlp.hpp"
+#include "forks/eth/secp256k1_key.hpp"
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 namespace {
 
 constexpr const char* kDevKey0 =
@@ -243,4 +243,4 @@ TEST(SignerEip1559, DifferentFieldsGiveDifferentHashes) {
 }
 
 }  // namespace
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

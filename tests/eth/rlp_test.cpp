@@ -2,7 +2,7 @@
 // random-input sweep standing in for the fuzzer (no crash, accepted input re-encodes identically).
 #include <gtest/gtest.h>
 
-#include "forks/vectors.hpp"
+#include "eth/vectors.hpp"
 
 #include <fstream>
 #include <random>
@@ -11,10 +11,10 @@
 
 #include <boost/json.hpp>
 
-#include "forks/hex.hpp"
-#include "forks/rlp.hpp"
+#include "forks/eth/hex.hpp"
+#include "forks/eth/rlp.hpp"
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 namespace {
 
 using test::load_vectors;
@@ -207,4 +207,4 @@ TEST(RlpDecode, RandomInputNeverCrashesAndAcceptedInputIsCanonical) {
 }
 
 }  // namespace
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

@@ -1,17 +1,19 @@
-// Unsigned 256-bit integer: parsing, formatting and checked arithmetic on four 64-bit limbs.
-#include "forks/uint256.hpp"
+// Unsigned 256-bit integer: parsing, formatting and checked arithmetic with Boost.Multiprecision
+// (a 512-bit intermediate makes every overflow check a comparison).
+#include "forks/eth/uint256.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <ostream>
+
+#include <boost/multiprecision/cpp_int.hpp>
 
 #include <boost/json/value.hpp>
 
-#include "forks/hex.hpp"
+#include "forks/eth/hex.hpp"
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 namespace {
-
-__extension__ typedef unsigned __int128 U128;
 
 class Uint256Category final : public boost::system::error_category {
   public:
@@ -48,26 +50,61 @@ boost::system::error_code make_error_code(Uint256Error e) noexcept {
     return {static_cast<int>(e), uint256_category()};
 }
 
+namespace {
+
+namespace mp = boost::multiprecision;
+using Wide =
+    mp::uint512_t;  // wide enough for a product or a 78-digit decimal of two 256-bit values
+
+Wide to_wide(const std::array<uint64_t, 4>& limbs) {
+    Wide w = limbs[3];
+    for (int i = 2; i >= 0; --i) {
+        w <<= 64;
+        w |= limbs[static_cast<std::size_t>(i)];
+    }
+    return w;
+}
+
+// The value of `w`, or kOverflow when it needs more than 256 bits.
+boost::system::result<std::array<uint64_t, 4>> to_limbs(Wide w) {
+    if (mp::msb(w | 1) >= 256) {
+        return make_error_code(Uint256Error::kOverflow);
+    }
+    std::array<uint64_t, 4> limbs{};
+    for (auto& limb : limbs) {
+        limb = static_cast<uint64_t>(w & std::numeric_limits<uint64_t>::max());
+        w >>= 64;
+    }
+    return limbs;
+}
+
+}  // namespace
+
+boost::system::result<Uint256> Uint256::from_wide_text(std::string_view digits) {
+    auto limbs = to_limbs(Wide(std::string(digits)));
+    if (!limbs) {
+        return limbs.error();
+    }
+    Uint256 v;
+    v.limbs_ = *limbs;
+    return v;
+}
+
 boost::system::result<Uint256> Uint256::from_decimal(std::string_view text) {
     if (text.empty()) {
         return make_error_code(Uint256Error::kEmpty);
     }
-    Uint256 v;
-    for (const char c : text) {
-        if (c < '0' || c > '9') {
-            return make_error_code(Uint256Error::kInvalidDigit);
-        }
-        U128 carry = static_cast<uint64_t>(c - '0');
-        for (auto& limb : v.limbs_) {
-            const U128 t = static_cast<U128>(limb) * 10 + carry;
-            limb = static_cast<uint64_t>(t);
-            carry = t >> 64;
-        }
-        if (carry != 0) {
-            return make_error_code(Uint256Error::kOverflow);
-        }
+    if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return make_error_code(Uint256Error::kInvalidDigit);
     }
-    return v;
+    // Leading zeros do not count; 2^256-1 has 78 digits, so 79 or more is an overflow (and a
+    // long text is never converted).
+    const auto first = text.find_first_not_of('0');
+    text = first == std::string_view::npos ? "0" : text.substr(first);
+    if (text.size() > 78) {
+        return make_error_code(Uint256Error::kOverflow);
+    }
+    return from_wide_text(text);
 }
 
 boost::system::result<Uint256> Uint256::from_hex(std::string_view text) {
@@ -78,64 +115,32 @@ boost::system::result<Uint256> Uint256::from_hex(std::string_view text) {
     if (digits.empty()) {
         return make_error_code(Uint256Error::kEmpty);
     }
+    if (!std::all_of(digits.begin(), digits.end(),
+                     [](char c) { return hex_digit_value(c) >= 0; })) {
+        return make_error_code(Uint256Error::kInvalidDigit);
+    }
     // Leading zeros do not count towards the 64-digit limit.
     const auto first = digits.find_first_not_of('0');
-    digits = first == std::string_view::npos ? std::string_view{} : digits.substr(first);
+    digits = first == std::string_view::npos ? "0" : digits.substr(first);
     if (digits.size() > 64) {
-        for (const char c : digits) {
-            if (hex_digit_value(c) < 0) {
-                return make_error_code(Uint256Error::kInvalidDigit);
-            }
-        }
         return make_error_code(Uint256Error::kOverflow);
     }
-    Uint256 v;
-    for (std::size_t i = 0; i < digits.size(); ++i) {
-        const int d = hex_digit_value(digits[digits.size() - 1 - i]);
-        if (d < 0) {
-            return make_error_code(Uint256Error::kInvalidDigit);
-        }
-        v.limbs_[i / 16] |= static_cast<uint64_t>(d) << (4 * (i % 16));
-    }
-    return v;
+    return from_wide_text("0x" + std::string(digits));
 }
 
 boost::system::result<Uint256> Uint256::from_big_endian(std::span<const uint8_t> bytes) {
     if (bytes.size() > 32) {
         return make_error_code(Uint256Error::kTooManyBytes);
     }
+    Wide w;
+    mp::import_bits(w, bytes.begin(), bytes.end(), 8);
     Uint256 v;
-    for (std::size_t i = 0; i < bytes.size(); ++i) {
-        v.limbs_[i / 8] |= static_cast<uint64_t>(bytes[bytes.size() - 1 - i]) << (8 * (i % 8));
-    }
+    v.limbs_ = *to_limbs(w);
     return v;
 }
 
 std::string Uint256::to_decimal() const {
-    if (is_zero()) {
-        return "0";
-    }
-    constexpr uint64_t kChunk = 10'000'000'000'000'000'000ULL;  // 10^19, fits in 64 bits
-    std::string out;
-    Uint256 rest = *this;
-    while (!rest.is_zero()) {
-        U128 remainder = 0;
-        for (int i = 3; i >= 0; --i) {
-            const U128 cur = remainder << 64 | rest.limbs_[i];
-            rest.limbs_[i] = static_cast<uint64_t>(cur / kChunk);
-            remainder = cur % kChunk;
-        }
-        auto chunk = static_cast<uint64_t>(remainder);
-        for (int d = 0; d < 19; ++d) {
-            out.push_back(static_cast<char>('0' + chunk % 10));
-            chunk /= 10;
-        }
-    }
-    while (out.size() > 1 && out.back() == '0') {
-        out.pop_back();
-    }
-    std::reverse(out.begin(), out.end());
-    return out;
+    return to_wide(limbs_).str();
 }
 
 std::string Uint256::to_hex() const {
@@ -143,7 +148,7 @@ std::string Uint256::to_hex() const {
     if (bytes.empty()) {
         return "0x0";
     }
-    std::string out = forks::to_hex(bytes);
+    std::string out = eth::to_hex(bytes);
     if (out[2] == '0') {
         out.erase(2, 1);
     }
@@ -165,16 +170,12 @@ std::vector<uint8_t> Uint256::to_minimal_big_endian() const {
 }
 
 boost::system::result<Uint256> checked_add(const Uint256& a, const Uint256& b) {
+    auto limbs = to_limbs(to_wide(a.limbs_) + to_wide(b.limbs_));
+    if (!limbs) {
+        return limbs.error();
+    }
     Uint256 sum;
-    uint64_t carry = 0;
-    for (std::size_t i = 0; i < 4; ++i) {
-        const U128 t = static_cast<U128>(a.limbs_[i]) + b.limbs_[i] + carry;
-        sum.limbs_[i] = static_cast<uint64_t>(t);
-        carry = static_cast<uint64_t>(t >> 64);
-    }
-    if (carry != 0) {
-        return make_error_code(Uint256Error::kOverflow);
-    }
+    sum.limbs_ = *limbs;
     return sum;
 }
 
@@ -183,33 +184,17 @@ boost::system::result<Uint256> checked_sub(const Uint256& a, const Uint256& b) {
         return make_error_code(Uint256Error::kUnderflow);
     }
     Uint256 diff;
-    uint64_t borrow = 0;
-    for (std::size_t i = 0; i < 4; ++i) {
-        const uint64_t sub = b.limbs_[i] + borrow;
-        const bool wrapped = borrow != 0 && sub == 0;  // b limb was all ones
-        diff.limbs_[i] = a.limbs_[i] - sub;
-        borrow = (wrapped || a.limbs_[i] < sub) ? 1 : 0;
-    }
+    diff.limbs_ = *to_limbs(to_wide(a.limbs_) - to_wide(b.limbs_));
     return diff;
 }
 
 boost::system::result<Uint256> checked_mul(const Uint256& a, const Uint256& b) {
-    // Schoolbook product into eight limbs; any non-zero high limb is an overflow.
-    std::array<uint64_t, 8> wide{};
-    for (std::size_t i = 0; i < 4; ++i) {
-        uint64_t carry = 0;
-        for (std::size_t j = 0; j < 4; ++j) {
-            const U128 t = static_cast<U128>(a.limbs_[i]) * b.limbs_[j] + wide[i + j] + carry;
-            wide[i + j] = static_cast<uint64_t>(t);
-            carry = static_cast<uint64_t>(t >> 64);
-        }
-        wide[i + 4] = carry;
-    }
-    if ((wide[4] | wide[5] | wide[6] | wide[7]) != 0) {
-        return make_error_code(Uint256Error::kOverflow);
+    auto limbs = to_limbs(to_wide(a.limbs_) * to_wide(b.limbs_));
+    if (!limbs) {
+        return limbs.error();
     }
     Uint256 product;
-    std::copy_n(wide.begin(), 4, product.limbs_.begin());
+    product.limbs_ = *limbs;
     return product;
 }
 
@@ -240,4 +225,4 @@ boost::system::result<Uint256> tag_invoke(const boost::json::try_value_to_tag<Ui
     return make_error_code(Uint256Error::kNotAString);
 }
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

@@ -12,7 +12,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 
 /// Why an address string was rejected.
 enum class AddressError {
@@ -62,7 +62,7 @@ void tag_invoke(const boost::json::value_from_tag&, boost::json::value& jv, cons
 boost::system::result<Address> tag_invoke(const boost::json::try_value_to_tag<Address>&,
                                           const boost::json::value& jv);
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth
 
 template <>
-struct boost::system::is_error_code_enum<forkrun::forks::AddressError> : std::true_type {};
+struct boost::system::is_error_code_enum<forkrun::eth::AddressError> : std::true_type {};

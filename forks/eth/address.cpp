@@ -1,15 +1,15 @@
 // Address parsing and EIP-55 checksums (case of each letter digit from the keccak of the
 // lowercase hex).
-#include "forks/address.hpp"
+#include "forks/eth/address.hpp"
 
 #include <ostream>
 
 #include <boost/json/value.hpp>
 
-#include "forks/hex.hpp"
-#include "forks/keccak.hpp"
+#include "forks/eth/hex.hpp"
+#include "forks/eth/keccak.hpp"
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 namespace {
 
 class AddressCategory final : public boost::system::error_category {
@@ -109,4 +109,4 @@ boost::system::result<Address> tag_invoke(const boost::json::try_value_to_tag<Ad
     return Address::parse(*s);
 }
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

@@ -1,4 +1,5 @@
-// An unsigned 256-bit integer for wei amounts and fees, parsed from decimal or 0x-hex text.
+// An unsigned 256-bit integer for wei amounts and fees, parsed from decimal or 0x-hex text. The
+// header is four limbs (light to include); the arithmetic is Boost.Multiprecision's (uint256.cpp).
 #pragma once
 
 #include <array>
@@ -14,7 +15,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 
 /// Why a 256-bit value could not be parsed or computed.
 enum class Uint256Error {
@@ -88,6 +89,9 @@ class Uint256 {
     friend Uint256 saturating_sub(const Uint256& a, const Uint256& b) noexcept;
 
   private:
+    // Digits already checked ("0x" hex or decimal) converted with Boost.Multiprecision.
+    static boost::system::result<Uint256> from_wide_text(std::string_view digits);
+
     std::array<uint64_t, 4> limbs_{};  // little-endian: limbs_[0] is the least significant
 };
 
@@ -105,7 +109,7 @@ void tag_invoke(const boost::json::value_from_tag&, boost::json::value& jv, cons
 boost::system::result<Uint256> tag_invoke(const boost::json::try_value_to_tag<Uint256>&,
                                           const boost::json::value& jv);
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth
 
 template <>
-struct boost::system::is_error_code_enum<forkrun::forks::Uint256Error> : std::true_type {};
+struct boost::system::is_error_code_enum<forkrun::eth::Uint256Error> : std::true_type {};

@@ -6,7 +6,7 @@
 #include <span>
 #include <string_view>
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 
 /// A 32-byte hash (transaction hash, signing hash, storage key).
 using Hash256 = std::array<uint8_t, 32>;
@@ -17,4 +17,4 @@ Hash256 keccak256(std::span<const uint8_t> data) noexcept;
 /// Keccak-256 of the bytes of a string (e.g. a function signature "transfer(address,uint256)").
 Hash256 keccak256(std::string_view text) noexcept;
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

@@ -18,11 +18,11 @@
 
 #include <boost/json.hpp>
 
-#include "forks/eip1559.hpp"
-#include "forks/hex.hpp"
-#include "forks/secp256k1_key.hpp"
+#include "forks/eth/eip1559.hpp"
+#include "forks/eth/hex.hpp"
+#include "forks/eth/secp256k1_key.hpp"
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -207,4 +207,4 @@ TEST(SignerAnvil, MinesATransferSignedByForks) {
 }
 
 }  // namespace
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth

@@ -12,10 +12,10 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
-#include "forks/address.hpp"
-#include "forks/keccak.hpp"
+#include "forks/eth/address.hpp"
+#include "forks/eth/keccak.hpp"
 
-namespace forkrun::forks {
+namespace forkrun::eth {
 
 /// Why a key or signature was rejected.
 enum class KeyError {
@@ -102,7 +102,7 @@ boost::system::result<Address> recover_address(
     const RecoverableSignature& signature,
     const Secp256k1Context& ctx = Secp256k1Context::shared());
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::eth
 
 template <>
-struct boost::system::is_error_code_enum<forkrun::forks::KeyError> : std::true_type {};
+struct boost::system::is_error_code_enum<forkrun::eth::KeyError> : std::true_type {};
