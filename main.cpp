@@ -414,7 +414,7 @@ int serve(const Options& o) {
 
     // Access and transition lines, written in batches by a thread of its own. Declared first so
     // it outlives every thread that logs, and writes their last lines before the process ends.
-    controller::EventLog event_log;
+    util::EventLog event_log;
 
     // One io_context per HTTP thread, run by that thread alone (concurrency hint 1), each with
     // its own acceptor: the threads share no reactor, and a connection stays on one thread. The

@@ -7,10 +7,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
-#include "controller/event_log.hpp"
 #include "controller/run_ids.hpp"
 #include "controller/run_request.hpp"
-#include "controller/timestamp.hpp"
+#include "util/event_log.hpp"
+#include "util/log_line.hpp"
+#include "util/timestamp.hpp"
 
 namespace forkrun::controller {
 
@@ -221,25 +222,13 @@ void Controller::log_transition(const RunRecord& rec, RunStatus from, RunStatus 
                                      : m.runs_cancelled)++;
         m.cu_total += rec.read([](const Run& r) { return r.total_cu(); });
     }
-    // Appended by hand, not built as a json::object: this runs three times per run.
-    std::string line;
-    line.reserve(192);
-    line.append("{\"time\":\"");
-    line.append(format_timestamp(Clock::now()));
-    line.append(from == to ? "\",\"event\":\"run.created\",\"runId\":"
-                           : "\",\"event\":\"run.transition\",\"runId\":");
-    line.append(json::serialize(json::string_view(rec.id())));
-    line.append(",\"organizationId\":");
-    line.append(json::serialize(json::string_view(rec.organization_id())));
+    util::LogLine line(from == to ? "run.created" : "run.transition", 192);
+    line.str("runId", rec.id()).str("organizationId", rec.organization_id());
     if (from != to) {
-        line.append(",\"from\":\"");
-        line.append(to_string(from));
-        line.push_back('"');
+        line.str("from", to_string(from));
     }
-    line.append(",\"to\":\"");
-    line.append(to_string(to));
-    line.append("\"}");
-    write_log_line(config_.log, line);
+    line.str("to", to_string(to));
+    util::write_log_line(config_.log, std::move(line).finish());
 }
 
 }  // namespace forkrun::controller

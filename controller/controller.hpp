@@ -13,7 +13,6 @@
 #include <unordered_map>
 
 #include "controller/block_library.hpp"
-#include "controller/event_log.hpp"
 #include "controller/field_error.hpp"
 #include "controller/limits.hpp"
 #include "controller/metrics.hpp"
@@ -25,6 +24,7 @@
 #include "controller/run_execution.hpp"
 #include "controller/run_store.hpp"
 #include "controller/transfer_node.hpp"
+#include "util/event_log.hpp"
 
 namespace forkrun::controller {
 
@@ -54,7 +54,7 @@ struct ControllerConfig {
     std::size_t start_backlog = kDefaultStartBacklog;
     static constexpr std::size_t kDefaultStartBacklog = 64;
     /// Where run transitions are logged; null: straight to stderr.
-    EventLog* log = nullptr;
+    util::EventLog* log = nullptr;
     /// Where runs, finishes, CU and cancels are counted; null: nowhere.
     ControllerMetrics* metrics = nullptr;
     /// Quotas, chains per run and sizes (the unconfigured-chain allowance is the forks').
@@ -132,7 +132,7 @@ class Controller {
     boost::asio::any_io_executor exec_;
     EventBus events_;  // outlives the records, which publish to it
     RunStore store_;
-    forks::SpawnLimiter start_gate_;
+    util::Limiter start_gate_;
     Quotas quotas_;
     NonceBook live_nonces_{true};  // when the configuration names no allocator
     mutable std::mutex active_mu_;

@@ -126,4 +126,10 @@ class RpcGateway {
 /// A JSON-RPC 2.0 error body with a null id.
 std::string jsonrpc_error_body(int code, std::string_view message);
 
+/// The same for a limit of the server (-32005, EIP-1474): a body or header too large for the
+/// gateway, answered before it is read.
+inline std::string jsonrpc_limit_error_body(std::string_view message) {
+    return jsonrpc_error_body(forks::kLimitExceededCode, message);
+}
+
 }  // namespace forkrun::controller

@@ -10,10 +10,12 @@
 #include <string_view>
 #include <vector>
 
+#include "util/timestamp.hpp"
+
 namespace forkrun::controller {
 
-using Clock = std::chrono::system_clock;
-using Timestamp = Clock::time_point;
+using Clock = util::Clock;
+using Timestamp = util::Timestamp;
 
 enum class RunStatus { kWaiting, kRunning, kSuccess, kFailure, kCancelled };
 enum class NodeStatus { kPending, kRunning, kWaiting, kSuccess, kFailure, kCancelled, kSkipped };

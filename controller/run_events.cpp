@@ -7,7 +7,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
-#include "controller/timestamp.hpp"
+#include "util/timestamp.hpp"
 
 namespace forkrun::controller {
 
@@ -111,7 +111,7 @@ void RunEvents::observe(const Run& run) {
     std::string at_text;  // made once, when the first event needs it
     auto at = [&]() -> const std::string& {
         if (at_text.empty()) {
-            at_text = format_timestamp(Clock::now());
+            at_text = util::format_timestamp(Clock::now());
         }
         return at_text;
     };
@@ -187,12 +187,12 @@ void RunEvents::observe(const Run& run) {
         }
         run_event(json::value(to_string(previous)));
         if (is_terminal(run.status)) {
-            json::object o{
-                {"runId", run_id_},
-                {"status", to_string(run.status)},
-                {"totalCu", total},
-                {"finishedAt", run.finished_at ? json::value(format_timestamp(*run.finished_at))
-                                               : json::value()}};
+            json::object o{{"runId", run_id_},
+                           {"status", to_string(run.status)},
+                           {"totalCu", total},
+                           {"finishedAt",
+                            run.finished_at ? json::value(util::format_timestamp(*run.finished_at))
+                                            : json::value()}};
             publish("end", json::serialize(o), true);
             stream_.end();
             std::vector<NodeStatus>().swap(nodes_);  // nothing changes again

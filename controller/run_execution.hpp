@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "controller/async_flag.hpp"
 #include "controller/limits.hpp"
 #include "controller/node_types.hpp"
 #include "controller/nonce_book.hpp"
@@ -19,13 +18,14 @@
 #include "controller/run_record.hpp"
 #include "controller/transfer_node.hpp"
 #include "controller/workflow_validation.hpp"
-#include "forks/spawn_limiter.hpp"
+#include "util/async_flag.hpp"
+#include "util/limiter.hpp"
 
 namespace forkrun::controller {
 
 /// A place in the start backlog (Controller::reserve_start), held until the run's execution
 /// begins. The backlog is bounded by the project's FIFO limiter, the one that caps anvil spawns.
-using StartSlot = forks::SpawnPermit;
+using StartSlot = util::Permit;
 
 /// Called after each run status change (for the transition log).
 using TransitionHook = std::function<void(const RunRecord&, RunStatus from, RunStatus to)>;
@@ -110,8 +110,8 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
     std::optional<Cancellation> cancellation_;
     boost::asio::cancellation_signal provision_signal_;
     bool provisioning_ = false;
-    AsyncFlag wake_;
-    AsyncFlag done_;
+    util::AsyncFlag wake_;
+    util::AsyncFlag done_;
 };
 
 }  // namespace forkrun::controller

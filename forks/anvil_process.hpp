@@ -17,7 +17,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "forks/spawn_limiter.hpp"
+#include "util/limiter.hpp"
 
 namespace forkrun::forks {
 
@@ -66,7 +66,7 @@ struct AnvilOptions {
     std::chrono::milliseconds start_timeout{10000};
     /// Caps the spawns in progress: spawn() waits for a place here before fork/exec and holds it
     /// until the child listens or is gone. Null: no cap.
-    std::shared_ptr<SpawnLimiter> spawn_limiter;
+    std::shared_ptr<util::Limiter> spawn_limiter;
 };
 
 /// The outcome of AnvilProcess::stop().

@@ -151,7 +151,7 @@ asio::awaitable<StartResult> start_child(AnvilOptions options) {
         return cancellation.cancelled() != asio::cancellation_type::none;
     };
 
-    SpawnPermit permit;
+    util::Permit permit;
     if (options.spawn_limiter) {
         if (!cancelled()) {
             permit = co_await options.spawn_limiter->acquire();

@@ -23,7 +23,7 @@ ForkManager::ForkManager(asio::any_io_executor ex, ForksConfig config, CuTable c
     : ex_(std::move(ex)),
       config_(std::move(config)),
       cu_(std::move(cu)),
-      spawn_limiter_(std::make_shared<SpawnLimiter>(
+      spawn_limiter_(std::make_shared<util::Limiter>(
           config_.fork_spawn_limit != 0 ? config_.fork_spawn_limit : default_spawn_limit())),
       unconfigured_(std::make_shared<UnconfiguredPools>(ex_,
                                                         config_.max_unconfigured_chains,

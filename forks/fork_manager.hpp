@@ -18,8 +18,8 @@
 #include "forks/fork_pool.hpp"
 #include "forks/forks_config.hpp"
 #include "forks/rpc_client.hpp"
-#include "forks/spawn_limiter.hpp"
 #include "forks/unconfigured_pools.hpp"
+#include "util/limiter.hpp"
 
 namespace forkrun::forks {
 
@@ -85,7 +85,7 @@ class ForkManager {
     const ForksConfig& config() const { return config_; }
     const boost::asio::any_io_executor& executor() const { return ex_; }
     /// Caps the anvils starting at once (config fork_spawn_limit), for every fork and pool.
-    const SpawnLimiter& spawn_limiter() const { return *spawn_limiter_; }
+    const util::Limiter& spawn_limiter() const { return *spawn_limiter_; }
 
   private:
     /// open_fork() in a coroutine of its own, which sees its cancellation as a value.
@@ -99,7 +99,7 @@ class ForkManager {
     ForksConfig config_;
     CuTable cu_;
     RpcClient rpc_;
-    std::shared_ptr<SpawnLimiter> spawn_limiter_;
+    std::shared_ptr<util::Limiter> spawn_limiter_;
     std::vector<std::unique_ptr<AnvilProcess>> devnets_;
     std::mutex pools_mu_;
     std::map<std::uint64_t, std::shared_ptr<ForkPool>> pools_;

@@ -36,7 +36,7 @@ struct ForkSpec {
     /// Bounds fork/exec to listening, then listening to the first eth_chainId answer (a wait for
     /// a place in spawn_limiter is not counted).
     std::chrono::milliseconds ready_timeout{15000};
-    std::shared_ptr<SpawnLimiter> spawn_limiter;  ///< Caps spawns in progress; null: no cap.
+    std::shared_ptr<util::Limiter> spawn_limiter;  ///< Caps spawns in progress; null: no cap.
 };
 
 /// Limits of a pool; the defaults suit production.

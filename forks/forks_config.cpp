@@ -1,7 +1,9 @@
 // Config decoding for the forks library; problems are collected, never thrown.
 #include "forks/forks_config.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <thread>
 
 namespace forkrun::forks {
 
@@ -113,6 +115,10 @@ void read_forks_config(const json::value& doc,
             }
         }
     }
+}
+
+std::size_t default_spawn_limit() noexcept {
+    return std::max<std::size_t>(2, 2 * std::size_t{std::thread::hardware_concurrency()});
 }
 
 }  // namespace forkrun::forks

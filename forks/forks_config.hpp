@@ -23,6 +23,9 @@ struct ChainConfig {
 /// The largest forkSpawnLimit accepted.
 inline constexpr std::size_t kMaxForkSpawnLimit = 1024;
 
+/// Twice the cores, at least 2: enough to keep the cores busy while anvils wait on I/O.
+std::size_t default_spawn_limit() noexcept;
+
 struct ForksConfig {
     std::string anvil_path;
     std::string cu_table_path;  // default: the shipped fixtures/cu/alchemy-2026-11.json

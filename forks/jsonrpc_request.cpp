@@ -1,5 +1,6 @@
 // Parsing and checking JSON-RPC request bodies for the gateway.
 #include "forks/jsonrpc_request.hpp"
+#include "util/json_text.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -99,7 +100,7 @@ boost::system::result<JsonRpcBody, JsonRpcBodyError> parse_jsonrpc_body(
     if (ec) {
         return JsonRpcBodyError{kParseErrorCode, "the body is not JSON (" + ec.message() + ")"};
     }
-    if (auto at = non_finite_number_at(v)) {
+    if (auto at = util::non_finite_number_at(v)) {
         return JsonRpcBodyError{kParseErrorCode,
                                 "the body holds a number out of range at \"" + *at + "\""};
     }

@@ -130,11 +130,6 @@ class RpcClient {
     std::thread thread_;
 };
 
-/// The JSON pointer of the first number in `v` that is not finite, else nothing. Boost.JSON reads
-/// a number beyond a double's range (1e400) as infinity and would write it back as `Infinity`,
-/// which is not JSON, so such input is refused wherever JSON comes in.
-std::optional<std::string> non_finite_number_at(const boost::json::value& v);
-
 /// How call() reads a complete HTTP reply (status and body) to its request numbered `id`: the
 /// `result`, or why there is none (a reply holding a non-finite number is kBadResponse). `label`
 /// starts every message ("chain 8453: eth_call");

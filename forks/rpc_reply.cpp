@@ -1,6 +1,7 @@
 // Reading what came back from an exchange: a transport outcome or a JSON-RPC reply (single or
 // batch) becomes one RpcResult per call, with errors naming the chain and the method.
 #include "forks/rpc_client_internal.hpp"
+#include "util/json_text.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -127,7 +128,7 @@ boost::system::result<boost::json::value, RpcError> parse_body(int http_status,
                           label + ": response is not JSON (" + ec.message() + "): " + excerpt(body),
                           http_status);
     }
-    if (auto at = non_finite_number_at(v)) {
+    if (auto at = util::non_finite_number_at(v)) {
         return make_error(RpcErrc::kBadResponse,
                           label + ": response holds a number out of range at \"" + *at + "\"",
                           http_status);
@@ -156,52 +157,6 @@ std::optional<RpcError> detail::transport_error(const Outcome& o,
                                     o.http_status);
             e.too_large = true;
             return e;
-        }
-    }
-    return std::nullopt;
-}
-
-std::optional<std::string> non_finite_number_at(const boost::json::value& v) {
-    // An explicit stack and one pointer grown and cut back in place: replies may nest deeply.
-    struct Frame {
-        const boost::json::value* container;
-        std::size_t next;
-        std::size_t path_size;
-    };
-    std::string path;
-    std::vector<Frame> frames;
-    auto visit = [&](const boost::json::value& child) {
-        if (const double* d = child.if_double()) {
-            return !std::isfinite(*d);
-        }
-        if (child.is_object() || child.is_array()) {
-            frames.push_back({&child, 0, path.size()});
-        }
-        return false;
-    };
-    if (visit(v)) {
-        return path;
-    }
-    while (!frames.empty()) {
-        Frame& frame = frames.back();
-        path.resize(frame.path_size);
-        path.push_back('/');
-        if (const auto* o = frame.container->if_object(); o && frame.next < o->size()) {
-            const auto& entry = o->begin()[frame.next++];
-            for (char c : entry.key()) {
-                path.append(c == '~' ? "~0" : c == '/' ? "~1" : std::string_view(&c, 1));
-            }
-            if (visit(entry.value())) {
-                return path;
-            }
-        } else if (const auto* a = frame.container->if_array(); a && frame.next < a->size()) {
-            const std::size_t index = frame.next++;
-            path.append(std::to_string(index));
-            if (visit((*a)[index])) {
-                return path;
-            }
-        } else {
-            frames.pop_back();
         }
     }
     return std::nullopt;

@@ -16,6 +16,7 @@
 
 #include "forks/rpc_client.hpp"
 #include "fuzz/check.hpp"
+#include "util/json_text.hpp"
 
 namespace {
 
@@ -115,7 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     if (ec || status < 200 || status >= 300) {
         return 0;
     }
-    if (non_finite_number_at(parsed)) {
+    if (util::non_finite_number_at(parsed)) {
         for (const auto& r : results) {
             FUZZ_CHECK(!r && r.error().code == RpcErrc::kBadResponse,
                        "a reply holding a number out of range is kBadResponse");

@@ -8,7 +8,8 @@
 #include <string>
 #include <utility>
 
-#include "controller/timestamp.hpp"
+#include "util/log_line.hpp"
+#include "util/timestamp.hpp"
 
 namespace forkrun::http {
 
@@ -107,21 +108,13 @@ void Acceptor::report(std::string_view reason) {
         return;
     }
     last_report_ = now;
-    std::string line;
-    line.append("{\"time\":\"");
-    line.append(controller::format_timestamp(controller::Clock::now()));
-    line.append("\",\"event\":\"http.overload\",\"reason\":\"");
-    line.append(reason);
-    line.append("\",\"connections\":");
-    line.append(std::to_string(state_.connections.now()));
-    line.append(",\"maxConnections\":");
-    line.append(std::to_string(state_.max_connections));
-    line.append(",\"shed\":");
-    line.append(std::to_string(std::exchange(shed_, 0)));
-    line.append(",\"idleClosed\":");
-    line.append(std::to_string(std::exchange(idle_closed_, 0)));
-    line.push_back('}');
-    controller::write_log_line(state_.log, line);
+    util::LogLine line("http.overload");
+    line.str("reason", reason)
+        .num("connections", state_.connections.now())
+        .num("maxConnections", state_.max_connections)
+        .num("shed", std::exchange(shed_, 0))
+        .num("idleClosed", std::exchange(idle_closed_, 0));
+    util::write_log_line(state_.log, std::move(line).finish());
 }
 
 }  // namespace forkrun::http

@@ -14,8 +14,8 @@
 #include <memory>
 #include <string_view>
 
-#include "controller/event_log.hpp"
 #include "http/admission.hpp"
+#include "util/event_log.hpp"
 
 namespace forkrun::http {
 
@@ -31,7 +31,7 @@ struct AdmissionState {
     std::atomic<std::chrono::steady_clock::rep> fd_ceiling_until{0};
     static constexpr std::chrono::seconds kCeilingLife{10};
     /// Where overload lines go; null: straight to stderr.
-    controller::EventLog* log = nullptr;
+    util::EventLog* log = nullptr;
 };
 
 /// Accepts on one context. At the cap, or out of descriptors, the connection idle longest on

@@ -1,6 +1,7 @@
 // Routing, auth, and the five endpoints. Order of checks: route (404), method (405), auth
 // (401/403), run id (404), media type (415), body (400).
 #include "http/api.hpp"
+#include "util/json_text.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -11,7 +12,6 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 
-#include "forks/rpc_client.hpp"
 #include "http/envelope.hpp"
 #include "http/query.hpp"
 #include "http/run_json.hpp"
@@ -84,7 +84,7 @@ std::optional<json::value> parse_body(std::string_view body, FieldErrors& errors
         errors.push_back({"", "the body is not valid JSON (" + ec.message() + ")"});
         return std::nullopt;
     }
-    if (auto at = forks::non_finite_number_at(v)) {
+    if (auto at = util::non_finite_number_at(v)) {
         errors.push_back({*at, "is a number out of range (beyond a double's 1.8e308)"});
         return std::nullopt;
     }

@@ -5,8 +5,13 @@
 #include <string_view>
 
 #include "controller/field_error.hpp"
+#include "util/json_text.hpp"
 
 namespace forkrun::http {
+
+using util::is_valid_utf8;
+using util::json_quote;
+using util::valid_utf8;
 
 /// The caller's X-Request-Id when it is 1-128 chars of [A-Za-z0-9._-], else a fresh one.
 std::string request_id_for(std::string_view header);
@@ -22,12 +27,5 @@ std::string envelope(unsigned code,
 std::string validation_envelope(const controller::FieldErrors& errors,
                                 std::string_view message,
                                 std::string_view request_id);
-
-/// `s` as a JSON string literal, quotes included. Bytes that are not well-formed UTF-8 (a request
-/// target or a percent-decoded query may hold any) become U+FFFD, so the JSON stays valid.
-std::string json_quote(std::string_view s);
-
-/// `s` with every byte that does not start a well-formed UTF-8 sequence replaced by U+FFFD.
-std::string valid_utf8(std::string_view s);
 
 }  // namespace forkrun::http

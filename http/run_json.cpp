@@ -5,7 +5,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
-#include "controller/timestamp.hpp"
+#include "util/timestamp.hpp"
 
 namespace forkrun::http {
 
@@ -19,7 +19,7 @@ namespace {
 using Sp = const json::storage_ptr&;
 
 json::value ts(const std::optional<Timestamp>& t, Sp sp) {
-    return t ? json::value(format_timestamp(*t), sp) : json::value(sp);
+    return t ? json::value(util::format_timestamp(*t), sp) : json::value(sp);
 }
 
 json::value error_info(const std::optional<ErrorInfo>& e, Sp sp) {
@@ -45,7 +45,7 @@ json::value cancellation_value(const Cancellation& c, Sp sp) {
                                          sp));
     }
     return json::object({{"requestedBy", c.requested_by},
-                         {"requestedAt", format_timestamp(c.requested_at)},
+                         {"requestedAt", util::format_timestamp(c.requested_at)},
                          {"reason", opt_string(c.reason, sp)},
                          {"completedAt", ts(c.completed_at, sp)},
                          {"forks", std::move(teardowns)}},
@@ -113,7 +113,7 @@ json::object run_object(const Run& r, bool full, Sp sp) {
     }
     o.emplace("propValues", r.prop_values);
     o.emplace("status", to_string(r.status));
-    o.emplace("startedAt", format_timestamp(r.started_at));
+    o.emplace("startedAt", util::format_timestamp(r.started_at));
     o.emplace("finishedAt", ts(r.finished_at, sp));
     o.emplace("isSimulation", r.is_simulation);
     o.emplace("isDustTest", r.is_dust_test);

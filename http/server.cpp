@@ -14,11 +14,12 @@
 #include <stdexcept>
 #include <unordered_set>
 
-#include "controller/event_log.hpp"
 #include "controller/rpc_gateway.hpp"
-#include "controller/timestamp.hpp"
 #include "http/acceptor.hpp"
 #include "http/envelope.hpp"
+#include "util/event_log.hpp"
+#include "util/log_line.hpp"
+#include "util/timestamp.hpp"
 
 namespace forkrun::http {
 
@@ -160,28 +161,15 @@ struct Server::Impl {
                             std::chrono::steady_clock::now() - started)
                             .count();
         const auto path = loggable_path(target);
-        std::string line;
-        line.reserve(160 + path.size());
-        line.append("{\"time\":\"");
-        line.append(controller::format_timestamp(controller::Clock::now()));
-        line.append("\",\"event\":\"http.request\",\"requestId\":");
-        line.append(json_quote(request_id));
-        line.append(",\"method\":");
-        line.append(json_quote(method));
-        line.append(",\"path\":");
-        line.append(json_quote(path));
-        if (!fork_id.empty()) {
-            line.append(",\"forkId\":");
-            line.append(json_quote(fork_id));
-        }
-        line.append(",\"status\":");
-        line.append(std::to_string(status));
-        line.append(",\"ms\":");
         char ms[32];
         std::snprintf(ms, sizeof ms, "%.3f", static_cast<double>(us) / 1000.0);
-        line.append(ms);
-        line.push_back('}');
-        controller::write_log_line(config.log, line);
+        util::LogLine line("http.request", 160 + path.size());
+        line.str("requestId", request_id).str("method", method).str("path", path);
+        if (!fork_id.empty()) {
+            line.str("forkId", fork_id);
+        }
+        line.num("status", static_cast<std::uint64_t>(status)).raw("ms", ms);
+        util::write_log_line(config.log, std::move(line).finish());
     }
 
     // Writes one answer; false when the write failed.
@@ -281,7 +269,7 @@ struct Server::Impl {
                                  bool jsonrpc = false) {
         auto r = Api::error(status, message, request_id_for(""));
         if (jsonrpc) {  // an rpcUrl's client reads JSON-RPC, never the envelope
-            r.body = controller::jsonrpc_error_body(forks::kLimitExceededCode, message);
+            r.body = controller::jsonrpc_limit_error_body(message);
         }
         const bool written = co_await write(stream, r, 11, false);
         log_request(r.request_id, "-", "-", status, std::chrono::steady_clock::now());

@@ -29,7 +29,7 @@ struct ServerConfig {
     std::size_t max_connections = 0;
     bool access_log = true;
     /// Where access-log lines go; null: straight to stderr.
-    controller::EventLog* log = nullptr;
+    util::EventLog* log = nullptr;
 };
 
 /// Serves on one or more io_contexts, each run by exactly one thread (sessions use no strand).

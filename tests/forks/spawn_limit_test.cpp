@@ -1,6 +1,6 @@
-// The spawn cap: a SpawnLimiter's order and counts, then real anvils spawned through it (a cap
+// The spawn cap: a util::Limiter's order and counts, then real anvils spawned through it (a cap
 // of 1 is never exceeded, a cancelled or shut-out spawn never starts a process).
-#include "forks/spawn_limiter.hpp"
+#include "util/limiter.hpp"
 
 #include "forks/anvil_process.hpp"
 #include "forks/fork_manager.hpp"
@@ -47,39 +47,39 @@ void run_until(asio::io_context& io, const std::function<bool()>& done) {
 
 /// Acquires from `limiter` in a coroutine of its own; `permit` is set once it completes.
 struct Acquirer {
-    std::optional<SpawnPermit> permit;
+    std::optional<util::Permit> permit;
     asio::cancellation_signal cancel;
 
-    void start(asio::io_context& io, SpawnLimiter& limiter) {
+    void start(asio::io_context& io, util::Limiter& limiter) {
         asio::co_spawn(io, limiter.acquire(),
                        asio::bind_cancellation_slot(cancel.slot(),
-                                                    [this](std::exception_ptr e, SpawnPermit p) {
+                                                    [this](std::exception_ptr e, util::Permit p) {
                                                         ASSERT_FALSE(e);
                                                         permit = std::move(p);
                                                     }));
     }
 
     /// Runs `io` until the acquire has completed; then its permit (empty: refused).
-    SpawnPermit& finish(asio::io_context& io) {
+    util::Permit& finish(asio::io_context& io) {
         run_until(io, [this] { return permit.has_value(); });
         return *permit;
     }
 };
 
 /// Starts `holder` and runs until it has its place.
-void hold(asio::io_context& io, SpawnLimiter& limiter, Acquirer& holder) {
+void hold(asio::io_context& io, util::Limiter& limiter, Acquirer& holder) {
     holder.start(io, limiter);
     holder.finish(io);
 }
 
 /// Runs until `count` acquirers wait for a place.
-void run_until_queued(asio::io_context& io, const SpawnLimiter& limiter, std::size_t count) {
+void run_until_queued(asio::io_context& io, const util::Limiter& limiter, std::size_t count) {
     run_until(io, [&] { return limiter.queued() == count; });
 }
 
-TEST(SpawnLimiter, WaitersAreServedInOrderAndNeverBeyondTheLimit) {
+TEST(Limiter, WaitersAreServedInOrderAndNeverBeyondTheLimit) {
     asio::io_context io;
-    SpawnLimiter limiter(2);
+    util::Limiter limiter(2);
     std::vector<Acquirer> acquirers(5);
     for (auto& a : acquirers) {
         a.start(io, limiter);
@@ -123,7 +123,7 @@ class SpawnLimiterTest : public ::testing::Test {
     }
 
     asio::io_context io_;
-    SpawnLimiter limiter_{1};
+    util::Limiter limiter_{1};
     Acquirer holder_;
 };
 
@@ -179,7 +179,7 @@ class SpawnLimitAnvilTest : public ::testing::Test {
     }
 
     asio::io_context io_;
-    std::shared_ptr<SpawnLimiter> limiter_ = std::make_shared<SpawnLimiter>(1);
+    std::shared_ptr<util::Limiter> limiter_ = std::make_shared<util::Limiter>(1);
     AnvilOptions options_;
 };
 

@@ -6,7 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-namespace forkrun::controller {
+namespace forkrun::util {
 
 /// Not thread-safe: use it from the strand that owns it.
 class AsyncFlag {
@@ -34,4 +34,4 @@ class AsyncFlag {
     bool set_ = false;
 };
 
-}  // namespace forkrun::controller
+}  // namespace forkrun::util

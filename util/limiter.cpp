@@ -1,6 +1,6 @@
 // The spawn cap: a count of places out and a FIFO of waiters under one mutex. A waiter sleeps on
 // a timer of its own executor, and is woken by a cancel posted there, never under the lock.
-#include "forks/spawn_limiter.hpp"
+#include "util/limiter.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -16,15 +16,11 @@
 #include <thread>
 #include <utility>
 
-namespace forkrun::forks {
+namespace forkrun::util {
 
 namespace asio = boost::asio;
 
-std::size_t default_spawn_limit() noexcept {
-    return std::max<std::size_t>(2, 2 * std::size_t{std::thread::hardware_concurrency()});
-}
-
-struct SpawnPermit::State {
+struct Permit::State {
     struct Waiter {
         explicit Waiter(const asio::any_io_executor& ex)
             : wake(ex, std::chrono::steady_clock::time_point::max()) {}
@@ -123,11 +119,11 @@ struct SpawnPermit::State {
     std::atomic<std::size_t> granted{0};
 };
 
-SpawnPermit::SpawnPermit(std::shared_ptr<State> state) : state_(std::move(state)) {}
+Permit::Permit(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
-SpawnPermit::SpawnPermit(SpawnPermit&& other) noexcept : state_(std::move(other.state_)) {}
+Permit::Permit(Permit&& other) noexcept : state_(std::move(other.state_)) {}
 
-SpawnPermit& SpawnPermit::operator=(SpawnPermit&& other) noexcept {
+Permit& Permit::operator=(Permit&& other) noexcept {
     if (this != &other) {
         release();
         state_ = std::move(other.state_);
@@ -135,63 +131,63 @@ SpawnPermit& SpawnPermit::operator=(SpawnPermit&& other) noexcept {
     return *this;
 }
 
-SpawnPermit::~SpawnPermit() {
+Permit::~Permit() {
     release();
 }
 
-void SpawnPermit::release() noexcept {
+void Permit::release() noexcept {
     if (auto state = std::move(state_)) {
         state->give_back();
     }
 }
 
-SpawnLimiter::SpawnLimiter(std::size_t limit)
-    : state_(std::make_shared<SpawnPermit::State>(std::max<std::size_t>(limit, 1))) {}
+Limiter::Limiter(std::size_t limit)
+    : state_(std::make_shared<Permit::State>(std::max<std::size_t>(limit, 1))) {}
 
-SpawnLimiter::~SpawnLimiter() {
+Limiter::~Limiter() {
     close();
 }
 
-asio::awaitable<SpawnPermit> SpawnLimiter::acquire() {
+asio::awaitable<Permit> Limiter::acquire() {
     auto state = state_;
-    auto waiter = std::make_shared<SpawnPermit::State::Waiter>(co_await asio::this_coro::executor);
+    auto waiter = std::make_shared<Permit::State::Waiter>(co_await asio::this_coro::executor);
     bool is_closed = false;
     if (state->take_or_queue(waiter, is_closed)) {
-        co_return SpawnPermit(std::move(state));
+        co_return Permit(std::move(state));
     }
     if (is_closed) {
-        co_return SpawnPermit{};
+        co_return Permit{};
     }
     // Ends when woken (a place, or closed) or when the awaiting coroutine is cancelled.
     co_await waiter->wake.async_wait(asio::as_tuple(asio::use_awaitable));
     if (state->settle(waiter)) {
-        co_return SpawnPermit(std::move(state));
+        co_return Permit(std::move(state));
     }
-    co_return SpawnPermit{};
+    co_return Permit{};
 }
 
-void SpawnLimiter::close() {
+void Limiter::close() {
     state_->close();
 }
 
-std::size_t SpawnLimiter::limit() const noexcept {
+std::size_t Limiter::limit() const noexcept {
     return state_->limit;
 }
 
-std::size_t SpawnLimiter::spawning() const noexcept {
+std::size_t Limiter::spawning() const noexcept {
     return state_->spawning.load();
 }
 
-std::size_t SpawnLimiter::peak_spawning() const noexcept {
+std::size_t Limiter::peak_spawning() const noexcept {
     return state_->peak_spawning.load();
 }
 
-std::size_t SpawnLimiter::queued() const noexcept {
+std::size_t Limiter::queued() const noexcept {
     return state_->queued.load();
 }
 
-std::size_t SpawnLimiter::granted() const noexcept {
+std::size_t Limiter::granted() const noexcept {
     return state_->granted.load();
 }
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::util

@@ -7,22 +7,19 @@
 #include <cstddef>
 #include <memory>
 
-namespace forkrun::forks {
-
-/// Twice the cores, at least 2: enough to keep the cores busy while anvils wait on I/O.
-std::size_t default_spawn_limit() noexcept;
+namespace forkrun::util {
 
 /// One place among the spawns in progress, held from before fork/exec until the child is
 /// listening (or gone). Gives the place back, to the oldest waiter, when released or destroyed.
 /// Empty: holds nothing.
-class SpawnPermit {
+class Permit {
   public:
-    SpawnPermit() = default;
-    SpawnPermit(SpawnPermit&& other) noexcept;
-    SpawnPermit& operator=(SpawnPermit&& other) noexcept;
-    SpawnPermit(const SpawnPermit&) = delete;
-    SpawnPermit& operator=(const SpawnPermit&) = delete;
-    ~SpawnPermit();
+    Permit() = default;
+    Permit(Permit&& other) noexcept;
+    Permit& operator=(Permit&& other) noexcept;
+    Permit(const Permit&) = delete;
+    Permit& operator=(const Permit&) = delete;
+    ~Permit();
 
     /// Gives the place back now; idempotent.
     void release() noexcept;
@@ -31,8 +28,8 @@ class SpawnPermit {
     struct State;  ///< Opaque; shared by a limiter and its permits.
 
   private:
-    friend class SpawnLimiter;
-    explicit SpawnPermit(std::shared_ptr<State> state);
+    friend class Limiter;
+    explicit Permit(std::shared_ptr<State> state);
 
     std::shared_ptr<State> state_;
 };
@@ -40,21 +37,21 @@ class SpawnPermit {
 /// At most `limit` permits out at once; acquirers beyond that wait, served first come first
 /// served. Thread-safe: any member may be called from any thread, and acquire() from coroutines
 /// on any executor that runs its handlers one at a time (one thread, or a strand).
-class SpawnLimiter {
+class Limiter {
   public:
     /// `limit` 0 is taken as 1.
-    explicit SpawnLimiter(std::size_t limit);
-    ~SpawnLimiter();
+    explicit Limiter(std::size_t limit);
+    ~Limiter();
 
-    SpawnLimiter(const SpawnLimiter&) = delete;
-    SpawnLimiter& operator=(const SpawnLimiter&) = delete;
+    Limiter(const Limiter&) = delete;
+    Limiter& operator=(const Limiter&) = delete;
 
     /// A permit, at once when fewer than `limit` are out and nobody waits, else once every
     /// earlier waiter has had one and a place is free. Empty when the limiter is closed, or when
     /// the awaiting coroutine is cancelled while it waits: it leaves the queue at once and never
     /// holds a place. (A cancel that comes after the place was granted leaves the permit to the
     /// caller, who sees its own cancellation and drops it.)
-    boost::asio::awaitable<SpawnPermit> acquire();
+    boost::asio::awaitable<Permit> acquire();
 
     /// Fails every waiter now and every later acquire(); permits already out stay valid.
     void close();
@@ -70,7 +67,7 @@ class SpawnLimiter {
     std::size_t granted() const noexcept;
 
   private:
-    std::shared_ptr<SpawnPermit::State> state_;
+    std::shared_ptr<Permit::State> state_;
 };
 
-}  // namespace forkrun::forks
+}  // namespace forkrun::util

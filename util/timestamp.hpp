@@ -3,11 +3,14 @@
 
 #include <string>
 
-#include "controller/run.hpp"
+#include <chrono>
 
-namespace forkrun::controller {
+namespace forkrun::util {
+
+using Clock = std::chrono::system_clock;
+using Timestamp = Clock::time_point;
 
 /// e.g. 2026-11-28T08:34:53.123Z
 std::string format_timestamp(Timestamp t);
 
-}  // namespace forkrun::controller
+}  // namespace forkrun::util

@@ -1,9 +1,9 @@
 // stderr writer: one write(2) per batch of whole lines, on a thread of its own.
-#include "controller/event_log.hpp"
+#include "util/event_log.hpp"
 
 #include <unistd.h>
 
-namespace forkrun::controller {
+namespace forkrun::util {
 
 namespace {
 
@@ -111,4 +111,4 @@ void EventLog::run() {
     }
 }
 
-}  // namespace forkrun::controller
+}  // namespace forkrun::util

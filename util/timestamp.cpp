@@ -1,10 +1,10 @@
 // Formats timestamps without locale or time-zone state.
-#include "controller/timestamp.hpp"
+#include "util/timestamp.hpp"
 
 #include <cstdio>
 #include <ctime>
 
-namespace forkrun::controller {
+namespace forkrun::util {
 
 std::string format_timestamp(Timestamp t) {
     using namespace std::chrono;
@@ -19,4 +19,4 @@ std::string format_timestamp(Timestamp t) {
     return buf;
 }
 
-}  // namespace forkrun::controller
+}  // namespace forkrun::util

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <thread>
 
-namespace forkrun::controller {
+namespace forkrun::util {
 
 /// Writes `json_line` and a newline to stderr in one write(2), so concurrent lines never mix.
 void write_log_line(std::string_view json_line);
@@ -52,4 +52,4 @@ class EventLog {
 /// Logs through `log`, or straight to stderr when it is null.
 void write_log_line(EventLog* log, std::string_view json_line);
 
-}  // namespace forkrun::controller
+}  // namespace forkrun::util

@@ -10,9 +10,9 @@
 #include <thread>
 #include <vector>
 
-#include "controller/event_log.hpp"
+#include "util/event_log.hpp"
 
-namespace forkrun::controller {
+namespace forkrun::util {
 namespace {
 
 class TempFile {
@@ -54,7 +54,7 @@ TEST(EventLog, LinesFromManyThreadsArriveWholeOnceAndInEachThreadsOrder) {
     constexpr int kThreads = 4;
     constexpr int kLines = 20000;
     {
-        EventLog log(file.fd());
+        util::EventLog log(file.fd());
         std::vector<std::thread> threads;
         for (int t = 0; t < kThreads; ++t) {
             threads.emplace_back([&log, t] {
@@ -84,7 +84,7 @@ TEST(EventLog, LinesFromManyThreadsArriveWholeOnceAndInEachThreadsOrder) {
 
 TEST(EventLog, FlushReturnsOnceEveryLineLoggedBeforeItIsWritten) {
     TempFile file;
-    EventLog log(file.fd());
+    util::EventLog log(file.fd());
     for (int i = 0; i < 1000; ++i) {
         log.write(line_of(0, i));
     }
@@ -96,4 +96,4 @@ TEST(EventLog, FlushReturnsOnceEveryLineLoggedBeforeItIsWritten) {
 }
 
 }  // namespace
-}  // namespace forkrun::controller
+}  // namespace forkrun::util

@@ -1,0 +1,27 @@
+// JSON text that stays valid: strings made well-formed UTF-8, numbers that JSON can carry.
+#pragma once
+
+#include <boost/json/fwd.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace forkrun::util {
+
+/// `s` as a JSON string literal, quotes included. Bytes that are not well-formed UTF-8 (a request
+/// target or a percent-decoded query may hold any) become U+FFFD, so the JSON stays valid.
+std::string json_quote(std::string_view s);
+
+/// True when `s` is well-formed UTF-8 throughout.
+bool is_valid_utf8(std::string_view s);
+
+/// `s` with every byte that does not start a well-formed UTF-8 sequence replaced by U+FFFD.
+std::string valid_utf8(std::string_view s);
+
+/// The JSON pointer of the first number in `v` that is not finite, else nothing. Boost.JSON reads
+/// a number beyond a double's range (1e400) as infinity and would write it back as `Infinity`,
+/// which is not JSON, so such input is refused wherever JSON comes in.
+std::optional<std::string> non_finite_number_at(const boost::json::value& v);
+
+}  // namespace forkrun::util
