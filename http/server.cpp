@@ -267,21 +267,23 @@ struct Server::Impl {
         }
     }
 
-    // Answers without routing (framing errors, limits) and closes afterwards.
     static bool to_rpc_url(const bhttp::request<bhttp::string_body>& head) {
         const auto target = head.target();
         return std::string_view(target.data(), target.size())
             .starts_with(controller::RpcGateway::kPathPrefix);
     }
 
+    // Answers without routing (framing errors, limits) and closes afterwards. `head`: what the
+    // parser read of the request (its target, when it got that far, says if it was an rpcUrl).
     asio::awaitable<void> reject(beast::tcp_stream& stream,
                                  unsigned status,
                                  std::string_view message,
                                  bool drain,
-                                 bool jsonrpc = false) {
+                                 const bhttp::request<bhttp::string_body>& head) {
         auto r = Api::error(status, message, request_id_for(""));
-        if (jsonrpc) {  // an rpcUrl's client reads JSON-RPC, never the envelope
-            r.body = controller::jsonrpc_error_body(forks::kLimitExceededCode, message);
+        if (to_rpc_url(head)) {  // an rpcUrl's client reads JSON-RPC, never the envelope
+            r.body = controller::jsonrpc_error_body(
+                status == 413 ? forks::kLimitExceededCode : forks::kInvalidRequestCode, message);
         }
         const bool written = co_await write(stream, r, 11, false);
         log_request(r.request_id, "-", "-", status, std::chrono::steady_clock::now());
@@ -333,12 +335,12 @@ struct Server::Impl {
                     co_await reject(stream, 413,
                                     "request body is larger than the limit of " +
                                         std::to_string(config.body_limit) + " bytes",
-                                    true, to_rpc_url(parser.get()));
+                                    true, parser.get());
                     co_return;
                 }
                 if (ec == bhttp::error::header_limit) {
-                    co_await reject(stream, 431, "request headers are larger than the limit",
-                                    false);
+                    co_await reject(stream, 431, "request headers are larger than the limit", false,
+                                    parser.get());
                     co_return;
                 }
                 if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout) {
@@ -350,25 +352,25 @@ struct Server::Impl {
                     co_await reject(stream, 400,
                                     "the request's Transfer-Encoding and Content-Length "
                                     "contradict each other or are malformed",
-                                    true);
+                                    true, parser.get());
                     co_return;
                 }
                 if (ec) {
-                    co_await reject(stream, 400, "malformed HTTP request", false);
+                    co_await reject(stream, 400, "malformed HTTP request", false, parser.get());
                     co_return;
                 }
                 const auto& head = parser.get();
                 if (const auto problem = header_problem(head); problem.status != 0) {
                     // Closed after the answer: the bytes after this head are never read as
                     // another request (no request smuggling).
-                    co_await reject(stream, problem.status, problem.message, true);
+                    co_await reject(stream, problem.status, problem.message, true, head);
                     co_return;
                 }
                 if (auto len = parser.content_length(); len && *len > config.body_limit) {
                     co_await reject(stream, 413,
                                     "request body is larger than the limit of " +
                                         std::to_string(config.body_limit) + " bytes",
-                                    true, to_rpc_url(parser.get()));
+                                    true, parser.get());
                     co_return;
                 }
                 if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
@@ -385,13 +387,13 @@ struct Server::Impl {
                     co_await reject(stream, 413,
                                     "request body is larger than the limit of " +
                                         std::to_string(config.body_limit) + " bytes",
-                                    true, to_rpc_url(parser.get()));
+                                    true, parser.get());
                     co_return;
                 }
                 if (ec) {
                     if (ec != beast::error::timeout && ec != bhttp::error::end_of_stream &&
                         ec != bhttp::error::partial_message) {
-                        co_await reject(stream, 400, "malformed HTTP request", false);
+                        co_await reject(stream, 400, "malformed HTTP request", false, parser.get());
                     }
                     break;
                 }
