@@ -23,8 +23,10 @@ struct ApiRequest {
     std::string_view target;  // path and query
     std::string_view authorization;
     std::string_view content_type;
-    std::string_view request_id;     // the X-Request-Id header, as sent
-    std::string_view last_event_id;  // the Last-Event-ID header, as sent
+    std::string_view request_id;           // the X-Request-Id header, as sent
+    std::string_view last_event_id;        // the Last-Event-ID header, as sent
+    std::string_view origin;               // the Origin header (CORS), as sent
+    std::string_view cors_request_method;  // Access-Control-Request-Method (a preflight)
     std::string_view body;
 };
 

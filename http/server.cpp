@@ -18,6 +18,7 @@
 #include "controller/rpc_gateway.hpp"
 #include "controller/timestamp.hpp"
 #include "http/acceptor.hpp"
+#include "http/cors.hpp"
 #include "http/envelope.hpp"
 
 namespace forkrun::http {
@@ -106,6 +107,7 @@ struct Server::Impl {
     ServerConfig config;
     std::atomic<std::size_t>& in_flight;
     AdmissionState admission;
+    Cors cors;
     // One per io_context. An accepted connection lives on its acceptor's context, which one
     // thread runs, so a session needs no strand.
     std::vector<std::unique_ptr<Acceptor>> acceptors;
@@ -125,7 +127,7 @@ struct Server::Impl {
          Api& a,
          ServerConfig c,
          std::atomic<std::size_t>& f)
-        : api(a), config(std::move(c)), in_flight(f) {
+        : api(a), config(std::move(c)), in_flight(f), cors(config.cors_origins) {
         if (config.max_connections == 0) {
             config.max_connections = default_max_connections();
         }
@@ -190,8 +192,10 @@ struct Server::Impl {
                                 unsigned version,
                                 bool keep_alive) {
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
-        res.set(bhttp::field::content_type,
-                beast::string_view(r.content_type.data(), r.content_type.size()));
+        if (!r.content_type.empty()) {  // a preflight's 204 has no body, hence no type
+            res.set(bhttp::field::content_type,
+                    beast::string_view(r.content_type.data(), r.content_type.size()));
+        }
         res.set("X-Request-Id", r.request_id);
         for (const auto& [name, value] : r.headers) {
             res.set(beast::string_view(name.data(), name.size()), value);
@@ -285,6 +289,8 @@ struct Server::Impl {
             r.body = controller::jsonrpc_error_body(
                 status == 413 ? forks::kLimitExceededCode : forks::kInvalidRequestCode, message);
         }
+        const auto origin = head[bhttp::field::origin];
+        cors.decorate(std::string_view(origin.data(), origin.size()), r);
         const bool written = co_await write(stream, r, 11, false);
         log_request(r.request_id, "-", "-", status, std::chrono::steady_clock::now());
         boost::system::error_code ec;
@@ -433,14 +439,21 @@ struct Server::Impl {
         areq.request_id = std::string_view(rid.data(), rid.size());
         auto last_id = req["Last-Event-ID"];
         areq.last_event_id = std::string_view(last_id.data(), last_id.size());
+        areq.origin = header(bhttp::field::origin);
+        areq.cors_request_method = header(bhttp::field::access_control_request_method);
         areq.body = req.body();
 
         ApiResponse r;
-        try {
-            r = co_await api.handle(areq);
-        } catch (const std::exception&) {
-            r = Api::error(500, "internal error", request_id_for(areq.request_id));
+        if (auto preflight = cors.preflight(areq)) {
+            r = std::move(*preflight);
+        } else {
+            try {
+                r = co_await api.handle(areq);
+            } catch (const std::exception&) {
+                r = Api::error(500, "internal error", request_id_for(areq.request_id));
+            }
         }
+        cors.decorate(areq.origin, r);
         if (r.stream) {
             co_await write_stream(stream, r, req.version());
             log_request(r.request_id, areq.method, areq.target, r.status, started);
