@@ -83,6 +83,11 @@ class Api {
 
   private:
     boost::asio::awaitable<ApiResponse> route(const ApiRequest& req);
+    /// GET /metrics, /healthz and /openapi.json, which need no token (api_service.cpp); nullopt
+    /// for any other path (`request_id` is then left as it was).
+    std::optional<ApiResponse> service_route(const ApiRequest& req,
+                                             std::string_view path,
+                                             std::string& request_id);
     boost::asio::awaitable<ApiResponse> get_run(const TokenGrant& grant,
                                                 std::string_view id,
                                                 std::string_view query,
