@@ -10,11 +10,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { Contract, documentProblems } from './openapi-check/contract.mjs';
 import { send, startServer } from './openapi-check/http.mjs';
 import { runScenario } from './openapi-check/scenario-runs.mjs';
 import { simulationScenario } from './openapi-check/scenario-sim.mjs';
 import { edgeScenario } from './openapi-check/scenario-edges.mjs';
+
+// The validators come from npm (tools/package.json): say how to get them when they are missing.
+let Contract;
+let documentProblems;
+try {
+  ({ Contract, documentProblems } = await import('./openapi-check/contract.mjs'));
+} catch (e) {
+  if (e.code !== 'ERR_MODULE_NOT_FOUND') throw e;
+  console.error(
+    `openapi-check: ${e.message}\nInstall the pinned packages: (cd tools && npm ci), ` +
+      'which tools/setup.sh (and so tools/test.sh) does.',
+  );
+  process.exit(1);
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const source = path.join(here, '..', 'docs', 'openapi.json');
