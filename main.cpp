@@ -35,6 +35,7 @@
 #include "forks/fork_manager.hpp"
 #include "http/api.hpp"
 #include "http/auth.hpp"
+#include "http/cors.hpp"
 #include "http/run_json.hpp"
 #include "http/server.hpp"
 
@@ -76,6 +77,9 @@ Options for serve:
   --max-connections N     connections served at once (default: from the file descriptor
                           limit, at most 10000; config key maxConnections); past it the one
                           idle longest is closed, or the newest get 503
+  --cors-origin ORIGIN    let pages of ORIGIN (e.g. https://app.example.com) call the API
+                          from a browser (CORS); repeatable or comma-separated (config key
+                          corsOrigins, an array)
   --no-access-log         do not log one line per request on stderr
   --help                  this text
 
@@ -129,7 +133,8 @@ std::vector<std::string> env_flags() {
                                          "fork-spawn-limit",
                                          "blocks-dir",
                                          "retain-runs",
-                                         "max-connections"};
+                                         "max-connections",
+                                         "cors-origin"};
     std::vector<std::string> flags(std::begin(kFlags), std::end(kFlags));
     for (auto f : controller::limit_flags()) {
         flags.emplace_back(f);
@@ -164,6 +169,11 @@ bool load_config(const std::string& path, Options& o) {
     }
     std::vector<std::string> problems;
     forks::read_forks_config(doc, o.forks, problems);
+    if (const auto* c = doc.is_object() ? doc.as_object().if_contains("corsOrigins") : nullptr) {
+        if (auto why = http::read_cors_origins(*c, o.server.cors_origins); !why.empty()) {
+            problems.push_back("corsOrigins: " + why);
+        }
+    }
     o.signers.read_config(doc, problems);
     controller::read_limits_config(doc, o.limits, problems);
     if (const auto* obj = doc.if_object()) {
@@ -259,6 +269,7 @@ std::optional<Options> parse_serve(std::vector<std::string> args) {
             return std::nullopt;
         }
     }
+    bool cors_from_flags = false;  // the first --cors-origin replaces the config file's list
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         auto value = [&]() -> std::optional<std::string> {
@@ -358,6 +369,16 @@ std::optional<Options> parse_serve(std::vector<std::string> args) {
             }
             (a == "--read-timeout-ms" ? o.server.read_timeout : o.server.idle_timeout) =
                 std::chrono::milliseconds(ms);
+        } else if (a == "--cors-origin") {
+            auto v = value();
+            if (!std::exchange(cors_from_flags, true)) {
+                o.server.cors_origins.clear();
+            }
+            const auto why = v ? http::add_cors_origins(*v, o.server.cors_origins) : "";
+            if (!v || !why.empty()) {
+                std::cerr << (v ? "forkrun: --cors-origin: " + why + "\n" : "");
+                return std::nullopt;
+            }
         } else if (a == "--no-access-log") {
             o.server.access_log = false;
         } else if (auto limit = controller::apply_limit_flag(

@@ -126,10 +126,11 @@ class RpcGateway {
 /// A JSON-RPC 2.0 error body with a null id.
 std::string jsonrpc_error_body(int code, std::string_view message);
 
-/// The same for a limit of the server (-32005, EIP-1474): a body or header too large for the
-/// gateway, answered before it is read.
-inline std::string jsonrpc_limit_error_body(std::string_view message) {
-    return jsonrpc_error_body(forks::kLimitExceededCode, message);
+/// The body of an error the server gives an rpcUrl's client before the gateway reads the
+/// request: -32005 (EIP-1474, a limit of the server) for 413, -32600 for any other.
+inline std::string jsonrpc_framing_error_body(unsigned http_status, std::string_view message) {
+    return jsonrpc_error_body(
+        http_status == 413 ? forks::kLimitExceededCode : forks::kInvalidRequestCode, message);
 }
 
 }  // namespace forkrun::controller

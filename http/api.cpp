@@ -157,30 +157,8 @@ asio::awaitable<ApiResponse> Api::route(const ApiRequest& req) {
     const std::string_view query =
         qpos == std::string_view::npos ? std::string_view() : req.target.substr(qpos + 1);
 
-    if (path == "/metrics") {
-        if (req.method != "GET") {
-            auto r = error(405, "method not allowed: use GET", std::move(request_id));
-            r.headers.emplace_back("Allow", "GET");
-            co_return r;
-        }
-        ApiResponse r;
-        r.body = render_metrics(metrics_, options_.controller_metrics, controller_.active_runs(),
-                                gateway_);
-        r.request_id = std::move(request_id);
-        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        co_return r;
-    }
-
-    if (path == "/healthz") {
-        if (req.method != "GET") {
-            auto r = error(405, "method not allowed: use GET", std::move(request_id));
-            r.headers.emplace_back("Allow", "GET");
-            co_return r;
-        }
-        json::object data{{"status", "ok"},
-                          {"version", options_.version},
-                          {"activeRuns", controller_.active_runs()}};
-        co_return ok(200, json::serialize(data), std::move(request_id));
+    if (auto r = service_route(req, path, request_id)) {
+        co_return std::move(*r);
     }
 
     // A fork's rpcUrl: the secret in the path is the credential; JSON-RPC in and out.

@@ -23,8 +23,10 @@ struct ApiRequest {
     std::string_view target;  // path and query
     std::string_view authorization;
     std::string_view content_type;
-    std::string_view request_id;     // the X-Request-Id header, as sent
-    std::string_view last_event_id;  // the Last-Event-ID header, as sent
+    std::string_view request_id;           // the X-Request-Id header, as sent
+    std::string_view last_event_id;        // the Last-Event-ID header, as sent
+    std::string_view origin;               // the Origin header (CORS), as sent
+    std::string_view cors_request_method;  // Access-Control-Request-Method (a preflight)
     std::string_view body;
 };
 
@@ -81,6 +83,11 @@ class Api {
 
   private:
     boost::asio::awaitable<ApiResponse> route(const ApiRequest& req);
+    /// GET /metrics, /healthz and /openapi.json, which need no token (api_service.cpp); nullopt
+    /// for any other path (`request_id` is then left as it was).
+    std::optional<ApiResponse> service_route(const ApiRequest& req,
+                                             std::string_view path,
+                                             std::string& request_id);
     boost::asio::awaitable<ApiResponse> get_run(const TokenGrant& grant,
                                                 std::string_view id,
                                                 std::string_view query,

@@ -16,6 +16,7 @@
 
 #include "controller/rpc_gateway.hpp"
 #include "http/acceptor.hpp"
+#include "http/cors.hpp"
 #include "http/envelope.hpp"
 #include "util/event_log.hpp"
 #include "util/log_line.hpp"
@@ -107,6 +108,7 @@ struct Server::Impl {
     ServerConfig config;
     std::atomic<std::size_t>& in_flight;
     AdmissionState admission;
+    Cors cors;
     // One per io_context. An accepted connection lives on its acceptor's context, which one
     // thread runs, so a session needs no strand.
     std::vector<std::unique_ptr<Acceptor>> acceptors;
@@ -126,7 +128,7 @@ struct Server::Impl {
          Api& a,
          ServerConfig c,
          std::atomic<std::size_t>& f)
-        : api(a), config(std::move(c)), in_flight(f) {
+        : api(a), config(std::move(c)), in_flight(f), cors(config.cors_origins) {
         if (config.max_connections == 0) {
             config.max_connections = default_max_connections();
         }
@@ -178,8 +180,10 @@ struct Server::Impl {
                                 unsigned version,
                                 bool keep_alive) {
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
-        res.set(bhttp::field::content_type,
-                beast::string_view(r.content_type.data(), r.content_type.size()));
+        if (!r.content_type.empty()) {  // a preflight's 204 has no body, hence no type
+            res.set(bhttp::field::content_type,
+                    beast::string_view(r.content_type.data(), r.content_type.size()));
+        }
         res.set("X-Request-Id", r.request_id);
         for (const auto& [name, value] : r.headers) {
             res.set(beast::string_view(name.data(), name.size()), value);
@@ -255,22 +259,25 @@ struct Server::Impl {
         }
     }
 
-    // Answers without routing (framing errors, limits) and closes afterwards.
     static bool to_rpc_url(const bhttp::request<bhttp::string_body>& head) {
         const auto target = head.target();
         return std::string_view(target.data(), target.size())
             .starts_with(controller::RpcGateway::kPathPrefix);
     }
 
+    // Answers without routing (framing errors, limits) and closes afterwards. `head`: what the
+    // parser read of the request (its target, when it got that far, says if it was an rpcUrl).
     asio::awaitable<void> reject(beast::tcp_stream& stream,
                                  unsigned status,
                                  std::string_view message,
                                  bool drain,
-                                 bool jsonrpc = false) {
+                                 const bhttp::request<bhttp::string_body>& head) {
         auto r = Api::error(status, message, request_id_for(""));
-        if (jsonrpc) {  // an rpcUrl's client reads JSON-RPC, never the envelope
-            r.body = controller::jsonrpc_limit_error_body(message);
+        if (to_rpc_url(head)) {  // an rpcUrl's client reads JSON-RPC, never the envelope
+            r.body = controller::jsonrpc_framing_error_body(status, message);
         }
+        const auto origin = head[bhttp::field::origin];
+        cors.decorate(std::string_view(origin.data(), origin.size()), r);
         const bool written = co_await write(stream, r, 11, false);
         log_request(r.request_id, "-", "-", status, std::chrono::steady_clock::now());
         boost::system::error_code ec;
@@ -321,12 +328,12 @@ struct Server::Impl {
                     co_await reject(stream, 413,
                                     "request body is larger than the limit of " +
                                         std::to_string(config.body_limit) + " bytes",
-                                    true, to_rpc_url(parser.get()));
+                                    true, parser.get());
                     co_return;
                 }
                 if (ec == bhttp::error::header_limit) {
-                    co_await reject(stream, 431, "request headers are larger than the limit",
-                                    false);
+                    co_await reject(stream, 431, "request headers are larger than the limit", false,
+                                    parser.get());
                     co_return;
                 }
                 if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout) {
@@ -338,25 +345,25 @@ struct Server::Impl {
                     co_await reject(stream, 400,
                                     "the request's Transfer-Encoding and Content-Length "
                                     "contradict each other or are malformed",
-                                    true);
+                                    true, parser.get());
                     co_return;
                 }
                 if (ec) {
-                    co_await reject(stream, 400, "malformed HTTP request", false);
+                    co_await reject(stream, 400, "malformed HTTP request", false, parser.get());
                     co_return;
                 }
                 const auto& head = parser.get();
                 if (const auto problem = header_problem(head); problem.status != 0) {
                     // Closed after the answer: the bytes after this head are never read as
                     // another request (no request smuggling).
-                    co_await reject(stream, problem.status, problem.message, true);
+                    co_await reject(stream, problem.status, problem.message, true, head);
                     co_return;
                 }
                 if (auto len = parser.content_length(); len && *len > config.body_limit) {
                     co_await reject(stream, 413,
                                     "request body is larger than the limit of " +
                                         std::to_string(config.body_limit) + " bytes",
-                                    true, to_rpc_url(parser.get()));
+                                    true, parser.get());
                     co_return;
                 }
                 if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
@@ -373,13 +380,13 @@ struct Server::Impl {
                     co_await reject(stream, 413,
                                     "request body is larger than the limit of " +
                                         std::to_string(config.body_limit) + " bytes",
-                                    true, to_rpc_url(parser.get()));
+                                    true, parser.get());
                     co_return;
                 }
                 if (ec) {
                     if (ec != beast::error::timeout && ec != bhttp::error::end_of_stream &&
                         ec != bhttp::error::partial_message) {
-                        co_await reject(stream, 400, "malformed HTTP request", false);
+                        co_await reject(stream, 400, "malformed HTTP request", false, parser.get());
                     }
                     break;
                 }
@@ -419,14 +426,21 @@ struct Server::Impl {
         areq.request_id = std::string_view(rid.data(), rid.size());
         auto last_id = req["Last-Event-ID"];
         areq.last_event_id = std::string_view(last_id.data(), last_id.size());
+        areq.origin = header(bhttp::field::origin);
+        areq.cors_request_method = header(bhttp::field::access_control_request_method);
         areq.body = req.body();
 
         ApiResponse r;
-        try {
-            r = co_await api.handle(areq);
-        } catch (const std::exception&) {
-            r = Api::error(500, "internal error", request_id_for(areq.request_id));
+        if (auto preflight = cors.preflight(areq)) {
+            r = std::move(*preflight);
+        } else {
+            try {
+                r = co_await api.handle(areq);
+            } catch (const std::exception&) {
+                r = Api::error(500, "internal error", request_id_for(areq.request_id));
+            }
         }
+        cors.decorate(areq.origin, r);
         if (r.stream) {
             co_await write_stream(stream, r, req.version());
             log_request(r.request_id, areq.method, areq.target, r.status, started);

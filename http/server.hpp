@@ -28,6 +28,9 @@ struct ServerConfig {
     /// idle, the newest are answered 503 and closed.
     std::size_t max_connections = 0;
     bool access_log = true;
+    /// Origins allowed cross-origin access (CORS), exactly as browsers send them
+    /// (`https://app.example.com`); empty: no CORS headers, OPTIONS routed like any method.
+    std::vector<std::string> cors_origins;
     /// Where access-log lines go; null: straight to stderr.
     util::EventLog* log = nullptr;
 };
