@@ -1,5 +1,5 @@
 // Gateway forwarding: parse once, police and meter each call, write on only what was parsed, and
-// answer every failure as JSON-RPC under the caller's ids.
+// answer every failure as JSON-RPC under the caller's ids. rpcUrls, their release and drain.
 #include "controller/rpc_gateway.hpp"
 
 #include <algorithm>
@@ -13,8 +13,8 @@
 #include <boost/json/serialize.hpp>
 #include <mutex>
 
+#include "controller/gateway_target.hpp"
 #include "controller/run_ids.hpp"
-#include "forks/rpc_policy.hpp"
 #include "forks/upstream_redaction.hpp"
 
 namespace forkrun::controller {
@@ -26,8 +26,12 @@ std::string jsonrpc_error_body(int code, std::string_view message) {
     return forks::jsonrpc_error(nullptr, code, message);
 }
 
+using namespace detail;
+
 RpcGateway::RpcGateway(forks::RpcClient& rpc, const forks::CuTable& cu, GatewayLimits limits)
-    : rpc_(rpc), cu_(cu), limits_(limits) {}
+    : rpc_(rpc), cu_(cu), limits_(limits), counters_(std::make_unique<GatewayCounters>()) {}
+
+RpcGateway::~RpcGateway() = default;
 
 std::string RpcGateway::open(std::shared_ptr<RunRecord> record,
                              std::string fork_id,
@@ -69,9 +73,49 @@ std::optional<std::string> RpcGateway::fork_id_of(std::string_view secret) const
 void RpcGateway::close(const std::string& rpc_url) {
     const auto pos = rpc_url.rfind('/');
     if (auto t = lookup(std::string_view(rpc_url).substr(pos + 1))) {
-        std::lock_guard lock(t->mu);
-        t->released = true;
+        release(*t, std::chrono::milliseconds(0));
     }
+}
+
+void RpcGateway::release(Target& t, std::chrono::milliseconds within) {
+    decltype(t.closers) closers;
+    {
+        std::lock_guard lock(t.mu);
+        t.released = true;
+        closers.swap(t.closers);
+    }
+    for (auto& [id, on_release] : closers) {
+        on_release(within);
+    }
+}
+
+GatewayAttach RpcGateway::attach(std::string_view secret,
+                                 std::function<void(std::chrono::milliseconds)> on_release) {
+    GatewayAttach a;
+    auto t = lookup(secret);
+    if (!t) {
+        ++counters_->not_found;
+        a.status = 404;
+        a.body = jsonrpc_error_body(kGatewayNotFoundCode, "no fork at this rpcUrl");
+        return a;
+    }
+    a.fork_id = t->fork_id;
+    const auto record = t->record.lock();
+    std::uint64_t closer = 0;
+    {
+        std::lock_guard lock(t->mu);
+        if (!record || t->released) {
+            ++counters_->gone;
+            a.status = 410;
+            a.body = jsonrpc_error_body(kGatewayReleasedCode, kGatewayReleasedMessage);
+            return a;
+        }
+        closer = t->next_closer++;
+        t->closers.emplace(closer, std::move(on_release));
+        ++t->sockets;
+    }
+    a.relay = std::make_unique<WsRelay>(t, closer, cu_, limits_.jsonrpc, *counters_);
+    return a;
 }
 
 asio::awaitable<GatewayClose> RpcGateway::close_and_drain(const std::string& rpc_url,
@@ -86,12 +130,14 @@ asio::awaitable<GatewayClose> RpcGateway::close_and_drain(const std::string& rpc
     auto ex = co_await asio::this_coro::executor;
     auto timer = std::make_shared<asio::steady_timer>(ex);
     timer->expires_after(within);
+    decltype(t->closers) closers;
     {
         std::lock_guard lock(t->mu);
         t->released = true;
-        if (t->in_flight == 0) {
-            co_return GatewayClose{true, t->tainted.load()};
+        if (t->settled()) {
+            co_return GatewayClose{!t->cut, t->tainted.load()};
         }
+        closers.swap(t->closers);
         t->on_drained.push_back([ex, w = std::weak_ptr(timer)] {
             asio::post(ex, [w] {
                 if (auto timer = w.lock()) {
@@ -100,12 +146,18 @@ asio::awaitable<GatewayClose> RpcGateway::close_and_drain(const std::string& rpc
             });
         });
     }
+    for (auto& [id, on_release] : closers) {
+        on_release(within);
+    }
     for (;;) {
         boost::system::error_code ec;
         co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
         std::lock_guard lock(t->mu);
-        if (t->in_flight == 0 || !ec) {  // drained, or the time is up
-            co_return GatewayClose{t->in_flight == 0, t->tainted.load()};
+        if (t->settled() || !ec) {  // drained, or the time is up
+            // A call or socket that ends later must not wake a waiter that has gone (nor post
+            // to its executor).
+            t->on_drained.clear();
+            co_return GatewayClose{t->settled() && !t->cut, t->tainted.load()};
         }
     }
 }
@@ -117,44 +169,18 @@ std::shared_ptr<RpcGateway::Target> RpcGateway::lookup(std::string_view secret) 
 }
 
 GatewayCounts RpcGateway::counts() const {
+    const auto& n = *counters_;
     GatewayCounts c;
-    c.forwarded = counters_.forwarded.load();
-    c.refused = counters_.refused.load();
-    c.invalid = counters_.invalid.load();
-    c.not_found = counters_.not_found.load();
-    c.gone = counters_.gone.load();
-    c.failed = counters_.failed.load();
+    c.forwarded = n.forwarded.load();
+    c.refused = n.refused.load();
+    c.invalid = n.invalid.load();
+    c.not_found = n.not_found.load();
+    c.gone = n.gone.load();
+    c.failed = n.failed.load();
+    c.sockets = n.sockets.load();
+    c.notifications = n.notifications.load();
     return c;
 }
-
-// Counts one forwarded body in flight to its target until it is answered.
-class RpcGateway::InFlight {
-  public:
-    explicit InFlight(std::shared_ptr<Target> t) : t_(std::move(t)) {}
-    InFlight(const InFlight&) = delete;
-    InFlight& operator=(const InFlight&) = delete;
-    ~InFlight() { end(); }
-
-    void end() {
-        if (!t_) {
-            return;
-        }
-        std::vector<std::function<void()>> wake;
-        {
-            std::lock_guard lock(t_->mu);
-            if (--t_->in_flight == 0 && t_->released) {
-                wake.swap(t_->on_drained);
-            }
-        }
-        for (auto& w : wake) {
-            w();
-        }
-        t_.reset();
-    }
-
-  private:
-    std::shared_ptr<Target> t_;
-};
 
 namespace {
 
@@ -176,71 +202,6 @@ auto async_post_raw(forks::RpcClient& rpc,
         token, std::move(url), std::move(body), timeout);
 }
 
-// Error objects, comma-separated, to be answered alongside (or instead of) the fork's answer.
-class Answers {
-  public:
-    void add(const json::value& id, int code, std::string_view message) {
-        if (!text_.empty()) {
-            text_.push_back(',');
-        }
-        text_.append(forks::jsonrpc_error(id, code, message));
-        ++count_;
-    }
-    bool empty() const { return count_ == 0; }
-    std::size_t count() const { return count_; }
-    const std::string& text() const { return text_; }
-
-    /// The whole answer: an array for a batch, the one object otherwise.
-    std::string body(bool batch) const { return batch ? "[" + text_ + "]" : text_; }
-
-  private:
-    std::string text_;
-    std::size_t count_ = 0;
-};
-
-// The same error for every call of a body (or one with a null id when it could not be read).
-GatewayReply answer_all(
-    unsigned status,
-    const boost::system::result<forks::JsonRpcBody, forks::JsonRpcBodyError>& parsed,
-    int code,
-    std::string_view message) {
-    if (!parsed) {
-        return {status, forks::jsonrpc_error(nullptr, code, message)};
-    }
-    Answers a;
-    for (const auto& c : parsed->calls) {
-        a.add(c.id, code, message);
-    }
-    return {status, a.body(parsed->batch)};
-}
-
-// Adds our error objects to the fork's answer to a batch.
-std::string splice(std::string_view fork_answer, const Answers& ours) {
-    auto first = fork_answer.find_first_not_of(" \t\r\n");
-    auto last = fork_answer.find_last_not_of(" \t\r\n");
-    if (first == std::string_view::npos) {
-        return "[" + ours.text() + "]";
-    }
-    const auto trimmed = fork_answer.substr(first, last - first + 1);
-    std::string out;
-    out.reserve(trimmed.size() + ours.text().size() + 4);
-    if (trimmed.size() >= 2 && trimmed.front() == '[' && trimmed.back() == ']') {
-        const auto inner = trimmed.substr(1, trimmed.size() - 2);
-        out.push_back('[');
-        if (inner.find_first_not_of(" \t\r\n") != std::string_view::npos) {
-            out.append(inner);
-            out.push_back(',');
-        }
-    } else {
-        out.push_back('[');
-        out.append(trimmed);
-        out.push_back(',');
-    }
-    out.append(ours.text());
-    out.push_back(']');
-    return out;
-}
-
 }  // namespace
 
 asio::awaitable<GatewayReply> RpcGateway::forward(std::string_view secret, std::string body) {
@@ -253,10 +214,11 @@ asio::awaitable<GatewayReply> RpcGateway::forward(std::string_view secret, std::
 }
 
 asio::awaitable<GatewayReply> RpcGateway::forward_to(std::shared_ptr<Target> t, std::string body) {
-    const auto parsed = forks::parse_jsonrpc_body(body, limits_.jsonrpc);
+    auto parsed = forks::parse_jsonrpc_body(body, limits_.jsonrpc);
+    auto& counters = *counters_;
     if (!t) {
-        ++counters_.not_found;
-        co_return answer_all(404, parsed, -32001, "no fork at this rpcUrl");
+        ++counters.not_found;
+        co_return answer_all(404, parsed, kGatewayNotFoundCode, "no fork at this rpcUrl");
     }
     auto record = t->record.lock();
     const auto released = [&t] {
@@ -264,17 +226,16 @@ asio::awaitable<GatewayReply> RpcGateway::forward_to(std::shared_ptr<Target> t, 
         return t->released;
     };
     if (!record || released()) {
-        ++counters_.gone;
-        co_return answer_all(410, parsed, -32002,
-                             "this fork was released; its rpcUrl no longer serves");
+        ++counters.gone;
+        co_return answer_all(410, parsed, kGatewayReleasedCode, kGatewayReleasedMessage);
     }
     if (!parsed) {
-        ++counters_.invalid;
+        ++counters.invalid;
         co_return GatewayReply{
             400, forks::jsonrpc_error(nullptr, parsed.error().code, parsed.error().message)};
     }
     if (parsed->over_batch_limit) {
-        ++counters_.invalid;
+        ++counters.invalid;
         Answers a;
         for (const auto& c : parsed->calls) {
             a.add(c.id, forks::kLimitExceededCode, c.invalid);
@@ -283,31 +244,9 @@ asio::awaitable<GatewayReply> RpcGateway::forward_to(std::shared_ptr<Target> t, 
     }
 
     // Police and price every call; only the allowed ones go on.
-    Answers answers;
-    std::vector<const forks::JsonRpcCall*> onward;
-    onward.reserve(parsed->calls.size());
-    std::uint64_t cost = 0;
-    for (const auto& c : parsed->calls) {
-        if (!c.invalid.empty()) {
-            ++counters_.invalid;
-            answers.add(c.id, forks::kInvalidRequestCode, c.invalid);
-            continue;
-        }
-        const auto verdict = forks::classify_method(forks::RpcTarget::kFork, c.method, c.params());
-        if (verdict.method_class == forks::MethodClass::kRefused) {
-            ++counters_.refused;
-            if (!c.notification) {
-                answers.add(c.id, forks::kRefusedCode,
-                            "method " + c.method + " is refused: " + std::string(verdict.reason));
-            }
-            continue;
-        }
-        if (verdict.method_class == forks::MethodClass::kTainting) {
-            t->tainted = true;
-        }
-        cost += cu_.cost(c.method);
-        onward.push_back(&c);
-    }
+    auto policed = police(*t, *parsed, cu_, counters);
+    auto& answers = policed.answers;
+    const auto& onward = policed.onward;
     if (onward.empty()) {
         if (answers.empty()) {
             co_return GatewayReply{204, {}};  // only notifications, all refused
@@ -320,20 +259,13 @@ asio::awaitable<GatewayReply> RpcGateway::forward_to(std::shared_ptr<Target> t, 
     {
         std::lock_guard lock(t->mu);
         if (t->released) {
-            ++counters_.gone;
-            co_return answer_all(410, parsed, -32002,
-                                 "this fork was released; its rpcUrl no longer serves");
+            ++counters.gone;
+            co_return answer_all(410, parsed, kGatewayReleasedCode, kGatewayReleasedMessage);
         }
         ++t->in_flight;
     }
     InFlight in_flight(t);
-    if (cost > 0) {
-        record->update([&](Run& r) {
-            if (auto* f = r.find_fork(t->fork_id)) {
-                f->cu += cost;
-            }
-        });
-    }
+    t->charge(policed.cost);
     std::string out;
     if (!parsed->batch) {
         out = json::serialize(onward.front()->request);
@@ -351,7 +283,7 @@ asio::awaitable<GatewayReply> RpcGateway::forward_to(std::shared_ptr<Target> t, 
                                          asio::use_awaitable);
     in_flight.end();
     if (reply.error) {
-        counters_.failed += onward.size();
+        counters.failed += onward.size();
         // Neither the fork's own address nor its upstream leaves the controller.
         const std::string why =
             t->label + " fork unreachable: " +
@@ -359,12 +291,12 @@ asio::awaitable<GatewayReply> RpcGateway::forward_to(std::shared_ptr<Target> t, 
                               t->upstream);
         for (const auto* c : onward) {
             if (!c->notification) {
-                answers.add(c->id, -32003, why);
+                answers.add(c->id, kGatewayUnreachableCode, why);
             }
         }
         co_return GatewayReply{502, answers.body(parsed->batch)};
     }
-    counters_.forwarded += onward.size();
+    counters.forwarded += onward.size();
     // anvil names its upstream in errors about it (e.g. when the upstream is unreachable).
     reply.body = forks::redact_url(std::move(reply.body), t->upstream);
     if (answers.empty()) {

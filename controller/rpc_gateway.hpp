@@ -1,6 +1,7 @@
-// The rpcUrl gateway: an unguessable secret per fork; each JSON-RPC body is parsed once, every
-// call in it policed by the method policy and metered into the run, and only what was parsed is
-// written on to the fork. Once the fork is released the rpcUrl refuses service.
+// The rpcUrl gateway: an unguessable secret per fork; each JSON-RPC body (or WebSocket message) is
+// parsed once, every call in it policed by the method policy and metered into the run, and only
+// what was parsed is written on to the fork. Once the fork is released the rpcUrl refuses service
+// and its WebSockets are closed.
 #pragma once
 
 #include <atomic>
@@ -17,11 +18,24 @@
 #include <vector>
 
 #include "controller/run_record.hpp"
+#include "controller/ws_relay.hpp"
 #include "forks/cu_table.hpp"
 #include "forks/jsonrpc_request.hpp"
 #include "forks/rpc_client.hpp"
 
 namespace forkrun::controller {
+
+namespace detail {
+struct GatewayTarget;
+struct GatewayCounters;
+}  // namespace detail
+
+/// JSON-RPC error codes of the gateway's own answers.
+inline constexpr int kGatewayNotFoundCode = -32001;     ///< 404: no fork at this rpcUrl.
+inline constexpr int kGatewayReleasedCode = -32002;     ///< 410: the fork was released.
+inline constexpr int kGatewayUnreachableCode = -32003;  ///< 502: the fork cannot be reached.
+inline constexpr std::string_view kGatewayReleasedMessage =
+    "this fork was released; its rpcUrl no longer serves";
 
 struct GatewayReply {
     unsigned status = 200;
@@ -39,12 +53,22 @@ struct GatewayLimits {
 
 /// What the gateway did with the calls it received, since it started (for /metrics).
 struct GatewayCounts {
-    std::uint64_t forwarded = 0;  ///< Calls sent on to a fork.
-    std::uint64_t refused = 0;    ///< Calls the method policy refused.
-    std::uint64_t invalid = 0;    ///< Bodies or calls that are not valid JSON-RPC.
-    std::uint64_t not_found = 0;  ///< Bodies sent to an unknown rpcUrl.
-    std::uint64_t gone = 0;       ///< Bodies sent to a released fork.
-    std::uint64_t failed = 0;     ///< Calls whose fork could not be reached.
+    std::uint64_t forwarded = 0;      ///< Calls sent on to a fork.
+    std::uint64_t refused = 0;        ///< Calls the method policy refused.
+    std::uint64_t invalid = 0;        ///< Bodies or calls that are not valid JSON-RPC.
+    std::uint64_t not_found = 0;      ///< Bodies sent to an unknown rpcUrl.
+    std::uint64_t gone = 0;           ///< Bodies sent to a released fork.
+    std::uint64_t failed = 0;         ///< Calls whose fork could not be reached.
+    std::uint64_t sockets = 0;        ///< WebSockets open on an rpcUrl now.
+    std::uint64_t notifications = 0;  ///< Subscription notifications relayed to WebSockets.
+};
+
+/// The answer to a WebSocket upgrade of /rpc/{secret}.
+struct GatewayAttach {
+    unsigned status = 101;  ///< 404 (unknown secret) or 410 (released): refuse with `body`.
+    std::string body;       ///< The JSON-RPC error of a refusal.
+    std::string fork_id;    ///< The fork the secret names ("" when none), for logs.
+    std::unique_ptr<WsRelay> relay;  ///< Set with 101: the socket's hold on the fork.
 };
 
 /// How an rpcUrl's closing went.
@@ -56,6 +80,9 @@ struct GatewayClose {
 class RpcGateway {
   public:
     RpcGateway(forks::RpcClient& rpc, const forks::CuTable& cu, GatewayLimits limits = {});
+    ~RpcGateway();
+    RpcGateway(const RpcGateway&) = delete;
+    RpcGateway& operator=(const RpcGateway&) = delete;
 
     /// The base of every rpcUrl (the server's public address); set before any run starts.
     void set_base_url(std::string base) { base_ = std::move(base); }
@@ -67,10 +94,13 @@ class RpcGateway {
                      std::uint64_t chain_id,
                      std::string fork_url,
                      std::string upstream = {});
-    /// From now on the rpcUrl answers 410. Calls already forwarded may still land.
+    /// From now on the rpcUrl answers 410 and its WebSockets close. Calls already forwarded may
+    /// still land.
     void close(const std::string& rpc_url);
     /// Closes the rpcUrl, then waits up to `within` for every call already forwarded through it
-    /// to be answered by the fork, so that none lands after what comes next (a revert).
+    /// to be answered by the fork and for its WebSockets to close their connections to the fork,
+    /// so that nothing lands after what comes next (a revert). Not drained when that took longer
+    /// or a WebSocket had to cut calls still in flight.
     boost::asio::awaitable<GatewayClose> close_and_drain(const std::string& rpc_url,
                                                          std::chrono::milliseconds within);
 
@@ -81,6 +111,13 @@ class RpcGateway {
     /// The forkId behind an rpcUrl secret, for logs that must not hold the secret.
     std::optional<std::string> fork_id_of(std::string_view secret) const;
 
+    /// A WebSocket upgrade of /rpc/{secret}. With 101 the socket is counted on the rpcUrl until
+    /// its relay is closed, and `on_release(within)` is called once (on the releasing thread)
+    /// when the fork is released: the socket then forwards nothing more, gives the calls in
+    /// flight up to `within` to be answered, and closes its connection to the fork.
+    GatewayAttach attach(std::string_view secret,
+                         std::function<void(std::chrono::milliseconds)> on_release);
+
     /// Forwards a JSON-RPC body sent to /rpc/{secret}.
     boost::asio::awaitable<GatewayReply> forward(std::string_view secret, std::string body);
 
@@ -90,20 +127,10 @@ class RpcGateway {
     static constexpr std::string_view kPathPrefix = "/rpc/";
 
   private:
-    struct Target {
-        std::weak_ptr<RunRecord> record;
-        std::string fork_id;
-        std::string label;
-        std::string fork_url;
-        std::string upstream;
-        std::atomic<bool> tainted{false};
-        std::mutex mu;  // guards the three below
-        bool released = false;
-        std::size_t in_flight = 0;
-        std::vector<std::function<void()>> on_drained;
-    };
-    class InFlight;
+    using Target = detail::GatewayTarget;
     std::shared_ptr<Target> lookup(std::string_view secret) const;
+    // Marks the target released and calls its WebSockets' on_release once.
+    static void release(Target& t, std::chrono::milliseconds within);
     // forward() once the secret is looked up (`t` null: it names no fork).
     boost::asio::awaitable<GatewayReply> forward_to(std::shared_ptr<Target> t, std::string body);
 
@@ -116,11 +143,7 @@ class RpcGateway {
     std::size_t sweep_at_ = kMinSweep;  // forget dropped runs' targets when the map gets here
     static constexpr std::size_t kMinSweep = 1024;
 
-    struct Counters {
-        std::atomic<std::uint64_t> forwarded{0}, refused{0}, invalid{0}, not_found{0}, gone{0},
-            failed{0};
-    };
-    Counters counters_;
+    std::unique_ptr<detail::GatewayCounters> counters_;
 };
 
 /// A JSON-RPC 2.0 error body with a null id.

@@ -166,6 +166,11 @@ std::uint64_t CuTable::cost(std::string_view method) const noexcept {
     return it == methods_.end() ? default_cu_ : it->second;
 }
 
+std::optional<std::uint64_t> CuTable::listed_cost(std::string_view method) const noexcept {
+    auto it = methods_.find(method);
+    return it == methods_.end() ? std::nullopt : std::optional<std::uint64_t>(it->second);
+}
+
 std::vector<std::string> jsonrpc_methods(std::string_view body) {
     std::vector<std::string> out;
     for_each_method(body, [&](std::string_view m) { out.emplace_back(m); });

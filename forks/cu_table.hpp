@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -56,6 +57,11 @@ class CuTable {
 
     /// The cost of one call of `method`; `default_cost()` when it is not listed.
     std::uint64_t cost(std::string_view method) const noexcept;
+
+    /// The cost of `method` when the table lists it; nullopt (not the default) otherwise. For
+    /// what is priced only if a table says so, like a subscription's notifications
+    /// (`eth_subscription`).
+    std::optional<std::uint64_t> listed_cost(std::string_view method) const noexcept;
 
     /// The table's version, e.g. "alchemy-2026-11".
     const std::string& version() const noexcept { return version_; }

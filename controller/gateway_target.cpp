@@ -1,0 +1,118 @@
+// The policing, metering and in-flight accounting that the gateway's HTTP and WebSocket paths
+// share, so that a call costs and counts the same whichever way it comes.
+#include "controller/gateway_target.hpp"
+
+#include "forks/rpc_policy.hpp"
+
+namespace forkrun::controller::detail {
+
+namespace json = boost::json;
+
+void GatewayTarget::charge(std::uint64_t cost) const {
+    if (cost == 0) {
+        return;
+    }
+    if (auto r = record.lock()) {
+        r->update([&](Run& run) {
+            if (auto* f = run.find_fork(fork_id)) {
+                f->cu += cost;
+            }
+        });
+    }
+}
+
+void GatewayTarget::settle(std::size_t calls, std::size_t socks) {
+    std::vector<std::function<void()>> wake;
+    {
+        std::lock_guard lock(mu);
+        in_flight -= calls;
+        sockets -= socks;
+        if (settled() && released) {
+            wake.swap(on_drained);
+        }
+    }
+    for (auto& w : wake) {
+        w();
+    }
+}
+
+void Answers::add(const json::value& id, int code, std::string_view message) {
+    if (!text_.empty()) {
+        text_.push_back(',');
+    }
+    text_.append(forks::jsonrpc_error(id, code, message));
+    ++count_;
+}
+
+GatewayReply answer_all(
+    unsigned status,
+    const boost::system::result<forks::JsonRpcBody, forks::JsonRpcBodyError>& parsed,
+    int code,
+    std::string_view message) {
+    if (!parsed) {
+        return {status, forks::jsonrpc_error(nullptr, code, message)};
+    }
+    Answers a;
+    for (const auto& c : parsed->calls) {
+        a.add(c.id, code, message);
+    }
+    return {status, a.body(parsed->batch)};
+}
+
+std::string splice(std::string_view fork_answer, const Answers& ours) {
+    auto first = fork_answer.find_first_not_of(" \t\r\n");
+    auto last = fork_answer.find_last_not_of(" \t\r\n");
+    if (first == std::string_view::npos) {
+        return "[" + ours.text() + "]";
+    }
+    const auto trimmed = fork_answer.substr(first, last - first + 1);
+    std::string out;
+    out.reserve(trimmed.size() + ours.text().size() + 4);
+    if (trimmed.size() >= 2 && trimmed.front() == '[' && trimmed.back() == ']') {
+        const auto inner = trimmed.substr(1, trimmed.size() - 2);
+        out.push_back('[');
+        if (inner.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+            out.append(inner);
+            out.push_back(',');
+        }
+    } else {
+        out.push_back('[');
+        out.append(trimmed);
+        out.push_back(',');
+    }
+    out.append(ours.text());
+    out.push_back(']');
+    return out;
+}
+
+Policed police(GatewayTarget& t,
+               forks::JsonRpcBody& body,
+               const forks::CuTable& cu,
+               GatewayCounters& counters) {
+    Policed p;
+    p.onward.reserve(body.calls.size());
+    for (auto& c : body.calls) {
+        if (!c.invalid.empty()) {
+            ++counters.invalid;
+            p.answers.add(c.id, forks::kInvalidRequestCode, c.invalid);
+            continue;
+        }
+        const auto verdict = forks::classify_method(forks::RpcTarget::kFork, c.method, c.params());
+        if (verdict.method_class == forks::MethodClass::kRefused) {
+            ++counters.refused;
+            if (!c.notification) {
+                p.answers.add(c.id, forks::kRefusedCode,
+                              "method " + c.method + " is refused: " + std::string(verdict.reason));
+            }
+            continue;
+        }
+        if (verdict.method_class == forks::MethodClass::kTainting) {
+            t.tainted = true;
+        }
+        p.cost += cu.cost(c.method);
+        p.onward.push_back(&c);
+    }
+    return p;
+}
+
+}  // namespace forkrun::controller::detail
