@@ -78,6 +78,9 @@ class Api {
     /// blocks it.
     boost::asio::awaitable<ApiResponse> handle(const ApiRequest& req);
 
+    /// The gateway behind the rpcUrls (null when the server has no forks).
+    controller::RpcGateway* gateway() const { return gateway_; }
+
     /// An error envelope for failures found before routing (body too large, bad framing).
     static ApiResponse error(unsigned status, std::string_view message, std::string request_id);
 

@@ -118,6 +118,11 @@ std::string render_metrics(const HttpMetrics& http,
             sample(out, "forkrun_gateway_calls_total", "{outcome=\"" + std::string(name) + "\"}",
                    static_cast<std::int64_t>(n));
         }
+        metric(out, "forkrun_gateway_websockets", "gauge", "WebSockets open on rpcUrls.", "",
+               static_cast<std::int64_t>(g.sockets));
+        metric(out, "forkrun_gateway_notifications_total", "counter",
+               "Subscription notifications relayed to WebSocket rpcUrls.", "",
+               static_cast<std::int64_t>(g.notifications));
     }
     return out;
 }

@@ -18,6 +18,7 @@
 #include "http/acceptor.hpp"
 #include "http/cors.hpp"
 #include "http/envelope.hpp"
+#include "http/ws_gateway.hpp"
 #include "util/event_log.hpp"
 #include "util/log_line.hpp"
 #include "util/timestamp.hpp"
@@ -113,6 +114,8 @@ struct Server::Impl {
     // thread runs, so a session needs no strand.
     std::vector<std::unique_ptr<Acceptor>> acceptors;
     std::atomic<bool> stopping{false};
+    // WebSocket rpcUrls (null without a gateway).
+    std::unique_ptr<WsGateway> ws;
 
     // An event stream being sent, so that shutdown can end it on its connection's thread.
     struct LiveStream {
@@ -134,6 +137,13 @@ struct Server::Impl {
         }
         admission.max_connections = config.max_connections;
         admission.log = config.log;
+        if (auto* gateway = api.gateway()) {
+            WsConfig ws_config;
+            ws_config.max_message = config.body_limit;
+            ws_config.handshake_timeout = config.read_timeout;
+            ws_config.idle_timeout = config.idle_timeout;
+            ws = std::make_unique<WsGateway>(*gateway, ws_config);
+        }
         for (auto* ioc : contexts) {
             acceptors.push_back(std::make_unique<Acceptor>(
                 *ioc, admission,
@@ -247,6 +257,9 @@ struct Server::Impl {
     }
 
     void stop_streams() {
+        if (ws) {
+            ws->stop();
+        }
         std::lock_guard lock(streams_mu);
         streams_stopped = true;
         for (const auto& live : streams) {
@@ -390,6 +403,10 @@ struct Server::Impl {
                     }
                     break;
                 }
+                if (ws && WsGateway::is_upgrade(parser.get())) {
+                    co_await upgrade(std::move(stream), parser.release());
+                    co_return;  // the socket was the WebSocket's, and is closed
+                }
                 if (!co_await answer(stream, parser.get())) {
                     break;
                 }
@@ -399,6 +416,16 @@ struct Server::Impl {
         }
         stream.socket().shutdown(tcp::socket::shutdown_send, ec);
         stream.socket().close(ec);
+    }
+
+    // Serves a WebSocket rpcUrl until it closes; the access log's line comes at its end.
+    asio::awaitable<void> upgrade(beast::tcp_stream stream,
+                                  bhttp::request<bhttp::string_body> req) {
+        const auto started = std::chrono::steady_clock::now();
+        const auto target = req.target();
+        const std::string path(target.data(), target.size());
+        const auto outcome = co_await ws->serve(std::move(stream), std::move(req));
+        log_request(request_id_for(""), "GET", path, outcome.status, started, outcome.fork_id);
     }
 
     // Answers one request; false when the connection must close.

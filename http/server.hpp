@@ -56,7 +56,7 @@ class Server {
     /// The connection cap in force (the configured one, or the default).
     std::size_t max_connections() const;
     /// Ends every event stream being sent (each closes its connection), and any that starts
-    /// later at once. Thread-safe.
+    /// later at once; closes every WebSocket rpcUrl (1001). Thread-safe.
     void stop_streams();
 
     /// Requests being answered right now.
