@@ -2,6 +2,7 @@
 // what overruns it, and the simulation report's changes read from each fork before it goes.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -10,6 +11,8 @@
 #include "forks/upstream_redaction.hpp"
 
 namespace forkrun::controller::detail {
+
+using namespace boost::asio::experimental::awaitable_operators;
 
 asio::awaitable<std::vector<ForkTeardown>> ForkChains::release(bool collect_changes) {
     std::vector<std::size_t> up;
@@ -47,7 +50,22 @@ asio::awaitable<void> ForkChains::collect_changes(Slot& s) {
     for (const auto& address : gateway_.balance_touched(s.rpc_url)) {
         s.changes.touch(address);
     }
-    co_await record_chain_changes(fork_call(s), s.chain_id, *s.start_block, s.changes, *record_);
+    // Bounded like a teardown: a fork that stopped answering costs the run that long at most.
+    const auto bound = forks_.config().teardown_timeout;
+    asio::steady_timer timer(strand_, bound);
+    auto call = fork_call(s);
+    auto outcome = co_await (
+        record_chain_changes(std::move(call), s.chain_id, *s.start_block, s.changes, *record_) ||
+        timer.async_wait(asio::use_awaitable));
+    if (outcome.index() == 1) {
+        const auto key = std::to_string(s.chain_id);
+        record_->update([&](Run& r) {
+            r.change_totals[key] =
+                json::object{{"complete", false},
+                             {"error", "reading the fork's changes took longer than " +
+                                           std::to_string(bound.count()) + " ms"}};
+        });
+    }
 }
 
 asio::awaitable<ForkTeardown> ForkChains::release_one(std::size_t i, bool collect) {

@@ -2,6 +2,13 @@
 // prestateTracer in diff mode for the state and balances.
 #include "controller/tx_report.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <exception>
+
 #include "controller/balance_changes.hpp"
 #include "controller/revert_reason.hpp"
 #include "forks/eth/hex.hpp"
@@ -48,12 +55,28 @@ asio::awaitable<std::optional<json::object>> report_transaction(NodeEnv& env,
                                                                 const json::value& receipt,
                                                                 json::object& out) {
     std::string problems;
+    // Both tracers at once: each replays the transaction, so the node waits for one replay.
+    const auto ex = co_await asio::this_coro::executor;
     json::array call_params{tx_hash, tracer("callTracer", json::object{{"withLog", true}})};
-    auto trace = co_await env.chains->call(env.node_index, chain, "debug_traceTransaction",
-                                           std::move(call_params));
     json::array diff_params{tx_hash, tracer("prestateTracer", json::object{{"diffMode", true}})};
-    auto diff = co_await env.chains->call(env.node_index, chain, "debug_traceTransaction",
-                                          std::move(diff_params));
+    auto trace_op = asio::co_spawn(
+        ex,
+        env.chains->call(env.node_index, chain, "debug_traceTransaction", std::move(call_params)),
+        asio::deferred);
+    auto diff_op = asio::co_spawn(
+        ex,
+        env.chains->call(env.node_index, chain, "debug_traceTransaction", std::move(diff_params)),
+        asio::deferred);
+    auto group = asio::experimental::make_parallel_group(std::move(trace_op), std::move(diff_op));
+    auto [order, trace_error, trace, diff_error, diff] = co_await std::move(group).async_wait(
+        asio::experimental::wait_for_all(), asio::use_awaitable);
+    (void)order;
+    // A cancel (or anything thrown) ends the node as it would have without the report.
+    for (const auto& e : {trace_error, diff_error}) {
+        if (e) {
+            std::rethrow_exception(e);
+        }
+    }
     out["trace"] = trace ? *trace : json::value();
     if (!trace) {
         problems = "callTracer: " + trace.error().message;
