@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "forks/test_anvil.hpp"
 #include "http/api_fixture.hpp"
 #include "http/sim_helpers.hpp"
 
@@ -269,8 +270,7 @@ TEST(SimReport, SwitchedOffInTheConfigTheReportIsLeftOut) {
 
 TEST(SimReport, AForkWhoseFirstAnvilNeverBecameReadyIsStartedAgain) {
     TempDir dir;
-    const char* real = std::getenv("FORKRUN_ANVIL");
-    ASSERT_NE(real, nullptr);
+    const std::string real = forks::test::anvil_binary();
     // The first start exits before it listens; the second is anvil itself.
     const auto marker = dir.path() / "started-once";
     const auto wrapper = dir.path() / "anvil-flaky";
