@@ -152,7 +152,16 @@ asio::awaitable<std::optional<RunError>> ForkChains::provision_one(std::size_t i
     boost::system::result<forks::ForkHandle, std::string> opened{std::string()};
     std::uint32_t attempts = 0;
     if (pool_) {
-        opened = co_await forks_.lease_fork(s.chain_id, meter);
+        // The lease's place in the pool's queue, shown while it waits (from the pool's strand).
+        auto queue = [rec = record_, fork_id = s.fork_id](std::size_t at) {
+            rec->update([&](Run& r) {
+                if (auto* f = r.find_fork(fork_id)) {
+                    f->queue_position =
+                        at == 0 ? std::nullopt : std::optional(static_cast<std::uint32_t>(at));
+                }
+            });
+        };
+        opened = co_await forks_.lease_fork(s.chain_id, meter, std::move(queue));
     } else {
         opened = co_await forks_.open_fork(s.chain_id, meter, &attempts);
     }

@@ -59,6 +59,8 @@ struct ForkInfo {
     /// Anvils started for this fork (a second after one that never became ready); null for a
     /// pool lease, whose forks the pool starts.
     std::optional<std::uint32_t> start_attempts;
+    /// While a pool lease is awaited, the place among the pool's waiters (1 first); else null.
+    std::optional<std::uint32_t> queue_position;
 };
 
 struct RunError {

@@ -182,9 +182,8 @@ ForkManager::start_once(std::uint64_t chain_id, const MethodMeter& meter, bool& 
     co_return h;
 }
 
-asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::lease_fork(
-    std::uint64_t chain_id,
-    MethodMeter meter) {
+asio::awaitable<boost::system::result<ForkHandle, std::string>>
+ForkManager::lease_fork(std::uint64_t chain_id, MethodMeter meter, QueueWatch queue) {
     auto hold = hold_pools({chain_id});
     if (!hold) {
         co_return "chain " + std::to_string(chain_id) + ": " + hold.error().message;
@@ -193,7 +192,7 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::lea
     if (!pool) {
         co_return "chain " + std::to_string(chain_id) + " has no warm pool (poolSize is 0)";
     }
-    auto lease = co_await pool->acquire(config_.lease_timeout, meter);
+    auto lease = co_await pool->acquire(config_.lease_timeout, meter, std::move(queue));
     if (!lease) {
         co_return lease.error();
     }

@@ -59,9 +59,8 @@ class ForkManager {
     open_fork(std::uint64_t chain_id, MethodMeter meter, std::uint32_t* attempts = nullptr);
 
     /// A lease on a warm fork of `chain_id` (waits up to the lease timeout).
-    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> lease_fork(
-        std::uint64_t chain_id,
-        MethodMeter meter);
+    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>>
+    lease_fork(std::uint64_t chain_id, MethodMeter meter, QueueWatch queue = {});
 
     /// Holds, for a `pool` run about to be created, the pools of those of `chains` that the
     /// configuration does not list (at most ForksConfig::max_unconfigured_chains such chains

@@ -74,6 +74,8 @@ json::object execution_state(const Run& r, Sp sp) {
                           {"state", to_string(f.state)},
                           {"cu", f.cu},
                           {"error", opt_string(f.error, sp)},
+                          {"queuePosition",
+                           f.queue_position ? json::value(*f.queue_position, sp) : json::value(sp)},
                           {"startAttempts", f.start_attempts ? json::value(*f.start_attempts, sp)
                                                              : json::value(sp)}},
                          sp));
