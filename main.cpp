@@ -110,6 +110,7 @@ struct Options {
     std::string public_url;
     controller::Signers signers;
     eth::Uint256 dust_wei{1000};
+    bool simulation_report = true;
     std::string blocks_dir;
     std::size_t retain_runs = controller::RunStore::kDefaultRetain;
     controller::Limits limits;
@@ -189,6 +190,13 @@ bool load_config(const std::string& path, Options& o) {
         }
     }
     if (const auto* obj = doc.if_object()) {
+        if (const auto* r = obj->if_contains("simulationReport")) {
+            if (!r->is_bool()) {
+                problems.push_back("simulationReport must be true or false");
+            } else {
+                o.simulation_report = r->get_bool();
+            }
+        }
         if (const auto* u = obj->if_contains("publicBaseUrl"); u && u->is_string()) {
             o.public_url = std::string(u->get_string());
         }
@@ -484,6 +492,7 @@ int serve(const Options& o) {
     controller::ForkChainProvider provider(fork_manager, gateway, o.limits.sizes.node_output_bytes);
     controller::ControllerMetrics metrics;
     provider.set_metrics(&metrics);
+    provider.set_simulation_report(o.simulation_report);
     std::vector<std::string> block_problems;
     const auto blocks = controller::BlockLibrary::load_dir(o.blocks_dir, block_problems);
     for (const auto& p : block_problems) {
@@ -511,6 +520,7 @@ int serve(const Options& o) {
     controller::TransferSettings transfers;
     transfers.signers = &o.signers;
     transfers.dust_wei = o.dust_wei;
+    transfers.simulation_report = o.simulation_report;
     ccfg.transfers = &transfers;
     ccfg.has_upstream = [&fork_manager](std::uint64_t chain) {
         return fork_manager.upstream(chain).has_value();

@@ -20,6 +20,9 @@ class ForkChainProvider : public ChainProvider {
                       std::size_t max_output_bytes = SizeLimits{}.node_output_bytes);
     /// Where fork provisioning times and live forks are counted; null: nowhere.
     void set_metrics(ControllerMetrics* metrics) { metrics_ = metrics; }
+    /// Whether forks keep what the simulation report needs (their start block); set before
+    /// any run starts.
+    void set_simulation_report(bool on) { report_ = on; }
     std::unique_ptr<RunChains> open(std::shared_ptr<RunRecord> record,
                                     boost::asio::any_io_executor strand) override;
     /// A `pool` run holds the pools of its unconfigured chains (ForkManager::hold_pools).
@@ -30,6 +33,7 @@ class ForkChainProvider : public ChainProvider {
     RpcGateway& gateway_;
     std::size_t max_output_bytes_;
     ControllerMetrics* metrics_ = nullptr;
+    bool report_ = true;
 };
 
 }  // namespace forkrun::controller

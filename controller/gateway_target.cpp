@@ -85,6 +85,30 @@ std::string splice(std::string_view fork_answer, const Answers& ours) {
     return out;
 }
 
+namespace {
+
+// A client's cheat code that sets a balance: the report reads that address at the end. A
+// handful per fork is plenty; a client that sets thousands gets the first ones.
+constexpr std::size_t kMaxBalanceTouched = 1000;
+
+void note_balance_cheat(GatewayTarget& t, const forks::JsonRpcCall& c) {
+    if (c.method != "anvil_setBalance" && c.method != "anvil_addBalance" &&
+        c.method != "hardhat_setBalance") {
+        return;
+    }
+    const auto* params = c.params();
+    const auto* arr = params ? params->if_array() : nullptr;
+    if (!arr || arr->empty() || !(*arr)[0].is_string()) {
+        return;
+    }
+    std::lock_guard lock(t.mu);
+    if (t.balance_touched.size() < kMaxBalanceTouched) {
+        t.balance_touched.emplace_back((*arr)[0].get_string());
+    }
+}
+
+}  // namespace
+
 Policed police(GatewayTarget& t,
                forks::JsonRpcBody& body,
                const forks::CuTable& cu,
@@ -109,6 +133,7 @@ Policed police(GatewayTarget& t,
         if (verdict.method_class == forks::MethodClass::kTainting) {
             t.tainted = true;
         }
+        note_balance_cheat(t, c);
         p.cost += cu.cost(c.method);
         p.onward.push_back(&c);
     }

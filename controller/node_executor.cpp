@@ -121,11 +121,36 @@ asio::awaitable<NodeResult> run_set_balance(const json::value& props, NodeEnv& e
     if (!env.chains) {
         co_return ErrorInfo{"no_chains", "this server has no chain access configured"};
     }
+    const auto chain = chain_of(p);
+    // The report needs the balance before and where on the chain it was set.
+    std::optional<BalanceChange> change;
+    std::uint64_t head = 0;
+    if (env.transfers && env.transfers->simulation_report) {
+        json::array none;  // named: GCC 12 mishandles brace temporaries in co_await
+        auto h =
+            co_await env.chains->call(env.node_index, chain, "eth_blockNumber", std::move(none));
+        json::array at{*address, "latest"};
+        auto b = co_await env.chains->call(env.node_index, chain, "eth_getBalance", std::move(at));
+        if (!h || !b) {
+            co_return h ? b.error() : h.error();
+        }
+        auto before = b->is_string() ? eth::Uint256::from_hex(b->get_string())
+                                     : boost::system::result<eth::Uint256>(eth::Uint256());
+        auto block = h->is_string() ? eth::quantity_from_hex(h->get_string())
+                                    : boost::system::result<std::uint64_t>(0);
+        if (before && block) {
+            change = BalanceChange{std::string(address->get_string()), *before, *wei};
+            head = *block;
+        }
+    }
     json::array params{*address, wei->to_hex()};
-    auto r = co_await env.chains->call(env.node_index, chain_of(p), "anvil_setBalance",
-                                       std::move(params));
+    auto r =
+        co_await env.chains->call(env.node_index, chain, "anvil_setBalance", std::move(params));
     if (!r) {
         co_return r.error();
+    }
+    if (change) {
+        env.chains->note_balance_set(chain, ChainPosition::after_block(head), *change);
     }
     co_return json::value();
 }

@@ -28,6 +28,9 @@ struct NodeEnv {
     /// Marks the node `waiting` (a wait node); the run becomes `waiting` if every node in
     /// progress is waiting.
     std::function<void()> mark_waiting;
+    /// What a node that fails still has to show (a reverted transaction's report): kept as its
+    /// output.
+    boost::json::value failed_output;
 };
 
 using NodeResult = boost::system::result<boost::json::value, ErrorInfo>;

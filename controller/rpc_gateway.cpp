@@ -162,6 +162,16 @@ asio::awaitable<GatewayClose> RpcGateway::close_and_drain(const std::string& rpc
     }
 }
 
+std::vector<std::string> RpcGateway::balance_touched(const std::string& rpc_url) const {
+    const auto pos = rpc_url.rfind('/');
+    auto t = lookup(std::string_view(rpc_url).substr(pos + 1));
+    if (!t) {
+        return {};
+    }
+    std::lock_guard lock(t->mu);
+    return t->balance_touched;
+}
+
 std::shared_ptr<RpcGateway::Target> RpcGateway::lookup(std::string_view secret) const {
     std::shared_lock lock(mu_);
     auto it = targets_.find(std::string(secret));
@@ -183,6 +193,10 @@ GatewayCounts RpcGateway::counts() const {
 }
 
 namespace {
+
+using detail::answer_all;
+using detail::Answers;
+using detail::splice;
 
 // post_raw as an awaitable that resumes on the caller's executor.
 template <class Token>

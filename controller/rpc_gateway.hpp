@@ -108,6 +108,10 @@ class RpcGateway {
     /// as new ones open (they then answer 404, like the run itself).
     std::size_t size() const;
 
+    /// The addresses whose balance a client set through the rpcUrl with a cheat code
+    /// (anvil_setBalance, anvil_addBalance), for the simulation report.
+    std::vector<std::string> balance_touched(const std::string& rpc_url) const;
+
     /// The forkId behind an rpcUrl secret, for logs that must not hold the secret.
     std::optional<std::string> fork_id_of(std::string_view secret) const;
 

@@ -56,6 +56,11 @@ struct ForkInfo {
     ForkState state = ForkState::kProvisioning;
     std::uint64_t cu = 0;
     std::optional<std::string> error;
+    /// Anvils started for this fork (a second after one that never became ready); null for a
+    /// pool lease, whose forks the pool starts.
+    std::optional<std::uint32_t> start_attempts;
+    /// While a pool lease is awaited, the place among the pool's waiters (1 first); else null.
+    std::optional<std::uint32_t> queue_position;
 };
 
 struct RunError {
@@ -105,6 +110,10 @@ struct Run {
     std::vector<ForkInfo> forks;
     std::optional<RunError> error;
     std::optional<Cancellation> cancellation;
+    /// The simulation report's net balance effect per chain ({"<chainId>": {"<address>":
+    /// {beforeWei, afterWei, deltaWei}}}) and its totals per chain; filled as forks are released.
+    boost::json::object changes;
+    boost::json::object change_totals;
 
     /// Set once the run has been `running` (it may be `waiting` again since, on a wait node):
     /// what `waitUntil=running` waits for. Not part of the wire object.

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/balance_changes.hpp"
 #include "controller/quotas.hpp"
 #include "controller/run.hpp"
 #include "controller/run_record.hpp"
@@ -37,7 +38,21 @@ class RunChains {
 
     /// Tears down every fork of the run in parallel, each bounded by the teardown timeout.
     /// Never throws; a fork that could not be released is reported and handed to a reaper.
-    virtual boost::asio::awaitable<std::vector<ForkTeardown>> release() = 0;
+    /// With `collect_changes`, each fork's net balance effect is first recorded in the run's
+    /// `changes` (the simulation report).
+    virtual boost::asio::awaitable<std::vector<ForkTeardown>> release(bool collect_changes) = 0;
+
+    /// The simulation report's bookkeeping (no-ops where there is none): a transaction a node
+    /// sent and the balances it changed; a balance a setBalance node set.
+    virtual void note_transaction(std::uint64_t chain_id,
+                                  const std::string& tx_hash,
+                                  ChainPosition at,
+                                  const std::vector<BalanceChange>& changes) {
+        (void)chain_id, (void)tx_hash, (void)at, (void)changes;
+    }
+    virtual void note_balance_set(std::uint64_t chain_id, ChainPosition at, BalanceChange change) {
+        (void)chain_id, (void)at, (void)change;
+    }
 };
 
 /// What a run holds from its creation until it is done, besides its quota ticket (e.g. the

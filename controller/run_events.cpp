@@ -132,7 +132,7 @@ void RunEvents::observe(const Run& run) {
             nodes_.push_back(n.status);
         }
         for (const auto& f : run.forks) {
-            forks_.push_back(f.state);
+            forks_.push_back(ForkSeen{f.state, f.queue_position});
         }
         total_cu_ = total;
         run_event(nullptr);
@@ -160,21 +160,24 @@ void RunEvents::observe(const Run& run) {
     }
     for (std::size_t i = 0; i < run.forks.size(); ++i) {
         const auto& f = run.forks[i];
-        if (i < forks_.size() && forks_[i] == f.state) {
+        const ForkSeen seen{f.state, f.queue_position};
+        if (i < forks_.size() && forks_[i] == seen) {
             continue;
         }
         if (i < forks_.size()) {
-            forks_[i] = f.state;
+            forks_[i] = seen;
         } else {
-            forks_.push_back(f.state);
+            forks_.push_back(seen);
         }
-        json::object o{{"runId", run_id_},
-                       {"forkId", f.fork_id},
-                       {"chainId", f.chain_id},
-                       {"state", to_string(f.state)},
-                       {"rpcUrl", f.rpc_url.empty() ? json::value() : json::value(f.rpc_url)},
-                       {"error", f.error ? json::value(*f.error) : json::value()},
-                       {"at", at()}};
+        json::object o{
+            {"runId", run_id_},
+            {"forkId", f.fork_id},
+            {"chainId", f.chain_id},
+            {"state", to_string(f.state)},
+            {"rpcUrl", f.rpc_url.empty() ? json::value() : json::value(f.rpc_url)},
+            {"error", f.error ? json::value(*f.error) : json::value()},
+            {"queuePosition", f.queue_position ? json::value(*f.queue_position) : json::value()},
+            {"at", at()}};
         publish("fork", json::serialize(o), false);
     }
     total_cu_ = total;
@@ -196,7 +199,7 @@ void RunEvents::observe(const Run& run) {
             publish("end", json::serialize(o), true);
             stream_.end();
             std::vector<NodeStatus>().swap(nodes_);  // nothing changes again
-            std::vector<ForkState>().swap(forks_);
+            std::vector<ForkSeen>().swap(forks_);
         }
         return;
     }

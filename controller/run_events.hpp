@@ -92,7 +92,13 @@ class RunEvents : public std::enable_shared_from_this<RunEvents> {
     bool started_ = false;
     RunStatus status_ = RunStatus::kWaiting;
     std::vector<NodeStatus> nodes_;
-    std::vector<ForkState> forks_;
+    // What a fork event last said of each fork: its state and its place in a pool's queue.
+    struct ForkSeen {
+        ForkState state = ForkState::kProvisioning;
+        std::optional<std::uint32_t> queue_position;
+        bool operator==(const ForkSeen&) const = default;
+    };
+    std::vector<ForkSeen> forks_;
     std::uint64_t total_cu_ = 0;                     // the latest seen
     std::uint64_t sent_cu_ = 0;                      // the latest sent (in `cu` or `run`)
     std::chrono::steady_clock::time_point cu_at_{};  // when the last `cu` went out

@@ -205,6 +205,7 @@ asio::awaitable<void> RunExecution::run_node(std::size_t i) {
                 output = std::move(*r);
             } else {
                 error = r.error();
+                output = std::move(env.failed_output);
             }
         } catch (const boost::system::system_error& e) {
             if (e.code() == asio::error::operation_aborted && phase_ != Phase::kFinishing) {
@@ -221,6 +222,17 @@ asio::awaitable<void> RunExecution::run_node(std::size_t i) {
         }
     }
     inflight_props_bytes_ -= props_bytes;
+    if (status == NodeStatus::kFailure && !output.is_null()) {
+        // A failed node's output (a reverted transaction's report) is kept only when it fits.
+        const std::size_t size = json_size(output, limits_.node_output_bytes);
+        if (size > limits_.node_output_bytes || size > run_room()) {
+            output = nullptr;
+        } else {
+            stored_bytes_ += size;
+        }
+    } else if (status != NodeStatus::kSuccess) {
+        output = nullptr;
+    }
     if (status == NodeStatus::kSuccess) {
         // The output is kept in the run and sent with every read of it.
         const std::size_t size = json_size(output, limits_.node_output_bytes);
@@ -259,7 +271,8 @@ void RunExecution::on_node_done(std::size_t i,
         auto& n = r.nodes[i];
         n.status = status;
         n.finished_at = now;
-        n.output = status == NodeStatus::kSuccess ? output : json::value();
+        n.output = status == NodeStatus::kSuccess || status == NodeStatus::kFailure ? output
+                                                                                    : json::value();
         n.error = error;
     });
     if (status == NodeStatus::kSuccess) {
@@ -338,7 +351,10 @@ asio::awaitable<void> RunExecution::finalize() {
     }
     std::vector<ForkTeardown> teardowns;
     if (chains_) {
-        teardowns = co_await chains_->release();
+        // A cancel tears down at once; otherwise the report reads each fork first.
+        const bool report = outcome != RunStatus::kCancelled && is_simulation_ && transfers_ &&
+                            transfers_->simulation_report;
+        teardowns = co_await chains_->release(report);
     }
     const auto now = Clock::now();
     const NodeStatus never_ran =

@@ -13,6 +13,8 @@
 #include <optional>
 
 #include "controller/nonce_book.hpp"
+#include "controller/revert_reason.hpp"
+#include "controller/tx_report.hpp"
 #include "forks/eth/address.hpp"
 #include "forks/eth/eip1559.hpp"
 #include "forks/eth/hex.hpp"
@@ -254,10 +256,18 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
                      {"from", from},
                      {"requestedValueWei", requested->to_decimal()},
                      {"sentValueWei", sent.to_decimal()}};
+    std::optional<json::object> reason;
+    if (env.is_simulation && settings.simulation_report) {
+        reason = co_await report_transaction(env, chain, tx_hash, receipt, out);
+    }
     if (field("status") != "0x1") {
-        co_return ErrorInfo{
-            "transaction_reverted",
-            "transaction " + tx_hash + " reverted; receipt: " + json::serialize(receipt)};
+        std::string message = "transaction " + tx_hash + " reverted";
+        if (reason) {
+            message += ": " + describe_revert(*reason);
+        }
+        env.failed_output = std::move(out);
+        co_return ErrorInfo{"transaction_reverted",
+                            message + "; receipt: " + json::serialize(receipt)};
     }
     co_return out;
 }

@@ -17,6 +17,9 @@ struct TransferSettings {
     eth::Uint256 dust_wei{1000};
     eth::Uint256 max_tip_wei{1'000'000'000};  // 1 gwei
     std::chrono::milliseconds receipt_timeout{120000};
+    /// The simulation report (trace, state diff, balance changes, revert reason of each
+    /// transaction; executionState.changes); config `simulationReport`.
+    bool simulation_report = true;
 };
 
 /// Runs a transfer (`data` absent) or a sendTransaction node.

@@ -17,6 +17,9 @@ namespace {
 // Warm forks of a pool made for a chain the configuration does not list.
 constexpr std::size_t kUnconfiguredPoolSize = 2;
 
+// Anvils a fork may take to come up: one that is not ready in time is replaced once.
+constexpr std::uint32_t kForkStartAttempts = 2;
+
 }  // namespace
 
 ForkManager::ForkManager(asio::any_io_executor ex, ForksConfig config, CuTable cu)
@@ -103,21 +106,45 @@ std::shared_ptr<ForkPool> ForkManager::pool_for(std::uint64_t chain_id) {
     return pool;
 }
 
-asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::open_fork(
-    std::uint64_t chain_id,
-    MethodMeter meter) {
+asio::awaitable<boost::system::result<ForkHandle, std::string>>
+ForkManager::open_fork(std::uint64_t chain_id, MethodMeter meter, std::uint32_t* attempts) {
     const auto ex = co_await asio::this_coro::executor;
     // The caller's cancellation reaches start_fork through co_spawn.
-    co_return co_await asio::co_spawn(ex, start_fork(chain_id, std::move(meter)),
+    co_return co_await asio::co_spawn(ex, start_fork(chain_id, std::move(meter), attempts),
                                       asio::use_awaitable);
 }
 
-asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::start_fork(
-    std::uint64_t chain_id,
-    MethodMeter meter) {
+asio::awaitable<boost::system::result<ForkHandle, std::string>>
+ForkManager::start_fork(std::uint64_t chain_id, MethodMeter meter, std::uint32_t* attempts) {
     // A cancel ends the wait for the fork's answer but must not stop us from stopping it: that
     // is awaited here (reaped without blocking the thread), not left to a destructor.
     co_await asio::this_coro::throw_if_cancelled(false);
+    const auto cancellation = co_await asio::this_coro::cancellation_state;
+    std::string first_error;
+    for (std::uint32_t attempt = 1;; ++attempt) {
+        if (attempts) {
+            *attempts = attempt;
+        }
+        bool retry = false;
+        auto h = co_await start_once(chain_id, meter, retry);
+        if (h) {
+            h->start_attempts = attempt;
+            co_return h;
+        }
+        if (!retry || attempt == kForkStartAttempts ||
+            cancellation.cancelled() != asio::cancellation_type::none) {
+            if (attempt > 1) {
+                co_return h.error() + " (attempt " + std::to_string(attempt) + " of " +
+                    std::to_string(kForkStartAttempts) + "; the first: " + first_error + ")";
+            }
+            co_return h.error();
+        }
+        first_error = h.error();
+    }
+}
+
+asio::awaitable<boost::system::result<ForkHandle, std::string>>
+ForkManager::start_once(std::uint64_t chain_id, const MethodMeter& meter, bool& retry) {
     const auto cancellation = co_await asio::this_coro::cancellation_state;
     const std::string label = "chain " + std::to_string(chain_id);
     AnvilOptions o;
@@ -128,6 +155,10 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::sta
     o.spawn_limiter = spawn_limiter_;
     auto spawned = co_await AnvilProcess::spawn(o);
     if (!spawned) {
+        // A missing binary or a cancel will not go better a second time.
+        const auto code = spawned.error().code;
+        retry = code == AnvilErrc::kExitedEarly || code == AnvilErrc::kStartTimeout ||
+                code == AnvilErrc::kBadOutput;
         co_return label + ": the fork did not start: " + spawned.error().message;
     }
     ForkHandle h;
@@ -145,14 +176,14 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::sta
     if (!ready) {
         auto why = ready.error().message;
         co_await h.process->stop(std::chrono::milliseconds(500));
+        retry = ready.error().code != RpcErrc::kAborted;
         co_return label + ": the fork did not answer: " + why;
     }
     co_return h;
 }
 
-asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::lease_fork(
-    std::uint64_t chain_id,
-    MethodMeter meter) {
+asio::awaitable<boost::system::result<ForkHandle, std::string>>
+ForkManager::lease_fork(std::uint64_t chain_id, MethodMeter meter, QueueWatch queue) {
     auto hold = hold_pools({chain_id});
     if (!hold) {
         co_return "chain " + std::to_string(chain_id) + ": " + hold.error().message;
@@ -161,7 +192,7 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::lea
     if (!pool) {
         co_return "chain " + std::to_string(chain_id) + " has no warm pool (poolSize is 0)";
     }
-    auto lease = co_await pool->acquire(config_.lease_timeout, meter);
+    auto lease = co_await pool->acquire(config_.lease_timeout, meter, std::move(queue));
     if (!lease) {
         co_return lease.error();
     }

@@ -31,6 +31,8 @@ struct ForkHandle {
     std::shared_ptr<ForkPool> pool;
     PoolLease lease;
     PoolHold hold;  // an unconfigured chain's pool stays up while it is leased
+    /// Anvils started for a `fork` mode fork: 2 when the first did not become ready.
+    std::uint32_t start_attempts = 0;
 };
 
 struct ForkRelease {
@@ -50,14 +52,15 @@ class ForkManager {
     boost::asio::awaitable<boost::system::result<void, std::string>> start();
 
     /// A new anvil for `chain_id`, ready when eth_chainId answers (metered through `meter`).
-    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> open_fork(
-        std::uint64_t chain_id,
-        MethodMeter meter);
+    /// One that exits, times out or does not answer before it is ready is killed and started
+    /// again once (ForkHandle::start_attempts); `attempts`, when given, counts them even when
+    /// both fail.
+    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>>
+    open_fork(std::uint64_t chain_id, MethodMeter meter, std::uint32_t* attempts = nullptr);
 
     /// A lease on a warm fork of `chain_id` (waits up to the lease timeout).
-    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> lease_fork(
-        std::uint64_t chain_id,
-        MethodMeter meter);
+    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>>
+    lease_fork(std::uint64_t chain_id, MethodMeter meter, QueueWatch queue = {});
 
     /// Holds, for a `pool` run about to be created, the pools of those of `chains` that the
     /// configuration does not list (at most ForksConfig::max_unconfigured_chains such chains
@@ -89,9 +92,11 @@ class ForkManager {
 
   private:
     /// open_fork() in a coroutine of its own, which sees its cancellation as a value.
-    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> start_fork(
-        std::uint64_t chain_id,
-        MethodMeter meter);
+    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>>
+    start_fork(std::uint64_t chain_id, MethodMeter meter, std::uint32_t* attempts);
+    /// One attempt of start_fork(); `retry` is set when another attempt may succeed.
+    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>>
+    start_once(std::uint64_t chain_id, const MethodMeter& meter, bool& retry);
     std::shared_ptr<ForkPool> pool_for(std::uint64_t chain_id);
     ForkSpec spec_for(std::uint64_t chain_id) const;
 

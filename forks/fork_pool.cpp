@@ -53,10 +53,12 @@ void ForkPool::start() {
 }
 
 asio::awaitable<ForkPool::AcquireResult> ForkPool::acquire(std::chrono::milliseconds timeout,
-                                                           MethodMeter meter) {
+                                                           MethodMeter meter,
+                                                           QueueWatch queue) {
     auto self = shared_from_this();
-    auto result = co_await asio::co_spawn(strand_, acquire_on_strand(timeout, std::move(meter)),
-                                          asio::use_awaitable);
+    auto result = co_await asio::co_spawn(
+        strand_, acquire_on_strand(timeout, std::move(meter), std::move(queue)),
+        asio::use_awaitable);
     // A cancel that reached us after the lease was made (e.g. the losing side of `||`): nobody
     // has used the fork, so it goes back as it is.
     if (result && cancelled(co_await asio::this_coro::cancellation_state)) {
@@ -100,7 +102,8 @@ asio::awaitable<void> ForkPool::shutdown() {
 
 asio::awaitable<ForkPool::AcquireResult> ForkPool::acquire_on_strand(
     std::chrono::milliseconds timeout,
-    MethodMeter meter) {
+    MethodMeter meter,
+    QueueWatch queue) {
     co_await asio::this_coro::throw_if_cancelled(false);
     const auto cancel_state = co_await asio::this_coro::cancellation_state;
     const auto deadline = Clock::now() + timeout;
@@ -129,6 +132,7 @@ asio::awaitable<ForkPool::AcquireResult> ForkPool::acquire_on_strand(
             update_counts();
         } else {
             auto waiter = std::make_shared<Waiter>(strand_, deadline);
+            waiter->queue = queue;
             waiters_.push_back(waiter);
             update_counts();
             co_await waiter->timer.async_wait(kUseTuple);
@@ -137,6 +141,7 @@ asio::awaitable<ForkPool::AcquireResult> ForkPool::acquire_on_strand(
                 waiters_.erase(it);
                 update_counts();
             }
+            waiter->tell(0);
             if (!waiter->fork) {
                 if (shutting_down_) {
                     co_return shut_down_message();
@@ -346,6 +351,7 @@ void ForkPool::make_idle(std::shared_ptr<Fork> fork) {
     if (!waiters_.empty()) {
         auto waiter = std::move(waiters_.front());
         waiters_.pop_front();
+        waiter->tell(0);
         fork->leased = true;
         leased_.emplace(fork->serial, fork);
         waiter->fork = std::move(fork);
@@ -363,6 +369,9 @@ void ForkPool::update_counts() {
     }
     idle_count_.store(idle_.size());
     waiting_count_.store(waiters_.size());
+    for (std::size_t i = 0; i < waiters_.size(); ++i) {
+        waiters_[i]->tell(i + 1);  // each waiter's place, when it moved
+    }
     live_count_.store(live);
 }
 

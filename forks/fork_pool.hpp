@@ -52,6 +52,11 @@ struct ForkPoolOptions {
 /// safe to call from the pool's thread.
 using MethodMeter = std::function<void(std::string_view method)>;
 
+/// Called with an acquire's place among the pool's waiters (1 first) whenever it changes, and
+/// with 0 once it waits no more (served, timed out or cancelled). Runs on the pool's strand, like
+/// a MethodMeter.
+using QueueWatch = std::function<void(std::size_t position)>;
+
 /// A warm fork lent out until release().
 struct PoolLease {
     std::string url;                ///< "http://127.0.0.1:PORT" of the fork.
@@ -105,7 +110,8 @@ class ForkPool : public std::enable_shared_from_this<ForkPool> {
     /// the pool size and the last spawn error if any. Cancelling the awaiting coroutine
     /// (terminal cancellation) ends the wait; a fork already taken goes back to the pool.
     boost::asio::awaitable<AcquireResult> acquire(std::chrono::milliseconds timeout,
-                                                  MethodMeter meter);
+                                                  MethodMeter meter,
+                                                  QueueWatch queue = {});
 
     /// Reverts the fork to the lease's snapshot (evm_revert, metered, bounded by call_timeout),
     /// sets back the next block's base fee and drops pending transactions, then reads the fork's
@@ -138,7 +144,8 @@ class ForkPool : public std::enable_shared_from_this<ForkPool> {
     struct Waiter;
 
     boost::asio::awaitable<AcquireResult> acquire_on_strand(std::chrono::milliseconds timeout,
-                                                            MethodMeter meter);
+                                                            MethodMeter meter,
+                                                            QueueWatch queue);
     boost::asio::awaitable<PoolRelease> release_on_strand(PoolLease lease,
                                                           MethodMeter meter,
                                                           bool reusable);

@@ -57,6 +57,15 @@ struct ForkPool::Waiter {
 
     boost::asio::steady_timer timer;  ///< Expires at the deadline; cancelled when served.
     std::shared_ptr<Fork> fork;       ///< Set when served.
+    QueueWatch queue;                 ///< Told the waiter's place as it changes.
+    std::size_t position = 0;         ///< The place it was last told; 0 once out of the queue.
+
+    void tell(std::size_t at) {
+        if (queue && at != position) {
+            position = at;
+            queue(at);
+        }
+    }
 };
 
 }  // namespace forkrun::forks

@@ -68,11 +68,17 @@ json::object execution_state(const Run& r, Sp sp) {
     }
     json::object forks(sp);
     for (const auto& f : r.forks) {
-        forks.emplace(f.fork_id, json::object({{"chainId", f.chain_id},
-                                               {"state", to_string(f.state)},
-                                               {"cu", f.cu},
-                                               {"error", opt_string(f.error, sp)}},
-                                              sp));
+        forks.emplace(
+            f.fork_id,
+            json::object({{"chainId", f.chain_id},
+                          {"state", to_string(f.state)},
+                          {"cu", f.cu},
+                          {"error", opt_string(f.error, sp)},
+                          {"queuePosition",
+                           f.queue_position ? json::value(*f.queue_position, sp) : json::value(sp)},
+                          {"startAttempts", f.start_attempts ? json::value(*f.start_attempts, sp)
+                                                             : json::value(sp)}},
+                         sp));
     }
     json::value error(sp);
     if (r.error) {
@@ -86,11 +92,13 @@ json::object execution_state(const Run& r, Sp sp) {
         cancellation = cancellation_value(*r.cancellation, sp);
     }
     json::object state(sp);
-    state.reserve(4);
+    state.reserve(6);
     state.emplace("nodes", std::move(nodes));
     state.emplace("forks", std::move(forks));
     state.emplace("error", std::move(error));
     state.emplace("cancellation", std::move(cancellation));
+    state.emplace("changes", json::value(r.changes, sp));
+    state.emplace("changeTotals", json::value(r.change_totals, sp));
     return state;
 }
 
