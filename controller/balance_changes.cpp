@@ -86,6 +86,27 @@ const json::object* find(const std::map<std::string, const json::object*>& side,
     return it == side.end() ? nullptr : it->second;
 }
 
+// Every account on either side of a prestate diff, in address order, with its state before and
+// after. In diff mode an account left out of `post` (while `post` is there) was deleted; a field
+// left out of an account that is there did not change.
+template <class F>
+void each_account(const json::value& diff, F&& visit) {
+    const auto* d = diff.if_object();
+    const auto pre = accounts(d, "pre");
+    const auto post = accounts(d, "post");
+    const bool has_post = object_at(d, "post") != nullptr;
+    std::set<std::string> addresses;
+    for (const auto* side : {&pre, &post}) {
+        for (const auto& kv : *side) {
+            addresses.insert(kv.first);
+        }
+    }
+    for (const auto& address : addresses) {
+        const auto* after = find(post, address);
+        visit(address, find(pre, address), after, has_post && !after);
+    }
+}
+
 }  // namespace
 
 std::string lower_address(std::string_view address) {
@@ -124,22 +145,8 @@ std::string SignedWei::to_decimal() const {
 
 json::object present_state_diff(const json::value& diff) {
     json::object out;
-    const auto* d = diff.if_object();
-    const auto pre = accounts(d, "pre");
-    const auto post = accounts(d, "post");
-    const bool has_post = object_at(d, "post") != nullptr;
-    std::set<std::string> addresses;
-    for (const auto* side : {&pre, &post}) {
-        for (const auto& kv : *side) {
-            addresses.insert(kv.first);
-        }
-    }
-    for (const auto& address : addresses) {
-        const auto* b = find(pre, address);
-        const auto* a = find(post, address);
-        // In diff mode an account left out of `post` was deleted; a field left out of an
-        // account that is there did not change.
-        const bool deleted = has_post && !a;
+    each_account(diff, [&](const std::string& address, const json::object* b, const json::object* a,
+                           bool deleted) {
         json::object account;
         auto scalar = [&](std::string_view key, json::value zero) {
             json::value bv = field(b, key, zero);
@@ -158,35 +165,22 @@ json::object present_state_diff(const json::value& diff) {
         if (!account.empty()) {
             out.emplace(address, std::move(account));
         }
-    }
+    });
     return out;
 }
 
 std::vector<BalanceChange> balance_changes(const json::value& diff) {
     std::vector<BalanceChange> out;
-    const auto* d = diff.if_object();
-    const auto pre = accounts(d, "pre");
-    const auto post = accounts(d, "post");
-    std::set<std::string> addresses;
-    for (const auto* side : {&pre, &post}) {
-        for (const auto& kv : *side) {
-            addresses.insert(kv.first);
-        }
-    }
-    for (const auto& address : addresses) {
-        const auto* b = find(pre, address);
-        const auto* a = find(post, address);
+    each_account(diff, [&](const std::string& address, const json::object* b, const json::object* a,
+                           bool deleted) {
         const Uint256 before = quantity(b, "balance");
-        Uint256 after = before;
-        if (a && a->contains("balance")) {
-            after = quantity(a, "balance");
-        } else if (!a) {
-            after = Uint256();  // deleted
-        }
+        const Uint256 after = a && a->contains("balance") ? quantity(a, "balance")
+                              : deleted                   ? Uint256()
+                                                          : before;
         if (before != after) {
             out.push_back({address, before, after});
         }
-    }
+    });
     return out;
 }
 

@@ -2,6 +2,8 @@
 // share, so that a call costs and counts the same whichever way it comes.
 #include "controller/gateway_target.hpp"
 
+#include "controller/balance_changes.hpp"
+
 #include "forks/rpc_policy.hpp"
 
 namespace forkrun::controller::detail {
@@ -88,7 +90,8 @@ std::string splice(std::string_view fork_answer, const Answers& ours) {
 namespace {
 
 // A client's cheat code that sets a balance: the report reads that address at the end. A
-// handful per fork is plenty; a client that sets thousands gets the first ones.
+// handful per fork is plenty; a client that sets thousands of addresses gets the first ones
+// (repeats of one address take one place).
 constexpr std::size_t kMaxBalanceTouched = 1000;
 
 void note_balance_cheat(GatewayTarget& t, const forks::JsonRpcCall& c) {
@@ -103,7 +106,7 @@ void note_balance_cheat(GatewayTarget& t, const forks::JsonRpcCall& c) {
     }
     std::lock_guard lock(t.mu);
     if (t.balance_touched.size() < kMaxBalanceTouched) {
-        t.balance_touched.emplace_back((*arr)[0].get_string());
+        t.balance_touched.insert(lower_address((*arr)[0].get_string()));
     }
 }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,8 +48,8 @@ struct GatewayTarget {
     /// Each WebSocket's `on_release`, by registration number.
     std::map<std::uint64_t, std::function<void(std::chrono::milliseconds)>> closers;
     std::uint64_t next_closer = 0;
-    /// Addresses a client's balance cheat codes set: the simulation report reads them at the end.
-    std::vector<std::string> balance_touched;
+    /// Addresses (lowercase) a client's balance cheat codes set: the report reads them at the end.
+    std::set<std::string> balance_touched;
 
     /// Nothing is under way any more (`mu` held).
     bool settled() const { return in_flight == 0 && sockets == 0; }

@@ -169,7 +169,7 @@ std::vector<std::string> RpcGateway::balance_touched(const std::string& rpc_url)
         return {};
     }
     std::lock_guard lock(t->mu);
-    return t->balance_touched;
+    return {t->balance_touched.begin(), t->balance_touched.end()};
 }
 
 std::shared_ptr<RpcGateway::Target> RpcGateway::lookup(std::string_view secret) const {

@@ -44,7 +44,7 @@ install_anvil() {
         cmp -s "$stamp" "$FORKRUN_ROOT/tools/package-lock.json"; then
         return
     fi
-    log "installing the pinned anvil (npm ci in tools/)"
+    log "installing the pinned npm tools: anvil and the test clients (npm ci in tools/)"
     (cd "$FORKRUN_ROOT/tools" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     cp "$FORKRUN_ROOT/tools/package-lock.json" "$stamp"
 }

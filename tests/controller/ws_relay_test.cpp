@@ -191,6 +191,29 @@ TEST_F(WsRelayTest, ASocketThatLetsGoWithCallsInFlightMakesTheForkUnreusable) {
     EXPECT_FALSE(drain(100ms).drained);
 }
 
+TEST_F(WsRelayTest, BalanceCheatsAreNotedOncePerAddressForTheReport) {
+    // A client that repeats one address hundreds of times, in any case, takes one place: it
+    // neither crowds out a later address nor costs the report a read per repeat.
+    auto relay = attach();
+    const std::string a = "0x00000000000000000000000000000000000000aA";
+    const std::string b = "0x00000000000000000000000000000000000000bb";
+    json::array batch;
+    for (int i = 0; i < 900; ++i) {  // a batch holds at most 1000
+        const std::string address = i % 2 ? a : "0x00000000000000000000000000000000000000AA";
+        batch.push_back(json::value{{"jsonrpc", "2.0"},
+                                    {"id", i},
+                                    {"method", "anvil_setBalance"},
+                                    {"params", json::array{address.c_str(), "0x1"}}});
+    }
+    batch.push_back(json::value{{"jsonrpc", "2.0"},
+                                {"id", 900},
+                                {"method", "hardhat_setBalance"},
+                                {"params", json::array{b.c_str(), "0x1"}}});
+    relay->from_client(json::serialize(batch));
+    EXPECT_EQ(gw_.balance_touched(url_),
+              (std::vector<std::string>{"0x00000000000000000000000000000000000000aa", b}));
+}
+
 TEST_F(WsRelayTest, AnOpenSocketThatNeverClosesTimesTheDrainOut) {
     auto relay = attach();
     EXPECT_FALSE(drain(50ms).drained);
