@@ -31,6 +31,8 @@ struct Config {
     std::string public_url;
     controller::Signers signers;
     eth::Uint256 dust_wei{1000};
+    /// The simulation report of transaction nodes and forks (config key simulationReport).
+    bool simulation_report = true;
     std::string blocks_dir;
     std::size_t retain_runs = controller::RunStore::kDefaultRetain;
     controller::Limits limits;

@@ -30,6 +30,13 @@ void read_server_keys(const boost::json::object& obj,
                       const std::string& path,
                       Config& o,
                       std::vector<std::string>& problems) {
+    if (const auto* r = obj.if_contains("simulationReport")) {
+        if (!r->is_bool()) {
+            problems.push_back("simulationReport must be true or false");
+        } else {
+            o.simulation_report = r->get_bool();
+        }
+    }
     if (const auto* u = obj.if_contains("publicBaseUrl"); u && u->is_string()) {
         o.public_url = std::string(u->get_string());
     }

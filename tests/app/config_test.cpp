@@ -69,6 +69,7 @@ TEST_F(ConfigTest, DefaultsWithoutAnything) {
     EXPECT_FALSE(r.config->tokens_file);
     EXPECT_GE(r.config->threads, 1u);
     EXPECT_TRUE(r.config->server.access_log);
+    EXPECT_TRUE(r.config->simulation_report);
     EXPECT_EQ(r.config->retain_runs, 100000u);
     EXPECT_NE(r.config->forks.anvil_path.find("tools/node_modules"), std::string::npos);
     EXPECT_EQ(r.err, "");
@@ -215,11 +216,13 @@ TEST_F(ConfigTest, ConfigFileProblemsAreListedAllAtOnce) {
 }
 
 TEST_F(ConfigTest, ConfigFilePathsAndSwitches) {
-    const auto path = write_config(R"({"blocksDir": "blocks", "dustWei": "12"})");
+    const auto path =
+        write_config(R"({"blocksDir": "blocks", "dustWei": "12", "simulationReport": false})");
     const auto r = parse_serve({"--config", path, "--no-access-log", "--tokens", "t.json"});
     ASSERT_TRUE(r.config) << r.err;
     EXPECT_EQ(r.config->blocks_dir, (dir_ / "blocks").string());  // next to the file
     EXPECT_EQ(r.config->dust_wei, eth::Uint256(12));
+    EXPECT_FALSE(r.config->simulation_report);
     EXPECT_FALSE(r.config->server.access_log);
     EXPECT_EQ(r.config->tokens_file, "t.json");
 }
