@@ -112,6 +112,17 @@ std::optional<std::string> apply_limit_flag(std::string_view flag,
     return std::nullopt;
 }
 
+std::string limit_flag_help(std::string_view flag) {
+    for (const auto& s : kSettings) {
+        if (s.flag == flag) {
+            Limits defaults;
+            return std::string(s.help) + " (default " + std::to_string(s.field(defaults)) +
+                   "; config key " + std::string(s.key) + ")";
+        }
+    }
+    return {};
+}
+
 std::string limits_usage() {
     constexpr std::size_t kIndent = 26;
     constexpr std::size_t kWidth = 100;
@@ -124,9 +135,7 @@ std::string limits_usage() {
         }
         line.resize(kIndent, ' ');
         // The help, then its config key, wrapped at word boundaries.
-        Limits defaults;
-        std::string words = std::string(s.help) + " (default " + std::to_string(s.field(defaults)) +
-                            "; config key " + std::string(s.key) + ")";
+        const std::string words = limit_flag_help(s.flag);
         std::size_t at = 0;
         while (at < words.size()) {
             std::size_t end = words.find(' ', at);

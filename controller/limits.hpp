@@ -64,6 +64,10 @@ std::optional<std::string> apply_limit_flag(std::string_view flag,
                                             std::string_view value,
                                             Limits& out);
 
+/// What a limit flag (without its dashes) bounds, with its default and config key, as `--help`
+/// says it; empty when `flag` is not a limit's.
+std::string limit_flag_help(std::string_view flag);
+
 /// The `--help` lines of the limit flags.
 std::string limits_usage();
 

@@ -4,9 +4,12 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -102,12 +105,35 @@ HeaderProblem header_problem(const RequestHead& head) {
     return {};
 }
 
+// The requests being answered, and the timers of wait_idle() callers, each woken (made to expire
+// at once, on its own executor) when the count falls to zero. Shared with every answer under
+// way, so one that outlives the server (a context destroyed after it) touches nothing freed.
+struct InFlight {
+    std::atomic<std::size_t> count{0};
+    // Spares the last request the lock while nobody waits.
+    std::atomic<bool> watched{false};
+    std::mutex mu;
+    std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+
+    void done() {
+        if (count.fetch_sub(1) != 1 || !watched.load()) {
+            return;
+        }
+        std::lock_guard lock(mu);
+        for (auto& t : waiters) {
+            asio::post(t->get_executor(),
+                       [t] { t->expires_at(asio::steady_timer::time_point::min()); });
+        }
+        waiters.clear();
+    }
+};
+
 }  // namespace
 
 struct Server::Impl {
     Api& api;
     ServerConfig config;
-    std::atomic<std::size_t>& in_flight;
+    std::shared_ptr<InFlight> in_flight = std::make_shared<InFlight>();
     AdmissionState admission;
     Cors cors;
     // One per io_context. An accepted connection lives on its acceptor's context, which one
@@ -127,11 +153,8 @@ struct Server::Impl {
     std::unordered_set<std::shared_ptr<LiveStream>> streams;
     bool streams_stopped = false;
 
-    Impl(const std::vector<asio::io_context*>& contexts,
-         Api& a,
-         ServerConfig c,
-         std::atomic<std::size_t>& f)
-        : api(a), config(std::move(c)), in_flight(f), cors(config.cors_origins) {
+    Impl(const std::vector<asio::io_context*>& contexts, Api& a, ServerConfig c)
+        : api(a), config(std::move(c)), cors(config.cors_origins) {
         if (config.max_connections == 0) {
             config.max_connections = default_max_connections();
         }
@@ -432,10 +455,10 @@ struct Server::Impl {
     asio::awaitable<bool> answer(beast::tcp_stream& stream,
                                  const bhttp::request<bhttp::string_body>& req) {
         const auto started = std::chrono::steady_clock::now();
-        in_flight.fetch_add(1);
+        in_flight->count.fetch_add(1);
         struct Done {
-            std::atomic<std::size_t>& n;
-            ~Done() { n.fetch_sub(1); }
+            std::shared_ptr<InFlight> f;
+            ~Done() { f->done(); }
         } done{in_flight};
 
         const auto method = req.method_string();
@@ -481,7 +504,7 @@ struct Server::Impl {
 };
 
 Server::Server(std::vector<asio::io_context*> contexts, Api& api, ServerConfig config)
-    : impl_(std::make_unique<Impl>(contexts, api, std::move(config), in_flight_)) {
+    : impl_(std::make_unique<Impl>(contexts, api, std::move(config))) {
     if (contexts.empty()) {
         throw std::invalid_argument("http::Server needs at least one io_context");
     }
@@ -525,6 +548,36 @@ std::size_t Server::max_connections() const {
 
 void Server::stop_streams() {
     impl_->stop_streams();
+}
+
+std::size_t Server::in_flight() const {
+    return impl_->in_flight->count.load();
+}
+
+asio::awaitable<bool> Server::wait_idle(std::chrono::steady_clock::time_point deadline) {
+    const auto f = impl_->in_flight;
+    f->watched = true;
+    auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+    // A request may start after a wakeup (on a connection kept alive): then wait again.
+    while (f->count.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+        timer->expires_at(deadline);
+        {
+            std::lock_guard lock(f->mu);
+            f->waiters.push_back(timer);
+        }
+        // Registered before this look: the last request either finds the timer, or finished
+        // before it was registered and the count reads zero here.
+        if (f->count.load() == 0) {
+            break;
+        }
+        boost::system::error_code ec;
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    {
+        std::lock_guard lock(f->mu);
+        std::erase(f->waiters, timer);
+    }
+    co_return f->count.load() == 0;
 }
 
 void Server::stop_accepting() {

@@ -1,7 +1,7 @@
 // The HTTP/1.1 server: Beast sessions as coroutines, limits and timeouts, graceful stop.
 #pragma once
 
-#include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
@@ -60,12 +60,16 @@ class Server {
     void stop_streams();
 
     /// Requests being answered right now.
-    std::size_t in_flight() const { return in_flight_.load(); }
+    std::size_t in_flight() const;
+
+    /// Completes once no request is being answered, told so by the last one to finish (nothing
+    /// polls), or at `deadline`; true when none is. The caller's executor must be one thread's
+    /// (or a strand).
+    boost::asio::awaitable<bool> wait_idle(std::chrono::steady_clock::time_point deadline);
 
   private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
-    std::atomic<std::size_t> in_flight_{0};
 };
 
 }  // namespace forkrun::http

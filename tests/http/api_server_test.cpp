@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
 #include <regex>
 #include <string>
 #include <vector>
@@ -71,6 +72,24 @@ TEST_F(ApiServerTest, SigintExitsCleanly) {
     const ExitStatus status = server->stop(SIGINT, 10s);
     EXPECT_TRUE(status.clean()) << status.describe() << "\n" << server->stderr_text();
     EXPECT_LT(status.elapsed, 5s);
+}
+
+TEST_F(ApiServerTest, SigtermAnswersTheRequestsInFlightBeforeExiting) {
+    auto server = start();
+    Api api(server->base_url());
+    const std::string id = str_at(api.create_ok(wait_run(unique_workflow_id("drain"), 30)), "id");
+    ASSERT_FALSE(id.empty());
+    auto poll = std::async(std::launch::async, [&] {
+        return api.get("/v1/runs/" + id + "?waitUntil=terminal&timeoutMs=30000");
+    });
+    ASSERT_EQ(poll.wait_for(500ms), std::future_status::timeout) << "the long poll is waiting";
+
+    const ExitStatus status = server->stop(SIGTERM, 10s);
+    EXPECT_TRUE(status.clean()) << status.describe() << "\n" << server->stderr_text();
+    EXPECT_LT(status.elapsed, 5s) << "the drain waits for answers, not for a timeout";
+    const HttpResponse r = poll.get();
+    ASSERT_EQ(r.status, 200) << r.transport_error << r.body;
+    EXPECT_EQ(str_at(data_of(r), "status"), "cancelled") << r.body;
 }
 
 TEST_F(ApiServerTest, SilentClientsDoNotStopOthersBeingServed) {
