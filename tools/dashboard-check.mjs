@@ -162,8 +162,9 @@ async function main() {
     const quick = await createRun(
       base,
       runBody('wf_dash_quick', {
-        root: { type: 'manual', children: ['w'] },
+        root: { type: 'manual', children: ['w', 'b'] },
         w: { type: 'wait', children: ['a'], props: { seconds: 6 } },
+        b: { type: 'assert', children: ['a'], props: { value: '2', gte: '1' } },
         a: { type: 'assert', props: { value: '1', equals: '1' } },
       }),
     );
@@ -218,7 +219,8 @@ async function main() {
         'wf_dash_cancel',
         {
           root: { type: 'manual', children: ['w'] },
-          w: { type: 'wait', props: { seconds: 300 } },
+          w: { type: 'wait', children: ['a'], props: { seconds: 300 } },
+          a: { type: 'assert', props: { value: '1', equals: '1' } },
         },
         { isSimulation: true, simulationMode: 'fork', chains: [31337] },
       ),
@@ -238,14 +240,15 @@ async function main() {
       WAIT,
     );
     await page.waitForSelector('#graph g[data-node="w"][data-status="cancelled"]', WAIT);
+    await page.waitForSelector('#graph g[data-node="a"][data-status="cancelled"]', WAIT);
     await page.waitForSelector('#cancel[hidden]', WAIT);
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    console.log(`screenshot: ${SCREENSHOT}`);
 
-    step('screenshot of the first run');
+    step('back to the first run');
     await page.evaluate((id) => (location.hash = `#/runs/${id}`), quick.id);
     await page.waitForSelector('#run-status[data-status="success"]', WAIT);
     await page.waitForSelector('#node-a pre', WAIT);
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
-    console.log(`screenshot: ${SCREENSHOT}`);
 
     step('phone width');
     // Phone width: nothing wider than the screen but the scrolling boxes.

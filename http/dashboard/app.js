@@ -531,7 +531,7 @@ function renderRun(run, ui) {
                       f.ok === undefined ? badge(f.state) : f.ok ? 'torn down' : `failed: ${f.error}`,
                     ),
                     h('td', {}, f.method || '—'),
-                    h('td', { class: 'num' }, f.ms ?? '—'),
+                    h('td', { class: 'num' }, typeof f.ms === 'number' ? f.ms.toFixed(1) : '—'),
                   ),
                 ),
               ),
