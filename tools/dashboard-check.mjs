@@ -152,6 +152,7 @@ async function main() {
       () => document.getElementById('stream-state').textContent === 'updates: live',
       WAIT,
     );
+    await page.waitForSelector('#runs[data-loaded="true"]', WAIT);
     check(
       (await page.evaluate(() => sessionStorage.getItem('forkrun.token'))) === TOKEN,
       'the token is not in sessionStorage',
@@ -257,6 +258,9 @@ async function main() {
       () => document.documentElement.scrollWidth <= window.innerWidth,
       WAIT,
     );
+    const phoneShot = SCREENSHOT.replace(/\.png$/, '') + '-phone.png';
+    await page.screenshot({ path: phoneShot, fullPage: true });
+    console.log(`screenshot: ${phoneShot}`);
 
     // Report only: the time to draw a 200-node graph.
     const m = await page.evaluate(() => window.forkrunDashboard.measureGraph(200));

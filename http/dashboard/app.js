@@ -194,6 +194,7 @@ function renderRuns() {
 async function runsView(signal) {
   show('runs-view');
   runs.clear();
+  delete $('runs').dataset.loaded;
   renderRuns();
   const state = (t) => ($('stream-state').textContent = `updates: ${t}`);
   state('connecting');
@@ -220,6 +221,7 @@ async function runsView(signal) {
         const { data } = await api('/v1/runs?limit=200', { signal });
         for (const r of data.runs) runs.set(r.id, Object.assign(runs.get(r.id) || {}, r));
         renderRuns();
+        $('runs').dataset.loaded = 'true';
       } catch (e) {
         if (!signal.aborted) state(`error: ${e.message}`);
       }
