@@ -1,10 +1,14 @@
-# cmake -DIN=<file> -DOUT=<file.cpp> -DFUNCTION=<name> -DHEADER=<include> -P embed-text.cmake
+# cmake -DIN=<file> -DOUT=<file.cpp> -DFUNCTION=<name> -DHEADER=<include> [-DJSON=OFF]
+#       -P embed-text.cmake
 # Writes OUT, a C++ file defining `std::string_view forkrun::http::FUNCTION()` that returns the
-# text of IN (a JSON file, checked to be JSON first), as a raw string literal.
+# text of IN as a raw string literal. IN is checked to be JSON first, unless -DJSON=OFF (the
+# dashboard's HTML, JavaScript and CSS).
 file(READ "${IN}" text)
-string(JSON kind ERROR_VARIABLE json_error TYPE "${text}")
-if(json_error)
-    message(FATAL_ERROR "${IN} is not valid JSON: ${json_error}")
+if(NOT DEFINED JSON OR JSON)
+    string(JSON kind ERROR_VARIABLE json_error TYPE "${text}")
+    if(json_error)
+        message(FATAL_ERROR "${IN} is not valid JSON: ${json_error}")
+    endif()
 endif()
 set(delimiter "embedded")
 string(FIND "${text}" ")${delimiter}\"" clash)

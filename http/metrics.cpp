@@ -29,7 +29,8 @@ void HttpMetrics::render(std::string& out) const {
 
 std::string_view route_label(std::string_view path) {
     if (path == "/v1/runs" || path == "/healthz" || path == "/metrics" || path == "/v1/events" ||
-        path == "/openapi.json" || path == "/") {
+        path == "/openapi.json" || path == "/" || path == "/assets/app.js" ||
+        path == "/assets/app.css") {
         return path;
     }
     if (path.starts_with(controller::RpcGateway::kPathPrefix)) {

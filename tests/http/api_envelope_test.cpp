@@ -81,8 +81,8 @@ TEST_F(ApiEnvelopeTest, InvalidRequestIdIsReplacedByAFreshUniqueOne) {
 }
 
 TEST_F(ApiEnvelopeTest, UnknownRouteIs404) {
-    for (const std::string target :
-         {"/", "/v1", "/v1/run", "/v2/runs", "/v1/runs/abc/def/ghi", "/healthz/x"}) {
+    for (const std::string target : {"/index.html", "/assets/nope.js", "/v1", "/v1/run", "/v2/runs",
+                                     "/v1/runs/abc/def/ghi", "/healthz/x"}) {
         HttpResponse r = api().get(target);
         EXPECT_EQ(r.status, 404) << target << ": " << r.body;
         expect_no_internals(r);
@@ -91,6 +91,29 @@ TEST_F(ApiEnvelopeTest, UnknownRouteIs404) {
     ASSERT_FALSE(run.empty());
     HttpResponse r = api().get("/v1/runs/" + str_at(run, "id") + "/nope");
     EXPECT_EQ(r.status, 404) << r.body;
+}
+
+// The dashboard's files need no token, and each says what it is and where it may connect.
+TEST_F(ApiEnvelopeTest, DashboardIsServedWithoutAToken) {
+    const std::vector<std::pair<std::string, std::string>> files{
+        {"/", "text/html; charset=utf-8"},
+        {"/assets/app.js", "text/javascript; charset=utf-8"},
+        {"/assets/app.css", "text/css; charset=utf-8"}};
+    for (const auto& [target, type] : files) {
+        // Not an envelope: send() is told not to check for one.
+        HttpResponse r = api().send(make_request("GET", target), false);
+        EXPECT_EQ(r.status, 200) << target;
+        EXPECT_EQ(r.header("Content-Type"), type) << target;
+        EXPECT_NE(r.header("Content-Security-Policy").find("connect-src 'self'"), std::string::npos)
+            << target;
+        EXPECT_EQ(r.header("Cache-Control"), "no-cache") << target;
+        EXPECT_FALSE(r.body.empty()) << target;
+    }
+    EXPECT_NE(api().send(make_request("GET", "/"), false).body.find("/assets/app.js"),
+              std::string::npos);
+    HttpResponse post = api().post_json("/", json::object{}, std::nullopt);
+    EXPECT_EQ(post.status, 405);
+    EXPECT_EQ(post.header("Allow"), "GET");
 }
 
 TEST_F(ApiEnvelopeTest, WrongMethodIs405WithAllow) {
