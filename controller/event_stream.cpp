@@ -17,6 +17,19 @@ Subscription::Subscription(asio::any_io_executor ex,
       filter_(std::move(filter)),
       timer_(std::make_shared<asio::steady_timer>(ex_)) {}
 
+std::string sse_frame(const controller::Event& e) {
+    std::string out;
+    out.reserve(e.data.size() + e.type.size() + 40);
+    out.append("id: ");
+    out.append(std::to_string(e.id));
+    out.append("\nevent: ");
+    out.append(e.type);
+    out.append("\ndata: ");
+    out.append(e.data);
+    out.append("\n\n");
+    return out;
+}
+
 void Subscription::wake_locked() {
     if (!waiting_) {
         return;
@@ -106,6 +119,7 @@ EventStream::EventStream(std::size_t keep, std::size_t byte_cap)
 std::uint64_t EventStream::publish(Event e) {
     std::lock_guard lock(mu_);
     e.id = next_id_++;
+    e.frame = sse_frame(e);
     auto ptr = std::make_shared<const Event>(std::move(e));
     history_.push_back(ptr);
     if (history_.size() > keep_) {

@@ -24,12 +24,18 @@ struct Event {
     /// What the organization stream filters on; not sent.
     std::string workflow_id;
     bool is_simulation = false;
+    /// Its Server-Sent Events text (sse_frame), made once when it is published and shared by
+    /// every subscriber; empty in an event made again from a stream's packed history.
+    std::string frame;
 
     /// What the event counts for against a subscriber's byte cap.
     std::size_t bytes() const { return data.size() + type.size() + 32; }
 };
 
 using EventPtr = std::shared_ptr<const Event>;
+
+/// `id: n`, `event: type`, `data: json` and a blank line: the event as a stream sends it.
+std::string sse_frame(const Event& e);
 
 /// What a subscriber got from one pull.
 struct Pulled {

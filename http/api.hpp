@@ -59,6 +59,9 @@ struct ApiOptions {
     std::chrono::milliseconds max_long_poll{60000};
     /// An event stream with nothing to send for this long sends a `: ping` comment.
     std::chrono::milliseconds event_ping{10000};
+    /// An organization stream writes to a subscriber at most once per this interval; what
+    /// comes sooner goes out together (decision 65). A run's stream writes every event at once.
+    std::chrono::milliseconds org_event_pace{10};
     std::string version = FORKRUN_VERSION;
     /// What /metrics reports of the controller; null: only the HTTP and gateway counts.
     const controller::ControllerMetrics* controller_metrics = nullptr;
