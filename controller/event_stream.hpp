@@ -103,8 +103,8 @@ class EventStream {
     std::uint64_t publish(Event e);
 
     /// Publishes nothing more; subscribers' streams end once drained. The history is packed
-    /// into one buffer (type and data only: a stored finished run's events cost about their
-    /// JSON), and made into events again for a subscriber that replays it.
+    /// into one deflated buffer (type and data only: a stored finished run's events cost a
+    /// fraction of their JSON), and made into events again for a subscriber that replays it.
     void end();
 
     /// A subscriber that first gets the held events after `from.after`. When some of them are no
@@ -125,20 +125,17 @@ class EventStream {
   private:
     std::uint64_t oldest_locked() const;
     std::size_t held_locked() const;
-    EventPtr held_at_locked(std::size_t i) const;  // the i-th held event, oldest first
-
-    // An ended stream's events: `packed_` holds each one's type then data, from `begin`.
-    struct PackedEvent {
-        std::uint32_t begin = 0;
-        std::uint32_t type_size = 0;
-    };
+    std::vector<EventPtr> unpack_locked() const;  // an ended stream's events, oldest first
 
     const std::size_t keep_;
     const std::size_t byte_cap_;
     mutable std::mutex mu_;
-    std::deque<EventPtr> history_;
+    // A live stream's events; null once ended (an empty deque still holds a block).
+    std::unique_ptr<std::deque<EventPtr>> history_ = std::make_unique<std::deque<EventPtr>>();
+    // An ended stream's events, deflated (EventStream::end), and how many and how long.
     std::string packed_;
-    std::vector<PackedEvent> packed_index_;
+    std::uint32_t packed_count_ = 0;
+    std::uint32_t packed_size_ = 0;
     std::uint64_t next_id_ = 1;
     bool ended_ = false;
     std::vector<std::weak_ptr<Subscription>> subscribers_;
