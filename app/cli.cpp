@@ -314,7 +314,8 @@ int create(const Context& ctx, const po::variables_map& vm, const std::vector<st
     std::vector<std::string> headers;
     const auto key = opt(vm, "idempotency-key");
     if (key) {
-        headers.push_back("Idempotency-Key: " + *key);
+        // "Name;" sends an empty value (a 400 from the server); "Name:" would send none.
+        headers.push_back(key->empty() ? "Idempotency-Key;" : "Idempotency-Key: " + *key);
     }
     const auto r = ctx.client.send("POST", "/v1/runs", json::serialize(*body), headers,
                                    std::chrono::milliseconds(60000));
