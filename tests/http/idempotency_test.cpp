@@ -104,7 +104,7 @@ TEST_F(IdempotencyTest, KeysBelongToOneOrganization) {
 
 TEST_F(IdempotencyTest, BadKeysAre400WithTheBodysProblemsToo) {
     const auto wf = unique_workflow_id("idem");
-    for (const std::string key :
+    for (const std::string& key :
          {std::string(), std::string(256, 'k'), std::string("caf\xc3\xa9")}) {
         auto r = create_with_key(quick_run(wf), key);
         EXPECT_EQ(r.status, 400) << r.body;
