@@ -256,6 +256,8 @@ TEST_F(CliTest, BadTokenAndBadRequestsExitTwoWithTheServersMessage) {
 }
 
 TEST_F(CliTest, GetAndListPrintTextOrTheApisJson) {
+    // An older run, so that a page of one has a next page.
+    api().create_ok(quick_run(unique_workflow_id("cli")));
     const auto wf = unique_workflow_id("cli");
     auto created = runs({"create", write("quick.json", quick_run(wf)), "--json", "--wait"});
     ASSERT_EQ(created.status.code, 0) << created.err;
