@@ -34,21 +34,28 @@ void MemoryIdempotencyKeys::wake(std::vector<Waiter>& waiters) {
     waiters.clear();
 }
 
-void MemoryIdempotencyKeys::erase_locked(std::uint64_t ticket) {
+MemoryIdempotencyKeys::Entry* MemoryIdempotencyKeys::entry_locked(std::uint64_t ticket) {
     const auto o = org_of_ticket_.find(ticket);
-    if (o == org_of_ticket_.end()) {
-        return;
+    const auto org = o == org_of_ticket_.end() ? orgs_.end() : orgs_.find(o->second);
+    if (org == orgs_.end()) {
+        return nullptr;
     }
-    auto& org = orgs_[o->second];
-    if (auto e = org.by_ticket.find(ticket); e != org.by_ticket.end()) {
-        wake(e->second.waiters);
-        org.by_key.erase(e->second.key);
-        org.by_ticket.erase(e);
+    const auto e = org->second.by_ticket.find(ticket);
+    return e == org->second.by_ticket.end() ? nullptr : &e->second;
+}
+
+void MemoryIdempotencyKeys::erase_locked(std::uint64_t ticket) {
+    if (Entry* e = entry_locked(ticket)) {
+        wake(e->waiters);
+        const std::string org_id = e->organization_id;
+        auto& org = orgs_.at(org_id);
+        org.by_key.erase(e->key);
+        org.by_ticket.erase(ticket);
+        if (org.by_ticket.empty()) {
+            orgs_.erase(org_id);
+        }
     }
-    if (org.by_ticket.empty()) {
-        orgs_.erase(o->second);
-    }
-    org_of_ticket_.erase(o);
+    org_of_ticket_.erase(ticket);
 }
 
 void MemoryIdempotencyKeys::trim_locked(Org& org) {
@@ -146,19 +153,12 @@ asio::awaitable<IdempotencyClaim> MemoryIdempotencyKeys::claim(std::string organ
 
 void MemoryIdempotencyKeys::complete(std::uint64_t ticket, std::string run_id, unsigned status) {
     std::lock_guard lock(mu_);
-    const auto o = org_of_ticket_.find(ticket);
-    if (o == org_of_ticket_.end()) {
-        return;
+    if (Entry* e = entry_locked(ticket)) {
+        e->done = true;
+        e->run_id = std::move(run_id);
+        e->status = status;
+        wake(e->waiters);
     }
-    auto& org = orgs_[o->second];
-    auto e = org.by_ticket.find(ticket);
-    if (e == org.by_ticket.end()) {
-        return;
-    }
-    e->second.done = true;
-    e->second.run_id = std::move(run_id);
-    e->second.status = status;
-    wake(e->second.waiters);
 }
 
 void MemoryIdempotencyKeys::release(std::uint64_t ticket) {

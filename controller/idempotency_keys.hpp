@@ -102,6 +102,8 @@ class MemoryIdempotencyKeys final : public IdempotencyKeys {
                                                      const Waiter* waiter);
     // Drops expired keys of `org`, then the oldest completed ones past the cap.
     void trim_locked(Org& org);
+    // The entry a claim made, or null once it is gone; holds `mu_`.
+    Entry* entry_locked(std::uint64_t ticket);
     // Removes the entry and wakes whoever waits for it; holds `mu_`.
     void erase_locked(std::uint64_t ticket);
     static void wake(std::vector<Waiter>& waiters);
