@@ -162,5 +162,30 @@ TEST_F(IdempotencyTest, ConcurrentRepeatsCreateOneRun) {
     EXPECT_EQ(api().cancel(*ids.begin()).status, 200);
 }
 
+TEST(IdempotencyRetention, AKeyWhoseRunWasDroppedIs409AndCreatesNothing) {
+    ServerOptions opts;
+    opts.extra_args = {"--retain-runs", "1"};
+    ServerProcess server(opts);
+    Api api(server.base_url());
+    const auto wf = unique_workflow_id("idem");
+    const std::string key = random_hex(16);
+    auto keyed = [&] {
+        HttpRequest request = make_request("POST", "/v1/runs", json::serialize(quick_run(wf)));
+        request.headers = {{"Content-Type", "application/json"},
+                           {"Authorization", std::string("Bearer ") + kTokenARw},
+                           {"Idempotency-Key", key}};
+        return api.send(std::move(request));
+    };
+    auto first = keyed();
+    ASSERT_EQ(first.status, 201) << first.body;
+    api.wait_terminal(str_at(data_of(first), "id"));
+    // A later run: retention keeps it and drops the finished keyed one.
+    api.wait_terminal(str_at(api.create_ok(quick_run(unique_workflow_id("idem"))), "id"));
+    auto again = keyed();
+    EXPECT_EQ(again.status, 409) << again.body;
+    EXPECT_NE(again.body.find("no longer stored"), std::string::npos) << again.body;
+    EXPECT_EQ(data_of(api.get("/v1/runs?workflowId=" + wf)).at("runs").as_array().size(), 0u);
+}
+
 }  // namespace
 }  // namespace forkrun::http::test
