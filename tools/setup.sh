@@ -11,7 +11,7 @@ APT_PACKAGES=(
     libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
     libcurl4-openssl-dev libsecp256k1-dev libcrypto++-dev zlib1g-dev
     libgtest-dev libgmock-dev libbenchmark-dev
-    nodejs npm python3 chromium
+    nodejs npm python3 chromium libxml2-utils
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }
