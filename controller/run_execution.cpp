@@ -383,6 +383,14 @@ asio::awaitable<void> RunExecution::finalize() {
             teardowns = co_await chains_->release(report);
         }
     }
+    if (kept) {
+        // Before the end is visible: whoever sees the run failed can release it, and finds its
+        // place among the active runs already given back.
+        phase_ = Phase::kKept;
+        if (on_kept_) {
+            on_kept_();
+        }
+    }
     const auto now = Clock::now();
     const NodeStatus never_ran =
         outcome == RunStatus::kCancelled ? NodeStatus::kCancelled : NodeStatus::kSkipped;
@@ -409,10 +417,6 @@ asio::awaitable<void> RunExecution::finalize() {
     }
     if (kept) {
         // Terminal, its totalCu final; the forks serve on until the deadline or a release.
-        phase_ = Phase::kKept;
-        if (on_kept_) {
-            on_kept_();
-        }
         if (!keep_ended_) {
             keep_timer_.expires_after(keep_forks_);
             boost::system::error_code ec;

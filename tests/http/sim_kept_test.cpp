@@ -1,6 +1,9 @@
 // keepForksOnFailure and POST /v1/runs/{id}/release against a real server and real anvil: a
 // failed run's forks serve on, their calls charged to inspectionCu only, until a release or
 // their deadline tears them down; they count as live forks; a successful run keeps nothing.
+#include <algorithm>
+#include <future>
+
 #include "http/api_fixture.hpp"
 #include "http/sim_helpers.hpp"
 
@@ -120,8 +123,9 @@ TEST(SimKept, APooledKeptForkIsRevertedAndPooledAgainAtItsDeadline) {
 }
 
 TEST(SimKept, KeptForksCountAsLiveForksButTheRunIsNoLongerActive) {
-    ServerProcess server(
-        {.extra_args = {"--max-live-forks-per-org", "1", "--max-active-runs-per-org", "1"}});
+    ServerOptions options;
+    options.extra_args = {"--max-live-forks-per-org", "1", "--max-active-runs-per-org", "1"};
+    ServerProcess server(options);
     Api api(server.base_url());
     const auto id = str_at(api.create_ok(failing_run("fork", 31337, 600)), "id");
     ASSERT_EQ(str_at(api.wait_terminal(id, 60s), "status"), "failure");
@@ -155,6 +159,19 @@ TEST(SimKept, ASuccessfulRunKeepsNothing) {
     const auto r = release(api, id);
     EXPECT_EQ(r.status, 409) << r.body;
     EXPECT_TRUE(contains_ci(message_of(r), "run is success and keeps no forks")) << r.body;
+}
+
+TEST(SimKept, OfTwoConcurrentReleasesOneTearsDownAndTheOtherIs409) {
+    ServerProcess server;
+    Api api(server.base_url());
+    const auto id = str_at(api.create_ok(failing_run("pool", 31337, 600)), "id");
+    ASSERT_EQ(str_at(api.wait_terminal(id, 60s), "status"), "failure");
+    auto first = std::async(std::launch::async, [&] { return release(api, id).status; });
+    auto second = std::async(std::launch::async, [&] { return release(api, id).status; });
+    std::vector<long> statuses{first.get(), second.get()};
+    std::sort(statuses.begin(), statuses.end());
+    EXPECT_EQ(statuses, (std::vector<long>{200, 409}));
+    EXPECT_EQ(str(only_fork(data_of(api.run(id))).at("state")), "released");
 }
 
 TEST(SimKept, ShutdownReleasesKeptForks) {
