@@ -17,6 +17,15 @@ function simBody(nodes) {
   };
 }
 
+// POST /v1/runs of a simulation of `nodes` (with `extra` request fields), expecting 201.
+function createSim(call, A, label, nodes, extra = {}) {
+  return call(
+    label,
+    { method: 'POST', path: '/v1/runs', headers: A, body: { ...simBody(nodes), ...extra } },
+    { expect: 201 },
+  );
+}
+
 // Polls GET until `done(run)`; the last run seen.
 async function pollRun(ctx, path, done, label, timeoutMs = 60000) {
   const deadline = Date.now() + timeoutMs;
@@ -188,21 +197,15 @@ export async function simulationScenario(ctx) {
 
 // A failed simulation that keeps its forks: they serve until released, then answer 410.
 async function keptForks(ctx, call, A) {
-  const created = await call(
+  const created = await createSim(
+    call,
+    A,
     'create a simulation that fails and keeps its fork',
     {
-      method: 'POST',
-      path: '/v1/runs',
-      headers: A,
-      body: {
-        ...simBody({
-          root: { type: 'manual', children: ['no'] },
-          no: { type: 'assert', props: { value: '1', equals: '2' } },
-        }),
-        keepForksOnFailure: 600,
-      },
+      root: { type: 'manual', children: ['no'] },
+      no: { type: 'assert', props: { value: '1', equals: '2' } },
     },
-    { expect: 201 },
+    { keepForksOnFailure: 600 },
   );
   const runPath = `/v1/runs/${created.json.data.id}`;
   const failed = await call(
@@ -248,26 +251,19 @@ async function keptForks(ctx, call, A) {
     { path: `${runPath}/events`, headers: A, timeoutMs: 10000 },
     { expect: 200 },
   );
-  const states = (events.events ?? []).filter((e) => e.event === 'fork').map((e) => JSON.parse(e.data).state);
+  const states = (events.events ?? [])
+    .filter((e) => e.event === 'fork')
+    .map((e) => JSON.parse(e.data).state);
   if (!states.includes('kept') || states.at(-1) !== 'released')
     ctx.problem(`the kept fork's events: ${JSON.stringify(states)}`);
 }
 
 // A fork killed under a run: the gateway answers 502 until the run is cancelled.
 async function unreachableFork(ctx, call, A) {
-  const created = await call(
-    'create a simulation whose fork dies',
-    {
-      method: 'POST',
-      path: '/v1/runs',
-      headers: A,
-      body: simBody({
-        root: { type: 'manual', children: ['w'] },
-        w: { type: 'wait', props: { seconds: 60 } },
-      }),
-    },
-    { expect: 201 },
-  );
+  const created = await createSim(call, A, 'create a simulation whose fork dies', {
+    root: { type: 'manual', children: ['w'] },
+    w: { type: 'wait', props: { seconds: 60 } },
+  });
   const runPath = `/v1/runs/${created.json.data.id}`;
   const run = await pollRun(
     ctx,
