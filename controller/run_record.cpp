@@ -3,6 +3,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
+
 namespace forkrun::controller {
 
 RunRecord::RunRecord(Run run, std::uint64_t seq, std::uint64_t org_seq)
@@ -35,6 +37,13 @@ bool RunRecord::update(const std::function<void(Run&)>& f) {
     }
     notify(to_notify);
     return true;
+}
+
+bool RunRecord::in_progress() const {
+    std::lock_guard lock(mu_);
+    return !is_terminal(run_.status) ||
+           std::any_of(run_.forks.begin(), run_.forks.end(),
+                       [](const ForkInfo& f) { return f.state == ForkState::kKept; });
 }
 
 void RunRecord::charge_fork(const std::string& fork_id, std::uint64_t cost) {

@@ -56,6 +56,9 @@ class RunRecord {
         return run_.status;
     }
 
+    /// Not terminal, or terminal with forks still kept (keepForksOnFailure): the store keeps it.
+    bool in_progress() const;
+
     /// Changes a non-terminal run. Returns false, changing nothing, once the run is terminal.
     /// `f` may change the status to waiting or running only; use finish() for terminal states.
     bool update(const std::function<void(Run&)>& f);
