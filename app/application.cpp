@@ -111,11 +111,16 @@ void print_banner(const std::string& base,
                   const std::optional<std::string>& dev_token) {
     std::printf("forkrun %s listening on %s\n", FORKRUN_VERSION, base.c_str());
     for (const auto& [id, chain] : forks.chains) {
-        std::printf("chain %llu: %s, pool of %zu\n", static_cast<unsigned long long>(id),
+        std::string pinned;  // ", pinned pools: 19000000 (2)"
+        for (const auto& [block, size] : chain.pinned_pools) {
+            pinned += (pinned.empty() ? ", pinned pools: " : ", ") + std::to_string(block) + " (" +
+                      std::to_string(size) + ")";
+        }
+        std::printf("chain %llu: %s, pool of %zu%s\n", static_cast<unsigned long long>(id),
                     chain.upstream_rpc_url
                         ? ("forks " + url_origin(*chain.upstream_rpc_url)).c_str()
                         : "fresh local chain",
-                    chain.pool_size);
+                    chain.pool_size, pinned.c_str());
     }
     if (dev_token) {
         std::printf("dev token (organization org_dev, scopes runs:read runs:write): %s\n",

@@ -149,7 +149,7 @@ const std::vector<Flag>& flags() {
             {"idle-timeout-ms", "N", "close kept-alive connections idle for N ms (default 30000)",
              millis([](Config & c) -> auto& { return c.server.idle_timeout; })},
             {"config", "FILE",
-             "JSON config: chains (upstreamRpcUrl, poolSize), anvilPath, cuTable, "
+             "JSON config: chains (upstreamRpcUrl, poolSize, pinnedPools), anvilPath, cuTable, "
              "teardownTimeoutMs, leaseTimeoutMs, rpcTimeoutMs, forkSpawnLimit, publicBaseUrl, "
              "devnet",
              nullptr},

@@ -144,8 +144,19 @@ boost::system::result<std::shared_ptr<RunRecord>, CreateRefusal> Controller::cre
             }
             std::lock_guard lock(active_mu_);
             active_.erase(record->id());
+            kept_.erase(record->id());
         },
-        std::move(slot));
+        std::move(slot),
+        [this, record, held] {
+            // Terminal, no longer an active run; its kept forks still count as live forks.
+            held->ticket.release_run();
+            std::lock_guard lock(active_mu_);
+            auto it = active_.find(record->id());
+            if (it != active_.end()) {
+                kept_.emplace(record->id(), std::move(it->second));
+                active_.erase(it);
+            }
+        });
     return record;
 }
 
@@ -168,6 +179,26 @@ std::shared_ptr<RunExecution> Controller::execution(std::string_view run_id) con
     std::lock_guard lock(active_mu_);
     auto it = active_.find(std::string(run_id));
     return it == active_.end() ? nullptr : it->second;
+}
+
+asio::awaitable<ReleaseResult> Controller::release(const Principal& who, std::string run_id) {
+    auto record = find(who, run_id);
+    if (!record) {
+        co_return ReleaseResult{ReleaseOutcome::kNotFound, nullptr};
+    }
+    std::shared_ptr<RunExecution> exec;
+    {
+        std::lock_guard lock(active_mu_);
+        auto it = kept_.find(run_id);
+        exec = it == kept_.end() ? nullptr : it->second;
+    }
+    if (!exec) {
+        co_return ReleaseResult{ReleaseOutcome::kNotKept, record};
+    }
+    const bool released =
+        co_await asio::co_spawn(exec->strand(), exec->release_kept(), asio::use_awaitable);
+    co_return ReleaseResult{released ? ReleaseOutcome::kReleased : ReleaseOutcome::kNotKept,
+                            record};
 }
 
 std::shared_ptr<EventStream> Controller::organization_events(const Principal& who) {
@@ -208,10 +239,14 @@ asio::awaitable<void> Controller::shutdown() {
         for (auto& [id, e] : active_) {
             all.push_back(e);
         }
+        for (auto& [id, e] : kept_) {
+            all.push_back(e);
+        }
     }
     if (all.empty()) {
         co_return;
     }
+    // A kept run's cancel loses to its failure and tears its kept forks down.
     using Op = decltype(asio::co_spawn(all[0]->strand(), all[0]->cancel("", std::nullopt),
                                        asio::deferred));
     std::vector<Op> ops;

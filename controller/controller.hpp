@@ -87,6 +87,13 @@ struct CancelResult {
     std::shared_ptr<RunRecord> record;
 };
 
+enum class ReleaseOutcome { kReleased, kNotKept, kNotFound };
+
+struct ReleaseResult {
+    ReleaseOutcome outcome;
+    std::shared_ptr<RunRecord> record;
+};
+
 class Controller {
   public:
     /// Runs execute on `exec` (their own strands); nothing here blocks the caller's thread.
@@ -126,8 +133,12 @@ class Controller {
                                                 std::string run_id,
                                                 std::optional<std::string> reason);
 
-    /// Refuses new runs, cancels every run that is not terminal (reason `shutdown`) and waits
-    /// for them all.
+    /// Tears down the kept forks of a failed run now (keepForksOnFailure), answering once they
+    /// are gone; kNotKept when the run keeps none (or another release is tearing them down).
+    boost::asio::awaitable<ReleaseResult> release(const Principal& who, std::string run_id);
+
+    /// Refuses new runs, cancels every run that is not terminal (reason `shutdown`), releases
+    /// every kept fork and waits for them all.
     boost::asio::awaitable<void> shutdown();
 
     /// The stream of `run` and `end` events of the caller's organization.
@@ -151,6 +162,8 @@ class Controller {
     MemoryIdempotencyKeys own_keys_;  // when the configuration names no table
     mutable std::mutex active_mu_;
     std::unordered_map<std::string, std::shared_ptr<RunExecution>> active_;
+    // Failed runs whose forks are kept: terminal, not active, until the forks are released.
+    std::unordered_map<std::string, std::shared_ptr<RunExecution>> kept_;
 };
 
 }  // namespace forkrun::controller

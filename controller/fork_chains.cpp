@@ -35,6 +35,7 @@ ForkChains::ForkChains(forks::ForkManager& forks,
       report_(report) {
     record_->read([&](const Run& r) {
         chains_ = r.chains;
+        pins_ = r.fork_block_numbers;
         simulation_ = r.is_simulation;
         pool_ = r.simulation_mode == SimulationMode::kPool;
     });
@@ -49,6 +50,9 @@ asio::awaitable<std::optional<RunError>> ForkChains::provision() {
         Slot s;
         s.chain_id = chain;
         s.fork_id = "fork_" + random_token(12);
+        if (auto pin = pins_.find(chain); pin != pins_.end()) {
+            s.block = pin->second;
+        }
         slots_.push_back(std::move(s));
     }
     record_->update([&](Run& r) {
@@ -56,6 +60,7 @@ asio::awaitable<std::optional<RunError>> ForkChains::provision() {
             ForkInfo f;
             f.fork_id = s.fork_id;
             f.chain_id = s.chain_id;
+            f.fork_block_number = s.block;
             r.forks.push_back(std::move(f));
         }
     });
@@ -161,9 +166,9 @@ asio::awaitable<std::optional<RunError>> ForkChains::provision_one(std::size_t i
                 }
             });
         };
-        opened = co_await forks_.lease_fork(s.chain_id, meter, std::move(queue));
+        opened = co_await forks_.lease_fork(s.chain_id, meter, std::move(queue), s.block);
     } else {
-        opened = co_await forks_.open_fork(s.chain_id, meter, &attempts);
+        opened = co_await forks_.open_fork(s.chain_id, meter, &attempts, s.block);
     }
     if (!opened) {
         record_->update([&](Run& r) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,8 @@ class ForkChains : public RunChains {
 
     asio::awaitable<std::vector<ForkTeardown>> release(bool collect_changes) override;
 
+    asio::awaitable<bool> keep(bool collect_changes, Timestamp until) override;
+
     void note_transaction(std::uint64_t chain_id,
                           const std::string& tx_hash,
                           ChainPosition at,
@@ -57,6 +60,7 @@ class ForkChains : public RunChains {
         std::string rpc_url;
         std::shared_ptr<forks::ForkHandle> fork;
         bool tainted = false;  ///< An rpc node changed a node setting evm_revert does not undo.
+        std::optional<std::uint64_t> block;        ///< The pinned block (forkBlockNumbers), if any.
         std::optional<std::uint64_t> start_block;  ///< The head when the fork was handed out.
         ChainChanges changes;                      ///< The report's balance events.
     };
@@ -84,15 +88,7 @@ class ForkChains : public RunChains {
 
     forks::MethodMeter fork_meter(const std::string& fork_id) {
         return [rec = record_, fork_id, &cu = forks_.cu()](std::string_view method) {
-            const auto cost = cu.cost(method);
-            if (cost == 0) {
-                return;
-            }
-            rec->update([&](Run& r) {
-                if (auto* f = r.find_fork(fork_id)) {
-                    f->cu += cost;
-                }
-            });
+            rec->charge_fork(fork_id, cu.cost(method));
         };
     }
 
@@ -109,12 +105,15 @@ class ForkChains : public RunChains {
     };
 
     asio::awaitable<ForkTeardown> release_one(std::size_t i, bool collect);
+    /// The slots whose fork is up.
+    std::vector<std::size_t> up() const;
 
     forks::ForkManager& forks_;
     RpcGateway& gateway_;
     std::shared_ptr<RunRecord> record_;
     asio::any_io_executor strand_;
     std::vector<std::uint64_t> chains_;
+    std::map<std::uint64_t, std::uint64_t> pins_;  // forkBlockNumbers
     bool simulation_ = false;
     bool pool_ = false;
     std::vector<Slot> slots_;

@@ -14,17 +14,43 @@ namespace forkrun::controller::detail {
 
 using namespace boost::asio::experimental::awaitable_operators;
 
-asio::awaitable<std::vector<ForkTeardown>> ForkChains::release(bool collect_changes) {
-    std::vector<std::size_t> up;
+std::vector<std::size_t> ForkChains::up() const {
+    std::vector<std::size_t> out;
     for (std::size_t i = 0; i < slots_.size(); ++i) {
         if (slots_[i].fork) {
-            up.push_back(i);
+            out.push_back(i);
         }
     }
+    return out;
+}
+
+asio::awaitable<std::vector<ForkTeardown>> ForkChains::release(bool collect_changes) {
     const bool collect = collect_changes && report_;
     auto out = co_await all_in_parallel(
-        strand_, up, [this, collect](std::size_t i) { return release_one(i, collect); });
+        strand_, up(), [this, collect](std::size_t i) { return release_one(i, collect); });
     co_return out;
+}
+
+asio::awaitable<bool> ForkChains::keep(bool collect, Timestamp until) {
+    const auto kept = up();
+    if (kept.empty()) {
+        co_return false;
+    }
+    if (collect && report_) {
+        // The run's report is its own effect: read now, while only the run has used the forks.
+        for (auto i : kept) {
+            co_await collect_changes(slots_[i]);
+        }
+    }
+    record_->update([&](Run& r) {
+        for (auto i : kept) {
+            if (auto* f = r.find_fork(slots_[i].fork_id)) {
+                f->state = ForkState::kKept;
+                f->kept_until = until;
+            }
+        }
+    });
+    co_return true;
 }
 
 void ForkChains::note_transaction(std::uint64_t chain_id,
@@ -127,10 +153,12 @@ asio::awaitable<ForkTeardown> ForkChains::release_one(std::size_t i, bool collec
                     std::to_string(forks_.config().teardown_timeout.count()) +
                     " ms; handed to the background reaper";
     }
-    record_->update([&](Run& r) {
+    // A kept fork is released after its run ended.
+    record_->update_forks([&](Run& r) {
         if (auto* f = r.find_fork(s.fork_id)) {
             f->state = out.ok ? ForkState::kReleased : ForkState::kFailed;
             f->error = out.error;
+            f->kept_until.reset();
         }
     });
     if (metrics_) {

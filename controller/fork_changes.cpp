@@ -140,12 +140,7 @@ ForkCall metered_fork_call(forks::ForkManager& forks,
     return [&forks, record = std::move(record), fork_id = std::move(fork_id), url = std::move(url),
             chain_id, max_reply_bytes](std::string method, json::array params)
                -> asio::awaitable<boost::system::result<json::value, ErrorInfo>> {
-        const auto cost = forks.cu().cost(method);
-        record->update([&](Run& r) {
-            if (auto* f = r.find_fork(fork_id)) {
-                f->cu += cost;
-            }
-        });
+        record->charge_fork(fork_id, forks.cu().cost(method));
         // A named request: GCC 12 destroys brace-initialized temporaries in co_await twice.
         forks::RpcRequest req{url,
                               method,

@@ -11,15 +11,8 @@ namespace forkrun::controller::detail {
 namespace json = boost::json;
 
 void GatewayTarget::charge(std::uint64_t cost) const {
-    if (cost == 0) {
-        return;
-    }
     if (auto r = record.lock()) {
-        r->update([&](Run& run) {
-            if (auto* f = run.find_fork(fork_id)) {
-                f->cu += cost;
-            }
-        });
+        r->charge_fork(fork_id, cost);  // a kept fork's calls: its run's inspectionCu
     }
 }
 

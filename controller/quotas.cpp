@@ -17,7 +17,10 @@ QuotaRefusal refuse(std::string message, bool permanent = false) {
 }  // namespace
 
 Quotas::Ticket::Ticket(Ticket&& other) noexcept
-    : state_(std::move(other.state_)), org_(std::move(other.org_)), forks_(other.forks_) {
+    : state_(std::move(other.state_)),
+      org_(std::move(other.org_)),
+      forks_(other.forks_),
+      run_held_(other.run_held_) {
     other.state_.reset();
 }
 
@@ -27,6 +30,7 @@ Quotas::Ticket& Quotas::Ticket::operator=(Ticket&& other) noexcept {
         state_ = std::move(other.state_);
         org_ = std::move(other.org_);
         forks_ = other.forks_;
+        run_held_ = other.run_held_;
         other.state_.reset();
     }
     return *this;
@@ -36,24 +40,34 @@ Quotas::Ticket::~Ticket() {
     release();
 }
 
+void Quotas::Ticket::give_back(std::size_t runs, std::size_t forks) {
+    std::lock_guard lock(state_->mu);
+    auto it = state_->orgs.find(org_);
+    if (it != state_->orgs.end()) {
+        it->second.runs -= runs;
+        it->second.forks -= forks;
+        if (it->second.runs == 0 && it->second.forks == 0) {
+            state_->orgs.erase(it);  // the map holds only organizations with runs or forks
+        }
+    }
+    state_->total.runs -= runs;
+    state_->total.forks -= forks;
+}
+
 void Quotas::Ticket::release() {
     if (!state_) {
         return;
     }
-    {
-        std::lock_guard lock(state_->mu);
-        auto it = state_->orgs.find(org_);
-        if (it != state_->orgs.end()) {
-            it->second.runs -= 1;
-            it->second.forks -= forks_;
-            if (it->second.runs == 0) {
-                state_->orgs.erase(it);  // the map holds only organizations with runs
-            }
-        }
-        state_->total.runs -= 1;
-        state_->total.forks -= forks_;
-    }
+    give_back(run_held_ ? 1 : 0, forks_);
     state_.reset();
+}
+
+void Quotas::Ticket::release_run() {
+    if (!state_ || !run_held_) {
+        return;
+    }
+    give_back(1, 0);
+    run_held_ = false;
 }
 
 Quotas::Quotas(const Limits& limits) : limits_(limits), state_(std::make_shared<State>()) {}
@@ -105,6 +119,7 @@ boost::system::result<Quotas::Ticket, QuotaRefusal> Quotas::reserve(std::string_
     t.state_ = state_;
     t.org_ = std::string(org);
     t.forks_ = forks;
+    t.run_held_ = true;
     return t;
 }
 

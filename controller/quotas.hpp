@@ -56,11 +56,17 @@ class Quotas {
         /// Gives the place back now (idempotent).
         void release();
 
+        /// Gives back the active run only, keeping its live forks (a failed run whose forks are
+        /// kept); release() gives back the rest.
+        void release_run();
+
       private:
         friend class Quotas;
+        void give_back(std::size_t runs, std::size_t forks);
         std::shared_ptr<State> state_;
         std::string org_;
         std::size_t forks_ = 0;
+        bool run_held_ = false;
     };
 
     explicit Quotas(const Limits& limits);

@@ -49,6 +49,8 @@ std::string_view to_string(ForkState s) {
             return "released";
         case ForkState::kFailed:
             return "failed";
+        case ForkState::kKept:
+            return "kept";
     }
     return "unknown";
 }

@@ -5,6 +5,7 @@
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,7 +20,8 @@ using Timestamp = util::Timestamp;
 
 enum class RunStatus { kWaiting, kRunning, kSuccess, kFailure, kCancelled };
 enum class NodeStatus { kPending, kRunning, kWaiting, kSuccess, kFailure, kCancelled, kSkipped };
-enum class ForkState { kProvisioning, kReady, kReleased, kFailed };
+/// kKept: a failed run's fork left up for inspection (Run::keep_forks_on_failure).
+enum class ForkState { kProvisioning, kReady, kReleased, kFailed, kKept };
 enum class SimulationMode { kFork, kPool };
 
 std::string_view to_string(RunStatus s);
@@ -61,6 +63,10 @@ struct ForkInfo {
     std::optional<std::uint32_t> start_attempts;
     /// While a pool lease is awaited, the place among the pool's waiters (1 first); else null.
     std::optional<std::uint32_t> queue_position;
+    /// The block the fork was made at when the run pinned one (forkBlockNumbers); else null.
+    std::optional<std::uint64_t> fork_block_number;
+    /// While the fork is kept after a failure: when it is torn down at the latest.
+    std::optional<Timestamp> kept_until;
 };
 
 struct RunError {
@@ -104,6 +110,10 @@ struct Run {
     std::optional<std::string> source_run_id;
     std::string trigger_source = "api";
     std::string triggered_by;
+    /// forkBlockNumbers: the block each pinned chain is forked at.
+    std::map<std::uint64_t, std::uint64_t> fork_block_numbers;
+    /// keepForksOnFailure: seconds a failed simulation's forks stay up (0: not kept).
+    std::uint32_t keep_forks_on_failure = 0;
 
     // executionState
     std::vector<NodeState> nodes;  // in the graph's order, root first
@@ -114,6 +124,8 @@ struct Run {
     /// {beforeWei, afterWei, deltaWei}}}) and its totals per chain; filled as forks are released.
     boost::json::object changes;
     boost::json::object change_totals;
+    /// CU of the calls made through kept forks after the run ended (never part of totalCu).
+    std::uint64_t inspection_cu = 0;
 
     /// Set once the run has been `running` (it may be `waiting` again since, on a wait node):
     /// what `waitUntil=running` waits for. Not part of the wire object.

@@ -42,6 +42,15 @@ class RunChains {
     /// `changes` (the simulation report).
     virtual boost::asio::awaitable<std::vector<ForkTeardown>> release(bool collect_changes) = 0;
 
+    /// Keeps every fork that is up, for the inspection of a failed run: each reads `kept` until
+    /// `until` and its rpcUrl serves on (a call's CU goes to inspectionCu once the run is
+    /// terminal); with `collect_changes` the report's changes are read first. release() ends
+    /// it. False, keeping nothing, when no fork is up.
+    virtual boost::asio::awaitable<bool> keep(bool collect_changes, Timestamp until) {
+        (void)collect_changes, (void)until;
+        co_return false;
+    }
+
     /// The simulation report's bookkeeping (no-ops where there is none): a transaction a node
     /// sent and the balances it changed; a balance a setBalance node set.
     virtual void note_transaction(std::uint64_t chain_id,

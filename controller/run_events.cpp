@@ -7,6 +7,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+
 #include "util/timestamp.hpp"
 
 namespace forkrun::controller {
@@ -139,6 +141,11 @@ void RunEvents::observe(const Run& run) {
         return;
     }
     if (is_terminal(status_)) {
+        if (kept_) {
+            // A failed run's kept forks are released after it ended: their events, then `end`.
+            publish_forks(run, at);
+            end_unless_kept(run);
+        }
         return;
     }
     if (nodes_.size() < run.nodes.size()) {
@@ -158,6 +165,37 @@ void RunEvents::observe(const Run& run) {
                        {"at", at()}};
         publish("node", json::serialize(o), false);
     }
+    publish_forks(run, at);
+    total_cu_ = total;
+    if (run.status != status_) {
+        const auto previous = status_;
+        status_ = run.status;
+        if (is_terminal(run.status) && run.cancellation) {
+            const auto& fmt = bus_.formats().cancellation;
+            publish("cancellation", fmt ? fmt(*run.cancellation) : "null", false);
+        }
+        run_event(json::value(to_string(previous)));
+        if (is_terminal(run.status)) {
+            end_unless_kept(run);
+        }
+        return;
+    }
+    if (total == sent_cu_) {
+        return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - cu_at_ >= EventBus::kCuInterval) {
+        cu_at_ = now;
+        sent_cu_ = total;
+        json::object o{{"runId", run_id_}, {"totalCu", total}};
+        publish("cu", json::serialize(o), false);
+    } else if (!flush_armed_) {
+        flush_armed_ = true;
+        bus_.flush_later(weak_from_this());
+    }
+}
+
+void RunEvents::publish_forks(const Run& run, const std::function<const std::string&()>& at) {
     for (std::size_t i = 0; i < run.forks.size(); ++i) {
         const auto& f = run.forks[i];
         const ForkSeen seen{f.state, f.queue_position};
@@ -177,45 +215,29 @@ void RunEvents::observe(const Run& run) {
             {"rpcUrl", f.rpc_url.empty() ? json::value() : json::value(f.rpc_url)},
             {"error", f.error ? json::value(*f.error) : json::value()},
             {"queuePosition", f.queue_position ? json::value(*f.queue_position) : json::value()},
+            {"keptUntil",
+             f.kept_until ? json::value(util::format_timestamp(*f.kept_until)) : json::value()},
             {"at", at()}};
         publish("fork", json::serialize(o), false);
     }
-    total_cu_ = total;
-    if (run.status != status_) {
-        const auto previous = status_;
-        status_ = run.status;
-        if (is_terminal(run.status) && run.cancellation) {
-            const auto& fmt = bus_.formats().cancellation;
-            publish("cancellation", fmt ? fmt(*run.cancellation) : "null", false);
-        }
-        run_event(json::value(to_string(previous)));
-        if (is_terminal(run.status)) {
-            json::object o{{"runId", run_id_},
-                           {"status", to_string(run.status)},
-                           {"totalCu", total},
-                           {"finishedAt",
-                            run.finished_at ? json::value(util::format_timestamp(*run.finished_at))
-                                            : json::value()}};
-            publish("end", json::serialize(o), true);
-            stream_.end();
-            std::vector<NodeStatus>().swap(nodes_);  // nothing changes again
-            std::vector<ForkSeen>().swap(forks_);
-        }
+}
+
+void RunEvents::end_unless_kept(const Run& run) {
+    kept_ = std::any_of(run.forks.begin(), run.forks.end(),
+                        [](const ForkInfo& f) { return f.state == ForkState::kKept; });
+    if (kept_) {
         return;
     }
-    if (total == sent_cu_) {
-        return;
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (now - cu_at_ >= EventBus::kCuInterval) {
-        cu_at_ = now;
-        sent_cu_ = total;
-        json::object o{{"runId", run_id_}, {"totalCu", total}};
-        publish("cu", json::serialize(o), false);
-    } else if (!flush_armed_) {
-        flush_armed_ = true;
-        bus_.flush_later(weak_from_this());
-    }
+    json::object o{
+        {"runId", run_id_},
+        {"status", to_string(run.status)},
+        {"totalCu", run.total_cu()},
+        {"finishedAt",
+         run.finished_at ? json::value(util::format_timestamp(*run.finished_at)) : json::value()}};
+    publish("end", json::serialize(o), true);
+    stream_.end();
+    std::vector<NodeStatus>().swap(nodes_);  // nothing changes again
+    std::vector<ForkSeen>().swap(forks_);
 }
 
 void RunEvents::flush_cu() {

@@ -80,6 +80,10 @@ class RunEvents : public std::enable_shared_from_this<RunEvents> {
 
   private:
     void publish(std::string type, std::string data, bool to_org);
+    /// A `fork` event for each fork whose state or queue place changed.
+    void publish_forks(const Run& run, const std::function<const std::string&()>& at);
+    /// The `end` of a terminal run, once none of its forks is kept.
+    void end_unless_kept(const Run& run);
 
     EventBus& bus_;
     std::shared_ptr<EventStream> org_;
@@ -103,6 +107,7 @@ class RunEvents : public std::enable_shared_from_this<RunEvents> {
     std::uint64_t sent_cu_ = 0;                      // the latest sent (in `cu` or `run`)
     std::chrono::steady_clock::time_point cu_at_{};  // when the last `cu` went out
     bool flush_armed_ = false;
+    bool kept_ = false;  // terminal, with forks kept: `end` waits for their release
 };
 
 }  // namespace forkrun::controller

@@ -5,6 +5,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -33,7 +34,8 @@ RunExecution::RunExecution(asio::any_io_executor ex,
       graph_(std::move(graph)),
       limits_(limits),
       wake_(strand_),
-      done_(strand_) {
+      done_(strand_),
+      keep_timer_(strand_) {
     const std::size_t n = graph_.ids.size();
     types_.reserve(n);
     props_.reserve(n);
@@ -47,6 +49,7 @@ RunExecution::RunExecution(asio::any_io_executor ex,
         prop_values_ = r.prop_values;
         is_simulation_ = r.is_simulation;
         is_dust_test_ = r.is_dust_test;
+        keep_forks_ = std::chrono::seconds(r.keep_forks_on_failure);
         status_ = r.status;
         // What the run takes before any node has run: its request and a state per node.
         constexpr std::size_t kNodeStateBytes = 160;
@@ -67,8 +70,11 @@ RunExecution::RunExecution(asio::any_io_executor ex,
     signals_.resize(n);
 }
 
-void RunExecution::start(std::function<void()> on_done, StartSlot slot) {
+void RunExecution::start(std::function<void()> on_done,
+                         StartSlot slot,
+                         std::function<void()> on_kept) {
     on_done_ = std::move(on_done);
+    on_kept_ = std::move(on_kept);
     start_slot_ = std::move(slot);
     asio::co_spawn(strand_, drive(), asio::detached);
 }
@@ -329,6 +335,10 @@ asio::awaitable<bool> RunExecution::cancel(std::string requested_by,
                                            std::optional<std::string> reason) {
     auto self = shared_from_this();
     if (phase_ != Phase::kActive) {
+        // Lost to the run's own end: whatever forks it keeps go too (a shutdown, or a cancel
+        // that came as the run failed, must not wait out the keep).
+        keep_ended_ = true;
+        keep_timer_.cancel();
         co_await done_.wait();
         co_return false;
     }
@@ -341,6 +351,17 @@ asio::awaitable<bool> RunExecution::cancel(std::string requested_by,
     co_return true;
 }
 
+asio::awaitable<bool> RunExecution::release_kept() {
+    auto self = shared_from_this();
+    const bool mine = phase_ == Phase::kKept && !keep_ended_;
+    keep_ended_ = true;
+    keep_timer_.cancel();
+    if (phase_ == Phase::kKept || phase_ == Phase::kFinishing) {
+        co_await done_.wait();
+    }
+    co_return mine;
+}
+
 asio::awaitable<void> RunExecution::finalize() {
     RunStatus outcome = RunStatus::kSuccess;
     if (phase_ == Phase::kCancelling) {
@@ -350,11 +371,25 @@ asio::awaitable<void> RunExecution::finalize() {
         outcome = failure_ ? RunStatus::kFailure : RunStatus::kSuccess;
     }
     std::vector<ForkTeardown> teardowns;
+    bool kept = false;
     if (chains_) {
         // A cancel tears down at once; otherwise the report reads each fork first.
         const bool report = outcome != RunStatus::kCancelled && is_simulation_ && transfers_ &&
                             transfers_->simulation_report;
-        teardowns = co_await chains_->release(report);
+        if (outcome == RunStatus::kFailure && keep_forks_.count() > 0 && !keep_ended_) {
+            kept = co_await chains_->keep(report, Clock::now() + keep_forks_);
+        }
+        if (!kept) {
+            teardowns = co_await chains_->release(report);
+        }
+    }
+    if (kept) {
+        // Before the end is visible: whoever sees the run failed can release it, and finds its
+        // place among the active runs already given back.
+        phase_ = Phase::kKept;
+        if (on_kept_) {
+            on_kept_();
+        }
     }
     const auto now = Clock::now();
     const NodeStatus never_ran =
@@ -379,6 +414,15 @@ asio::awaitable<void> RunExecution::finalize() {
     status_ = outcome;
     if (on_transition_) {
         on_transition_(*record_, from, outcome);
+    }
+    if (kept) {
+        // Terminal, its totalCu final; the forks serve on until the deadline or a release.
+        if (!keep_ended_) {
+            keep_timer_.expires_after(keep_forks_);
+            boost::system::error_code ec;
+            co_await keep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        co_await chains_->release(false);
     }
     phase_ = Phase::kDone;
     done_.set();

@@ -3,8 +3,10 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/json/value.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -48,17 +50,26 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
     const boost::asio::strand<boost::asio::any_io_executor>& strand() const { return strand_; }
     const std::shared_ptr<RunRecord>& record() const { return record_; }
 
-    /// Starts the run in the background; `on_done` runs on the strand once it is terminal.
-    /// `slot` is given back once the execution has begun on its strand.
-    void start(std::function<void()> on_done, StartSlot slot = {});
+    /// Starts the run in the background; `on_done` runs on the strand once it is terminal and
+    /// its forks are released. `slot` is given back once the execution has begun on its strand.
+    /// `on_kept`, when given, runs on the strand when the run has become terminal with its
+    /// forks kept (keepForksOnFailure); `on_done` follows once they are released.
+    void start(std::function<void()> on_done,
+               StartSlot slot = {},
+               std::function<void()> on_kept = {});
 
     /// Must run on the strand. Cancels the run and completes once it is terminal: true when
     /// this call made it `cancelled`, false when something else ended it first.
     boost::asio::awaitable<bool> cancel(std::string requested_by,
                                         std::optional<std::string> reason);
 
+    /// Must run on the strand. Ends the keeping of a failed run's forks now and completes once
+    /// they are torn down: true when this call ended it, false when the run keeps no forks (or
+    /// another call is ending it). A run that is still finishing keeps nothing after this.
+    boost::asio::awaitable<bool> release_kept();
+
   private:
-    enum class Phase { kActive, kCancelling, kFinishing, kDone };
+    enum class Phase { kActive, kCancelling, kFinishing, kKept, kDone };
 
     boost::asio::awaitable<void> drive();
     boost::asio::awaitable<void> run_node(std::size_t i);
@@ -83,6 +94,7 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
     NonceAllocator* nonces_ = &own_nonces_;
     TransitionHook on_transition_;
     std::function<void()> on_done_;
+    std::function<void()> on_kept_;
     StartSlot start_slot_;
 
     // Immutable after construction.
@@ -92,6 +104,7 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
     boost::json::object prop_values_;
     bool is_simulation_ = false;
     bool is_dust_test_ = false;
+    std::chrono::seconds keep_forks_{0};  // keepForksOnFailure
     SizeLimits limits_;
 
     // Strand-owned execution state.
@@ -110,8 +123,10 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
     std::optional<Cancellation> cancellation_;
     boost::asio::cancellation_signal provision_signal_;
     bool provisioning_ = false;
+    bool keep_ended_ = false;  // release_kept() or a shutdown asked for it
     util::AsyncFlag wake_;
     util::AsyncFlag done_;
+    boost::asio::steady_timer keep_timer_;  // the kept forks' deadline
 };
 
 }  // namespace forkrun::controller

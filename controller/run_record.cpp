@@ -41,6 +41,51 @@ bool RunRecord::update(const std::function<void(Run&)>& f) {
     return true;
 }
 
+bool RunRecord::in_progress() const {
+    std::lock_guard lock(mu_);
+    return !is_terminal(run_.status) ||
+           std::any_of(run_.forks.begin(), run_.forks.end(),
+                       [](const ForkInfo& f) { return f.state == ForkState::kKept; });
+}
+
+void RunRecord::charge_fork(const std::string& fork_id, std::uint64_t cost) {
+    if (cost == 0) {
+        return;
+    }
+    auto add = [&](Run& r) {
+        if (auto* f = r.find_fork(fork_id)) {
+            f->cu += cost;
+        }
+    };
+    if (update(add)) {
+        return;
+    }
+    // Terminal (it never goes back): totalCu is final, the call was an inspection.
+    std::lock_guard lock(mu_);
+    if (!compacted_) {
+        run_.inspection_cu += cost;
+        cache_ = {};
+    }
+}
+
+bool RunRecord::update_forks(const std::function<void(Run&)>& f) {
+    if (update(f)) {
+        return true;
+    }
+    std::lock_guard lock(mu_);
+    if (compacted_) {
+        return false;
+    }
+    const auto status = run_.status;
+    f(run_);
+    run_.status = status;
+    cache_ = {};
+    if (events_) {
+        events_->observe(run_);
+    }
+    return true;
+}
+
 bool RunRecord::finish(RunStatus terminal, const std::function<void(Run&)>& f) {
     std::vector<std::weak_ptr<StatusWatcher>> to_notify;
     {

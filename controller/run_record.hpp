@@ -57,9 +57,22 @@ class RunRecord {
         return run_.status;
     }
 
+    /// Not terminal, or terminal with forks still kept (keepForksOnFailure): the store keeps it.
+    bool in_progress() const;
+
     /// Changes a non-terminal run. Returns false, changing nothing, once the run is terminal.
     /// `f` may change the status to waiting or running only; use finish() for terminal states.
     bool update(const std::function<void(Run&)>& f);
+
+    /// Adds `cost` to fork `fork_id`'s share of the run while it is not terminal. Once it is,
+    /// the cost is the inspection of a kept fork (or its teardown): it goes to
+    /// `inspection_cu`, never to totalCu.
+    void charge_fork(const std::string& fork_id, std::uint64_t cost);
+
+    /// update(), and after the run is terminal a change of its forks' states (a kept fork's
+    /// release), publishing its fork events; `f` may not change the status. False once the
+    /// run is compacted.
+    bool update_forks(const std::function<void(Run&)>& f);
 
     /// The one way into a terminal status: exactly one caller ever gets true.
     /// `f` fills in the rest of the final state before the status becomes visible.

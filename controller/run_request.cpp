@@ -5,6 +5,7 @@
 
 #include <set>
 #include "controller/limits.hpp"
+#include "controller/simulation_options.hpp"
 #include "controller/templates.hpp"
 
 namespace forkrun::controller {
@@ -16,7 +17,7 @@ namespace {
 constexpr std::string_view kKnownKeys[] = {
     "workflowId",   "workflowVersion", "workflowDefinition", "propValues",
     "isSimulation", "isDustTest",      "simulationMode",     "chains",
-    "sourceRunId",  "triggerSource"};
+    "sourceRunId",  "triggerSource",   "forkBlockNumbers",   "keepForksOnFailure"};
 
 bool valid_name(std::string_view s, std::size_t max) {
     if (s.empty() || s.size() > max) {
@@ -286,6 +287,7 @@ boost::system::result<NewRun, FieldErrors> decode_run_request(const json::value&
         }
     }
 
+    decode_simulation_options(*obj, source, ctx.has_upstream, run, errors);
     if (errors.empty() && nodes) {
         check_reachability(*nodes, run, ctx, errors);
     }

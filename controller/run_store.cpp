@@ -30,7 +30,7 @@ void RunStore::evict_locked() {
     for (std::size_t scanned = 0;
          by_id_.size() > retain_ && it != by_age_.end() && scanned < kMaxScan; ++scanned) {
         RunRecord* rec = it->second;
-        if (!is_terminal(rec->status())) {
+        if (rec->in_progress()) {  // a kept run too: its forks still serve
             ++it;
             continue;
         }

@@ -82,6 +82,17 @@ asio::awaitable<boost::system::result<void, std::string>> ForkManager::start() {
         if (c.pool_size > 0) {
             pool_for(id);
         }
+        if (!c.pinned_pools.empty() && !c.upstream_rpc_url) {
+            co_return "chain " + std::to_string(id) +
+                ": pinnedPools needs an upstream to fork (upstreamRpcUrl or devnet)";
+        }
+        for (const auto& [block, size] : c.pinned_pools) {
+            auto spec = spec_for(id);
+            spec.fork_block = block;
+            auto pool = std::make_shared<ForkPool>(ex_, rpc_, std::move(spec), size);
+            pool->start();
+            pinned_pools_.emplace(std::pair(id, block), std::move(pool));
+        }
     }
     co_return boost::system::result<void, std::string>{};
 }
@@ -106,16 +117,27 @@ std::shared_ptr<ForkPool> ForkManager::pool_for(std::uint64_t chain_id) {
     return pool;
 }
 
-asio::awaitable<boost::system::result<ForkHandle, std::string>>
-ForkManager::open_fork(std::uint64_t chain_id, MethodMeter meter, std::uint32_t* attempts) {
+std::shared_ptr<ForkPool> ForkManager::pinned_pool(std::uint64_t chain_id, std::uint64_t block) {
+    auto it = pinned_pools_.find(std::pair(chain_id, block));
+    return it == pinned_pools_.end() ? nullptr : it->second;
+}
+
+asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::open_fork(
+    std::uint64_t chain_id,
+    MethodMeter meter,
+    std::uint32_t* attempts,
+    std::optional<std::uint64_t> block) {
     const auto ex = co_await asio::this_coro::executor;
     // The caller's cancellation reaches start_fork through co_spawn.
-    co_return co_await asio::co_spawn(ex, start_fork(chain_id, std::move(meter), attempts),
+    co_return co_await asio::co_spawn(ex, start_fork(chain_id, std::move(meter), attempts, block),
                                       asio::use_awaitable);
 }
 
-asio::awaitable<boost::system::result<ForkHandle, std::string>>
-ForkManager::start_fork(std::uint64_t chain_id, MethodMeter meter, std::uint32_t* attempts) {
+asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::start_fork(
+    std::uint64_t chain_id,
+    MethodMeter meter,
+    std::uint32_t* attempts,
+    std::optional<std::uint64_t> block) {
     // A cancel ends the wait for the fork's answer but must not stop us from stopping it: that
     // is awaited here (reaped without blocking the thread), not left to a destructor.
     co_await asio::this_coro::throw_if_cancelled(false);
@@ -126,7 +148,7 @@ ForkManager::start_fork(std::uint64_t chain_id, MethodMeter meter, std::uint32_t
             *attempts = attempt;
         }
         bool retry = false;
-        auto h = co_await start_once(chain_id, meter, retry);
+        auto h = co_await start_once(chain_id, meter, block, retry);
         if (h) {
             h->start_attempts = attempt;
             co_return h;
@@ -143,14 +165,22 @@ ForkManager::start_fork(std::uint64_t chain_id, MethodMeter meter, std::uint32_t
     }
 }
 
-asio::awaitable<boost::system::result<ForkHandle, std::string>>
-ForkManager::start_once(std::uint64_t chain_id, const MethodMeter& meter, bool& retry) {
+asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::start_once(
+    std::uint64_t chain_id,
+    const MethodMeter& meter,
+    std::optional<std::uint64_t> block,
+    bool& retry) {
     const auto cancellation = co_await asio::this_coro::cancellation_state;
-    const std::string label = "chain " + std::to_string(chain_id);
+    const std::string label =
+        "chain " + std::to_string(chain_id) + (block ? " at block " + std::to_string(*block) : "");
     AnvilOptions o;
     o.anvil_path = config_.anvil_path;
     o.chain_id = chain_id;
     o.fork_url = upstream(chain_id);
+    if (block && !o.fork_url) {
+        co_return label + ": the chain has no upstream to fork at a block";
+    }
+    o.fork_block = block;
     o.start_timeout = config_.fork_start_timeout;
     o.spawn_limiter = spawn_limiter_;
     auto spawned = co_await AnvilProcess::spawn(o);
@@ -182,15 +212,29 @@ ForkManager::start_once(std::uint64_t chain_id, const MethodMeter& meter, bool& 
     co_return h;
 }
 
-asio::awaitable<boost::system::result<ForkHandle, std::string>>
-ForkManager::lease_fork(std::uint64_t chain_id, MethodMeter meter, QueueWatch queue) {
-    auto hold = hold_pools({chain_id});
-    if (!hold) {
-        co_return "chain " + std::to_string(chain_id) + ": " + hold.error().message;
-    }
-    auto pool = pool_for(chain_id);
-    if (!pool) {
-        co_return "chain " + std::to_string(chain_id) + " has no warm pool (poolSize is 0)";
+asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::lease_fork(
+    std::uint64_t chain_id,
+    MethodMeter meter,
+    QueueWatch queue,
+    std::optional<std::uint64_t> block) {
+    std::shared_ptr<ForkPool> pool;
+    PoolHold hold;
+    if (block) {
+        pool = pinned_pool(chain_id, *block);
+        if (!pool) {
+            // No warm pool at that block: a fork of the lease's own, destroyed at its release.
+            co_return co_await open_fork(chain_id, std::move(meter), nullptr, block);
+        }
+    } else {
+        auto held = hold_pools({chain_id});
+        if (!held) {
+            co_return "chain " + std::to_string(chain_id) + ": " + held.error().message;
+        }
+        hold = std::move(*held);
+        pool = pool_for(chain_id);
+        if (!pool) {
+            co_return "chain " + std::to_string(chain_id) + " has no warm pool (poolSize is 0)";
+        }
     }
     auto lease = co_await pool->acquire(config_.lease_timeout, meter, std::move(queue));
     if (!lease) {
@@ -201,7 +245,7 @@ ForkManager::lease_fork(std::uint64_t chain_id, MethodMeter meter, QueueWatch qu
     h.pool = std::move(pool);
     h.lease = std::move(*lease);
     h.url = h.lease.url;
-    h.hold = std::move(*hold);
+    h.hold = std::move(hold);
     co_return h;
 }
 
@@ -247,6 +291,9 @@ asio::awaitable<void> ForkManager::shutdown() {
         for (auto& [id, p] : pools_) {
             pools.push_back(p);
         }
+    }
+    for (auto& [key, p] : pinned_pools_) {
+        pools.push_back(p);
     }
     for (auto& p : unconfigured_->close()) {
         pools.push_back(std::move(p));

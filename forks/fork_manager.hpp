@@ -51,16 +51,24 @@ class ForkManager {
     /// Starts the devnet upstreams and fills the pools. Errors name the chain.
     boost::asio::awaitable<boost::system::result<void, std::string>> start();
 
-    /// A new anvil for `chain_id`, ready when eth_chainId answers (metered through `meter`).
-    /// One that exits, times out or does not answer before it is ready is killed and started
-    /// again once (ForkHandle::start_attempts); `attempts`, when given, counts them even when
-    /// both fail.
-    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>>
-    open_fork(std::uint64_t chain_id, MethodMeter meter, std::uint32_t* attempts = nullptr);
+    /// A new anvil for `chain_id`, ready when eth_chainId answers (metered through `meter`),
+    /// forking the upstream at `block` when given. One that exits, times out or does not answer
+    /// before it is ready is killed and started again once (ForkHandle::start_attempts);
+    /// `attempts`, when given, counts them even when both fail.
+    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> open_fork(
+        std::uint64_t chain_id,
+        MethodMeter meter,
+        std::uint32_t* attempts = nullptr,
+        std::optional<std::uint64_t> block = std::nullopt);
 
-    /// A lease on a warm fork of `chain_id` (waits up to the lease timeout).
-    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>>
-    lease_fork(std::uint64_t chain_id, MethodMeter meter, QueueWatch queue = {});
+    /// A lease on a warm fork of `chain_id` (waits up to the lease timeout). With `block`, a
+    /// lease from the pool pinned at that block (ChainConfig::pinned_pools) or, when the
+    /// configuration warms none, a fresh fork at that block that release() destroys.
+    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> lease_fork(
+        std::uint64_t chain_id,
+        MethodMeter meter,
+        QueueWatch queue = {},
+        std::optional<std::uint64_t> block = std::nullopt);
 
     /// Holds, for a `pool` run about to be created, the pools of those of `chains` that the
     /// configuration does not list (at most ForksConfig::max_unconfigured_chains such chains
@@ -92,13 +100,21 @@ class ForkManager {
 
   private:
     /// open_fork() in a coroutine of its own, which sees its cancellation as a value.
-    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>>
-    start_fork(std::uint64_t chain_id, MethodMeter meter, std::uint32_t* attempts);
+    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> start_fork(
+        std::uint64_t chain_id,
+        MethodMeter meter,
+        std::uint32_t* attempts,
+        std::optional<std::uint64_t> block);
     /// One attempt of start_fork(); `retry` is set when another attempt may succeed.
-    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>>
-    start_once(std::uint64_t chain_id, const MethodMeter& meter, bool& retry);
+    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> start_once(
+        std::uint64_t chain_id,
+        const MethodMeter& meter,
+        std::optional<std::uint64_t> block,
+        bool& retry);
     std::shared_ptr<ForkPool> pool_for(std::uint64_t chain_id);
     ForkSpec spec_for(std::uint64_t chain_id) const;
+    /// The warm pool of `chain_id` pinned at `block`, if the configuration has one.
+    std::shared_ptr<ForkPool> pinned_pool(std::uint64_t chain_id, std::uint64_t block);
 
     boost::asio::any_io_executor ex_;
     ForksConfig config_;
@@ -108,6 +124,8 @@ class ForkManager {
     std::vector<std::unique_ptr<AnvilProcess>> devnets_;
     std::mutex pools_mu_;
     std::map<std::uint64_t, std::shared_ptr<ForkPool>> pools_;
+    /// Made at start() from the configuration, never changed after: read without the lock.
+    std::map<std::pair<std::uint64_t, std::uint64_t>, std::shared_ptr<ForkPool>> pinned_pools_;
     std::shared_ptr<UnconfiguredPools> unconfigured_;
 };
 

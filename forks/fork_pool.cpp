@@ -34,8 +34,9 @@ ForkPool::ForkPool(asio::any_io_executor ex,
       spec_(std::move(spec)),
       target_(size),
       options_(options),
-      chain_label_(spec_.chain_id != 0 ? "chain " + std::to_string(spec_.chain_id)
-                                       : std::string("anvil's default chain")),
+      chain_label_((spec_.chain_id != 0 ? "chain " + std::to_string(spec_.chain_id)
+                                        : std::string("anvil's default chain")) +
+                   (spec_.fork_block ? " at block " + std::to_string(*spec_.fork_block) : "")),
       tasks_done_(strand_, Clock::time_point::max()) {}
 
 // Background tasks hold the pool, so this runs once they are all done (after shutdown()) or when

@@ -33,6 +33,9 @@ struct ForkSpec {
     std::string anvil_path;
     std::uint64_t chain_id = 0;  ///< 0: anvil's default (or the upstream's id). Else checked.
     std::optional<std::string> upstream_url;  ///< Fork this endpoint; none: a fresh chain.
+    /// Fork the upstream at this block (a pinned pool): a fork whose fingerprint does not show
+    /// it forked there never joins the pool, so the block is every lease's baseline.
+    std::optional<std::uint64_t> fork_block;
     /// Bounds fork/exec to listening, then listening to the first eth_chainId answer (a wait for
     /// a place in spawn_limiter is not counted).
     std::chrono::milliseconds ready_timeout{15000};

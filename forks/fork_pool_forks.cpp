@@ -47,6 +47,15 @@ std::optional<std::uint64_t> parse_quantity(const boost::json::value& v) {
     return out;
 }
 
+/// Whether a fingerprint's forkConfig says the fork was made at `block`.
+bool forked_at(const ForkFingerprint& fp, std::uint64_t block) {
+    const auto* config = fp.fields.if_contains("forkConfig");
+    const auto* obj = config ? config->if_object() : nullptr;
+    const auto* at = obj ? obj->if_contains("forkBlockNumber") : nullptr;
+    std::error_code ec;
+    return at && at->is_number() && at->to_number<std::uint64_t>(ec) == block && !ec;
+}
+
 /// How a child ended, from AnvilProcess::wait_exit()'s shell-style status.
 std::string describe_exit(const boost::system::result<int>& status) {
     if (!status) {
@@ -76,6 +85,7 @@ asio::awaitable<void> ForkPool::spawn_one(std::uint64_t serial, std::chrono::mil
         options.anvil_path = spec_.anvil_path;
         options.chain_id = spec_.chain_id;
         options.fork_url = spec_.upstream_url;
+        options.fork_block = spec_.fork_block;
         options.start_timeout = spec_.ready_timeout;
         options.spawn_limiter = spec_.spawn_limiter;
         auto spawned = co_await AnvilProcess::spawn(std::move(options));
@@ -120,7 +130,12 @@ asio::awaitable<void> ForkPool::spawn_one(std::uint64_t serial, std::chrono::mil
             if (error.empty() && !shutting_down_) {
                 auto fp =
                     co_await read_fingerprint(rpc_, fork->url, kReadyCallTimeout, chain_label_);
-                if (fp) {
+                if (fp && spec_.fork_block && !forked_at(*fp, *spec_.fork_block)) {
+                    error = chain_label_ +
+                            ": a new fork's anvil_nodeInfo does not show it forked "
+                            "at block " +
+                            std::to_string(*spec_.fork_block);
+                } else if (fp) {
                     fork->baseline = std::move(*fp);
                 } else {
                     error = chain_label_ + ": " + fp.error();

@@ -20,6 +20,33 @@ std::optional<std::uint64_t> positive(const json::value& v) {
     return ec ? std::nullopt : std::optional(n);
 }
 
+void read_pinned_pools(const json::value& v,
+                       const std::string& where,
+                       ChainConfig& c,
+                       std::vector<std::string>& problems) {
+    const auto* pools = v.if_object();
+    if (!pools) {
+        problems.push_back(where + ".pinnedPools must be an object of block number to pool size");
+        return;
+    }
+    for (const auto& [key, size] : *pools) {
+        std::uint64_t block = 0;
+        auto [p, ec] = std::from_chars(key.data(), key.data() + key.size(), block);
+        if (ec != std::errc() || p != key.data() + key.size() || key.empty()) {
+            problems.push_back(where + ".pinnedPools." + std::string(key) +
+                               ": the key must be a block number");
+            continue;
+        }
+        auto n = positive(size);
+        if (!n || *n == 0 || *n > 64) {
+            problems.push_back(where + ".pinnedPools." + std::string(key) +
+                               " must be a pool size from 1 to 64");
+            continue;
+        }
+        c.pinned_pools[block] = static_cast<std::size_t>(*n);
+    }
+}
+
 }  // namespace
 
 void read_forks_config(const json::value& doc,
@@ -95,6 +122,9 @@ void read_forks_config(const json::value& doc,
                     } else {
                         c.pool_size = static_cast<std::size_t>(*n);
                     }
+                }
+                if (const auto* pp = co->if_contains("pinnedPools")) {
+                    read_pinned_pools(*pp, where, c, problems);
                 }
                 out.chains[id] = std::move(c);
             }

@@ -18,6 +18,10 @@ struct ChainConfig {
     std::optional<std::string> upstream_rpc_url;
     /// Warm forks kept ready for `pool` mode.
     std::size_t pool_size = 2;
+    /// Warm pools of forks pinned at a block, for `pool` runs that pin one
+    /// (forkBlockNumbers): block number -> pool size. Needs an upstream. Default: none, and a
+    /// pinned lease of another block gets a fresh fork of its own.
+    std::map<std::uint64_t, std::size_t> pinned_pools;
 };
 
 /// The largest forkSpawnLimit accepted.
@@ -47,7 +51,8 @@ struct ForksConfig {
 
 /// Reads the forks part of a config file:
 /// {"anvilPath", "cuTable", "teardownTimeoutMs", "leaseTimeoutMs", "rpcTimeoutMs",
-///  "forkSpawnLimit", "chains": {"<chainId>": {"upstreamRpcUrl": "<url>" | null, "poolSize": <n>}},
+///  "forkSpawnLimit", "chains": {"<chainId>": {"upstreamRpcUrl": "<url>" | null, "poolSize": <n>,
+///  "pinnedPools": {"<block>": <n>}}},
 ///  "devnet": [ids]}
 /// Unknown keys of other parts are left alone. Every problem is listed.
 void read_forks_config(const boost::json::value& doc,

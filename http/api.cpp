@@ -184,8 +184,9 @@ asio::awaitable<ApiResponse> Api::route(const ApiRequest& req) {
         co_return r;
     }
 
-    // Route: /v1/runs, /v1/runs/{id}, /v1/runs/{id}/cancel, /v1/runs/{id}/events, /v1/events
-    enum class Route { kRuns, kRun, kCancel, kEvents, kOrgEvents } route;
+    // Route: /v1/runs, /v1/runs/{id}, /v1/runs/{id}/cancel, /v1/runs/{id}/release,
+    // /v1/runs/{id}/events, /v1/events
+    enum class Route { kRuns, kRun, kCancel, kRelease, kEvents, kOrgEvents } route;
     std::string_view id;
     if (path == kRunsPrefix) {
         route = Route::kRuns;
@@ -198,6 +199,8 @@ asio::awaitable<ApiResponse> Api::route(const ApiRequest& req) {
             route = Route::kRun;
         } else if (rest.substr(slash) == "/cancel") {
             route = Route::kCancel;
+        } else if (rest.substr(slash) == "/release") {
+            route = Route::kRelease;
         } else if (rest.substr(slash) == "/events") {
             route = Route::kEvents;
         } else {
@@ -212,11 +215,11 @@ asio::awaitable<ApiResponse> Api::route(const ApiRequest& req) {
         co_return error(404, "no such route: " + std::string(path), std::move(request_id));
     }
 
+    const bool post_only = route == Route::kCancel || route == Route::kRelease;
     const std::string_view allowed =
-        route == Route::kRuns ? "GET, POST" : (route == Route::kCancel ? "POST" : "GET");
-    const bool method_ok = route == Route::kRuns
-                               ? (req.method == "GET" || req.method == "POST")
-                               : req.method == (route == Route::kCancel ? "POST" : "GET");
+        route == Route::kRuns ? "GET, POST" : (post_only ? "POST" : "GET");
+    const bool method_ok = route == Route::kRuns ? (req.method == "GET" || req.method == "POST")
+                                                 : req.method == (post_only ? "POST" : "GET");
     if (!method_ok) {
         auto r = error(
             405,
@@ -262,6 +265,8 @@ asio::awaitable<ApiResponse> Api::route(const ApiRequest& req) {
             co_return co_await get_run(*grant, id, query, std::move(request_id));
         case Route::kCancel:
             co_return co_await cancel_run(req, *grant, id, std::move(request_id));
+        case Route::kRelease:
+            co_return co_await release_run(req, *grant, id, std::move(request_id));
         case Route::kEvents:
             co_return co_await run_events(req, *grant, id, query, std::move(request_id));
         case Route::kOrgEvents:
@@ -573,6 +578,37 @@ asio::awaitable<ApiResponse> Api::cancel_run(const ApiRequest& req,
             co_return respond(409, std::move(body), std::move(request_id));
         }
         case CancelOutcome::kCancelled:
+            break;
+    }
+    co_return ok(200, *run_json(*result.record, RunView::kFull), std::move(request_id));
+}
+
+asio::awaitable<ApiResponse> Api::release_run(const ApiRequest& req,
+                                              const TokenGrant& grant,
+                                              std::string_view id,
+                                              std::string request_id) {
+    if (!controller_.find(grant.principal, id)) {
+        co_return error(404, "no run " + std::string(id), std::move(request_id));
+    }
+    if (!is_blank(req.body)) {
+        co_return bad_request({{"", "the release takes no body"}}, std::move(request_id));
+    }
+    auto result = co_await controller_.release(grant.principal, std::string(id));
+    switch (result.outcome) {
+        case ReleaseOutcome::kNotFound:
+            co_return error(404, "no run " + std::string(id), std::move(request_id));
+        case ReleaseOutcome::kNotKept: {
+            const auto st = result.record->status();
+            auto body = envelope(
+                409, *run_json(*result.record, RunView::kFull),
+                is_terminal(st) ? "run is " + std::string(to_string(st)) + " and keeps no forks"
+                                : "run is " + std::string(to_string(st)) +
+                                      ": its forks are kept only once it has "
+                                      "failed",
+                request_id);
+            co_return respond(409, std::move(body), std::move(request_id));
+        }
+        case ReleaseOutcome::kReleased:
             break;
     }
     co_return ok(200, *run_json(*result.record, RunView::kFull), std::move(request_id));

@@ -113,6 +113,11 @@ class Api {
                                                    const TokenGrant& grant,
                                                    std::string_view id,
                                                    std::string request_id);
+    /// POST /v1/runs/{id}/release: a failed run's kept forks torn down now.
+    boost::asio::awaitable<ApiResponse> release_run(const ApiRequest& req,
+                                                    const TokenGrant& grant,
+                                                    std::string_view id,
+                                                    std::string request_id);
 
     /// GET /v1/runs/{id}/events and GET /v1/events (api_events.cpp).
     boost::asio::awaitable<ApiResponse> run_events(const ApiRequest& req,

@@ -70,15 +70,19 @@ json::object execution_state(const Run& r, Sp sp) {
     for (const auto& f : r.forks) {
         forks.emplace(
             f.fork_id,
-            json::object({{"chainId", f.chain_id},
-                          {"state", to_string(f.state)},
-                          {"cu", f.cu},
-                          {"error", opt_string(f.error, sp)},
-                          {"queuePosition",
-                           f.queue_position ? json::value(*f.queue_position, sp) : json::value(sp)},
-                          {"startAttempts", f.start_attempts ? json::value(*f.start_attempts, sp)
-                                                             : json::value(sp)}},
-                         sp));
+            json::object(
+                {{"chainId", f.chain_id},
+                 {"state", to_string(f.state)},
+                 {"cu", f.cu},
+                 {"error", opt_string(f.error, sp)},
+                 {"queuePosition",
+                  f.queue_position ? json::value(*f.queue_position, sp) : json::value(sp)},
+                 {"startAttempts",
+                  f.start_attempts ? json::value(*f.start_attempts, sp) : json::value(sp)},
+                 {"forkBlockNumber",
+                  f.fork_block_number ? json::value(*f.fork_block_number, sp) : json::value(sp)},
+                 {"keptUntil", ts(f.kept_until, sp)}},
+                sp));
     }
     json::value error(sp);
     if (r.error) {
@@ -92,13 +96,14 @@ json::object execution_state(const Run& r, Sp sp) {
         cancellation = cancellation_value(*r.cancellation, sp);
     }
     json::object state(sp);
-    state.reserve(6);
+    state.reserve(7);
     state.emplace("nodes", std::move(nodes));
     state.emplace("forks", std::move(forks));
     state.emplace("error", std::move(error));
     state.emplace("cancellation", std::move(cancellation));
     state.emplace("changes", json::value(r.changes, sp));
     state.emplace("changeTotals", json::value(r.change_totals, sp));
+    state.emplace("inspectionCu", r.inspection_cu);
     return state;
 }
 
@@ -111,7 +116,7 @@ json::object run_object(const Run& r, bool full, Sp sp) {
         }
     }
     json::object o(sp);
-    o.reserve(18);
+    o.reserve(20);
     o.emplace("id", r.id);
     o.emplace("organizationId", r.organization_id);
     o.emplace("workflowId", r.workflow_id);
@@ -128,6 +133,12 @@ json::object run_object(const Run& r, bool full, Sp sp) {
     o.emplace("simulationMode",
               r.simulation_mode ? json::value(to_string(*r.simulation_mode), sp) : json::value(sp));
     o.emplace("simulationForks", std::move(sim_forks));
+    json::object pins(sp);
+    for (const auto& [chain, block] : r.fork_block_numbers) {
+        pins.emplace(std::to_string(chain), block);
+    }
+    o.emplace("forkBlockNumbers", std::move(pins));
+    o.emplace("keepForksOnFailure", r.keep_forks_on_failure);
     o.emplace("sourceRunId", opt_string(r.source_run_id, sp));
     o.emplace("totalCu", r.total_cu());
     o.emplace("triggerSource", r.trigger_source);

@@ -149,6 +149,22 @@ TEST(Quotas, LiveForksAreCountedFromTheChainsAndGivenBackWithTheTicket) {
     EXPECT_EQ(q.usage("org_a").runs, 0u);
 }
 
+TEST(Quotas, AKeptRunGivesBackItsRunButKeepsItsForksUntilReleased) {
+    Quotas q(small_quotas());
+    auto kept = q.reserve("org_a", 2);
+    ASSERT_TRUE(kept);
+    kept->release_run();
+    kept->release_run();  // idempotent
+    EXPECT_EQ(q.usage("org_a").runs, 0u);
+    EXPECT_EQ(q.usage("org_a").forks, 2u);
+    EXPECT_TRUE(q.reserve("org_a", 0)) << "no longer an active run";
+    EXPECT_FALSE(q.reserve("org_a", 1)) << "its forks still count";
+    kept->release();
+    EXPECT_EQ(q.total().runs, 0u);
+    EXPECT_EQ(q.total().forks, 0u);
+    EXPECT_TRUE(q.reserve("org_a", 2));
+}
+
 TEST(Quotas, ARunNeedingMoreForksThanTheLimitCanNeverFit) {
     Quotas q(small_quotas());
     auto r = q.reserve("org_a", 3);

@@ -90,6 +90,24 @@ TEST(RunStore, RunsInProgressAreKeptEvenOverTheRetention) {
     EXPECT_EQ(store.size(), 5u);
 }
 
+TEST(RunStore, AFailedRunWhoseForksAreKeptIsKeptUntilTheyAreReleased) {
+    RunStore store(1);
+    auto kept = store.insert(make_run("run_kept"));
+    kept->finish(RunStatus::kFailure, [](::forkrun::controller::Run& r) {
+        ForkInfo f;
+        f.fork_id = "fork_1";
+        f.state = ForkState::kKept;
+        r.forks.push_back(f);
+    });
+    store.insert(make_run("run_1"));
+    EXPECT_NE(store.find("run_kept"), nullptr) << "its rpcUrl still serves";
+    EXPECT_TRUE(kept->update_forks(
+        [](::forkrun::controller::Run& r) { r.forks[0].state = ForkState::kReleased; }));
+    EXPECT_EQ(kept->status(), RunStatus::kFailure);
+    store.insert(make_run("run_2"));
+    EXPECT_EQ(store.find("run_kept"), nullptr);
+}
+
 TEST(RunStore, ACompactedRunKeepsItsJsonAndWhatReRunsNeed) {
     RunStore store;
     auto run = make_run("run_c");

@@ -32,7 +32,7 @@ class WsRelayTest : public ::testing::Test {
         controller::Run run;
         run.id = "run_1";
         run.forks.push_back(ForkInfo{"fork_1", 31337, "", ForkState::kReady, 0, std::nullopt,
-                                     std::nullopt, std::nullopt});
+                                     std::nullopt, std::nullopt, std::nullopt, std::nullopt});
         record_ = std::make_shared<RunRecord>(std::move(run), 1);
         url_ = gw_.open(record_, "fork_1", 31337, "http://127.0.0.1:2",
                         "http://upstream.example:8545");

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,39 @@ TEST(ForksConfig, ForkSpawnLimitOutsideOneTo1024IsAProblem) {
         EXPECT_EQ(problems[0], "forkSpawnLimit must be an integer from 1 to 1024") << doc;
         EXPECT_EQ(config.fork_spawn_limit, 0u) << doc;
     }
+}
+
+TEST(ForksConfig, PinnedPoolsAreReadPerChainAndDefaultToNone) {
+    ForksConfig config;
+    std::vector<std::string> problems;
+    read_forks_config(boost::json::parse(R"({"chains": {
+        "1": {"upstreamRpcUrl": "http://127.0.0.1:1", "pinnedPools": {"0": 1, "19000000": 2}},
+        "8453": {"upstreamRpcUrl": "http://127.0.0.1:2"}}})"),
+                      config, problems);
+    EXPECT_TRUE(problems.empty());
+    EXPECT_EQ(config.chains[1].pinned_pools,
+              (std::map<std::uint64_t, std::size_t>{{0, 1}, {19000000, 2}}));
+    EXPECT_TRUE(config.chains[8453].pinned_pools.empty());
+}
+
+TEST(ForksConfig, EveryBadPinnedPoolIsAProblem) {
+    ForksConfig config;
+    std::vector<std::string> problems;
+    read_forks_config(boost::json::parse(R"({"chains": {
+        "1": {"pinnedPools": {"x": 1, "-1": 1, "5": 0, "6": 65, "7": "2"}},
+        "2": {"pinnedPools": [5]}}})"),
+                      config, problems);
+    EXPECT_EQ(problems.size(), 6u);
+    EXPECT_NE(std::find(problems.begin(), problems.end(),
+                        "chains.1.pinnedPools.x: the key must be a block number"),
+              problems.end());
+    EXPECT_NE(std::find(problems.begin(), problems.end(),
+                        "chains.1.pinnedPools.6 must be a pool size from 1 to 64"),
+              problems.end());
+    EXPECT_NE(std::find(problems.begin(), problems.end(),
+                        "chains.2.pinnedPools must be an object of block number to pool size"),
+              problems.end());
+    EXPECT_TRUE(config.chains[1].pinned_pools.empty());
 }
 
 }  // namespace

@@ -334,6 +334,45 @@ TEST_F(EventsTest, ACancelShowsItsRecordThenTheEnd) {
     EXPECT_EQ(data_str(last_run, "status"), "cancelled");
 }
 
+TEST_F(EventsTest, AKeptRunsEndComesAfterItsForksAreReleased) {
+    auto body =
+        sim_request("fork", json::array{31337},
+                    json::object{{"root", root({"no"})}, {"no", assert_node("1", "equals", "2")}});
+    body["keepForksOnFailure"] = 600;
+    const std::string id = str_at(api().create_ok(body), "id");
+    SseClient sse(port(), "/v1/runs/" + id + "/events");
+    ASSERT_EQ(sse.read_head(), 200);
+    auto seen = sse.read([](const auto& ev) {
+        return std::any_of(ev.begin(), ev.end(), [](const SseEvent& e) {
+            return e.type == "run" && data_str(e, "status") == "failure";
+        });
+    });
+    ASSERT_FALSE(sse.closed()) << "the stream stays open while the fork is kept: "
+                               << describe(seen);
+    HttpRequest release = make_request("POST", "/v1/runs/" + id + "/release");
+    release.headers.emplace_back("Authorization", std::string("Bearer ") + kTokenARw);
+    ASSERT_EQ(api().send(std::move(release)).status, 200);
+    const auto events = sse.read_to_close();
+    ASSERT_TRUE(has_end(events)) << describe(events);
+    expect_consecutive_ids(events, 1);
+    std::vector<std::string> forks;  // the fork's states, in order
+    std::size_t failed_at = 0;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        if (events[i].type == "fork") {
+            forks.push_back(data_str(events[i], "state"));
+        } else if (events[i].type == "run" && data_str(events[i], "status") == "failure") {
+            failed_at = i;
+        }
+    }
+    EXPECT_EQ(forks, (std::vector<std::string>{"provisioning", "ready", "kept", "released"}))
+        << describe(events);
+    const auto& released = events[events.size() - 2];
+    EXPECT_EQ(released.type, "fork") << describe(events);
+    EXPECT_EQ(data_str(released, "state"), "released");
+    EXPECT_GT(events.size() - 2, failed_at) << "released after the failure: " << describe(events);
+    EXPECT_EQ(events.back().data.at("totalCu"), data_of(api().run(id)).at("totalCu"));
+}
+
 TEST_F(EventsTest, OrganizationStreamSeesItsOwnRunsOnlyFromNowOn) {
     const std::string before = str_at(api().create_ok(three_step_run(0)), "id");
     api().wait_terminal(before);

@@ -16,19 +16,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using forks::test::TestAnvil;
 
-// Polls until the server has exactly `n` anvil children; false at the deadline.
-bool anvil_count_becomes(pid_t server, std::size_t n, std::chrono::milliseconds within) {
-    const auto deadline = Clock::now() + within;
-    while (anvil_children(server).size() != n) {
-        if (Clock::now() >= deadline) {
-            return false;
-        }
-        // Polling a condition against a deadline.
-        std::this_thread::sleep_for(50ms);
-    }
-    return true;
-}
-
 // The server's resident set in KiB, from /proc/<pid>/status.
 long vm_rss_kib(pid_t pid) {
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");

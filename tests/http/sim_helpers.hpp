@@ -76,6 +76,19 @@ inline std::vector<pid_t> anvil_children(pid_t parent) {
     return out;
 }
 
+// Polls until the server has exactly `n` anvil children; false at the deadline.
+inline bool anvil_count_becomes(pid_t server, std::size_t n, std::chrono::milliseconds within) {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    while (anvil_children(server).size() != n) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return false;
+        }
+        // Polling a condition against a deadline.
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return true;
+}
+
 inline bool process_gone(pid_t pid) {
     return ::kill(pid, 0) != 0 && errno == ESRCH;
 }

@@ -17,6 +17,15 @@ function simBody(nodes) {
   };
 }
 
+// POST /v1/runs of a simulation of `nodes` (with `extra` request fields), expecting 201.
+function createSim(call, A, label, nodes, extra = {}) {
+  return call(
+    label,
+    { method: 'POST', path: '/v1/runs', headers: A, body: { ...simBody(nodes), ...extra } },
+    { expect: 201 },
+  );
+}
+
 // Polls GET until `done(run)`; the last run seen.
 async function pollRun(ctx, path, done, label, timeoutMs = 60000) {
   const deadline = Date.now() + timeoutMs;
@@ -183,23 +192,78 @@ export async function simulationScenario(ctx) {
     ctx.problem("the cancelled simulation's stream has no cancellation event");
 
   await unreachableFork(ctx, call, A);
+  await keptForks(ctx, call, A);
+}
+
+// A failed simulation that keeps its forks: they serve until released, then answer 410.
+async function keptForks(ctx, call, A) {
+  const created = await createSim(
+    call,
+    A,
+    'create a simulation that fails and keeps its fork',
+    {
+      root: { type: 'manual', children: ['no'] },
+      no: { type: 'assert', props: { value: '1', equals: '2' } },
+    },
+    { keepForksOnFailure: 600 },
+  );
+  const runPath = `/v1/runs/${created.json.data.id}`;
+  const failed = await call(
+    'long-poll the failing simulation',
+    { path: `${runPath}?waitUntil=terminal&timeoutMs=60000`, headers: A },
+    { expect: 200 },
+  );
+  const fork = Object.values(failed.json?.data?.executionState?.forks ?? {})[0];
+  if (failed.json?.data?.status !== 'failure' || fork?.state !== 'kept' || !fork.keptUntil) {
+    ctx.problem(`the failed simulation keeps its fork: ${failed.body.slice(0, 600)}`);
+    return;
+  }
+  const rpc = new URL(failed.json.data.simulationForks[0].rpcUrl).pathname;
+  await call(
+    'rpcUrl of a kept fork',
+    { method: 'POST', path: rpc, body: jsonrpc(1, 'eth_blockNumber') },
+    { expect: 200 },
+  );
+  await call(
+    "release another organization's run",
+    { method: 'POST', path: `${runPath}/release`, headers: auth(ctx.tokens.bRw) },
+    { expect: 404 },
+  );
+  await call('release GET', { path: `${runPath}/release`, headers: A }, { expect: 405 });
+  const released = await call(
+    'release the kept forks',
+    { method: 'POST', path: `${runPath}/release`, headers: A },
+    { expect: 200 },
+  );
+  const after = Object.values(released.json?.data?.executionState?.forks ?? {})[0];
+  if (after?.state !== 'released' || !(released.json.data.executionState.inspectionCu > 0))
+    ctx.problem(`the released run: ${released.body.slice(0, 600)}`);
+  await call('release again', { method: 'POST', path: `${runPath}/release`, headers: A }, {
+    expect: 409,
+  });
+  await call(
+    'rpcUrl of a released kept fork',
+    { method: 'POST', path: rpc, body: jsonrpc(2, 'eth_blockNumber') },
+    { expect: 410 },
+  );
+  const events = await call(
+    "a released simulation's events",
+    { path: `${runPath}/events`, headers: A, timeoutMs: 10000 },
+    { expect: 200 },
+  );
+  const states = (events.events ?? [])
+    .filter((e) => e.event === 'fork')
+    .map((e) => JSON.parse(e.data).state);
+  if (!states.includes('kept') || states.at(-1) !== 'released')
+    ctx.problem(`the kept fork's events: ${JSON.stringify(states)}`);
 }
 
 // A fork killed under a run: the gateway answers 502 until the run is cancelled.
 async function unreachableFork(ctx, call, A) {
-  const created = await call(
-    'create a simulation whose fork dies',
-    {
-      method: 'POST',
-      path: '/v1/runs',
-      headers: A,
-      body: simBody({
-        root: { type: 'manual', children: ['w'] },
-        w: { type: 'wait', props: { seconds: 60 } },
-      }),
-    },
-    { expect: 201 },
-  );
+  const created = await createSim(call, A, 'create a simulation whose fork dies', {
+    root: { type: 'manual', children: ['w'] },
+    w: { type: 'wait', props: { seconds: 60 } },
+  });
   const runPath = `/v1/runs/${created.json.data.id}`;
   const run = await pollRun(
     ctx,
