@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "app/application.hpp"
+#include "app/cli.hpp"
 #include "app/config.hpp"
 
 namespace {
@@ -24,7 +25,9 @@ int main(int argc, char** argv) {
     if (command == "serve") {
         return serve(rest);
     }
-    // Client commands go here (`forkrun runs create|get|list|cancel|watch`).
+    if (command == "runs") {
+        return forkrun::app::runs_command(rest);
+    }
     if (command == "--version" || command == "version") {
         std::cout << "forkrun " << FORKRUN_VERSION << "\n";
         return 0;

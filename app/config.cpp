@@ -292,6 +292,7 @@ std::string usage() {
     out << "forkrun: workflow runs for blockchain automation, with simulation forks.\n\n"
            "Usage:\n"
            "  forkrun serve [options]\n"
+           "  forkrun runs create|get|list|cancel|watch ...   (forkrun runs --help)\n"
            "  forkrun --version\n\n"
         << visible_options()
         << "\nEvery flag with a value can also come from the environment as FORKRUN_<FLAG> "

@@ -58,11 +58,7 @@ bool touches_no_chain(const json::object& nodes) {
 
 }  // namespace
 
-boost::system::result<std::shared_ptr<RunRecord>, CreateRefusal> Controller::create_run(
-    const Principal& who,
-    const json::value& body,
-    StartSlot slot,
-    asio::any_io_executor here) {
+RunRequestContext Controller::request_context(const Principal& who) const {
     RunRequestContext ctx;
     ctx.organization_id = who.organization_id;
     ctx.subject = who.subject;
@@ -73,7 +69,20 @@ boost::system::result<std::shared_ptr<RunRecord>, CreateRefusal> Controller::cre
     ctx.blocks = config_.blocks;
     ctx.has_upstream = config_.has_upstream;
     ctx.max_chains = config_.limits.chains_per_run;
-    auto decoded = decode_run_request(body, ctx);
+    return ctx;
+}
+
+FieldErrors Controller::request_problems(const Principal& who, const json::value& body) const {
+    auto decoded = decode_run_request(body, request_context(who));
+    return decoded ? FieldErrors{} : std::move(decoded.error());
+}
+
+boost::system::result<std::shared_ptr<RunRecord>, CreateRefusal> Controller::create_run(
+    const Principal& who,
+    const json::value& body,
+    StartSlot slot,
+    asio::any_io_executor here) {
+    auto decoded = decode_run_request(body, request_context(who));
     if (!decoded) {
         return std::move(decoded.error());
     }

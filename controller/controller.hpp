@@ -14,6 +14,7 @@
 
 #include "controller/block_library.hpp"
 #include "controller/field_error.hpp"
+#include "controller/idempotency_keys.hpp"
 #include "controller/limits.hpp"
 #include "controller/metrics.hpp"
 #include "controller/node_types.hpp"
@@ -22,6 +23,7 @@
 #include "controller/run_chains.hpp"
 #include "controller/run_events.hpp"
 #include "controller/run_execution.hpp"
+#include "controller/run_request.hpp"
 #include "controller/run_store.hpp"
 #include "controller/transfer_node.hpp"
 #include "util/event_log.hpp"
@@ -62,6 +64,8 @@ struct ControllerConfig {
     /// Nonces of live runs, per (signer, chain) across every run; null: the controller's own
     /// in-memory book.
     NonceAllocator* nonces = nullptr;
+    /// Idempotency keys of creates; null: the controller's own in-memory table.
+    IdempotencyKeys* idempotency_keys = nullptr;
     /// The wire layer's JSON in run events.
     EventFormats event_formats;
 };
@@ -106,6 +110,14 @@ class Controller {
         StartSlot slot = {},
         boost::asio::any_io_executor here = {});
 
+    /// Every problem of a POST /v1/runs body, without creating anything (empty: it is valid).
+    FieldErrors request_problems(const Principal& who, const boost::json::value& body) const;
+
+    /// Which run each idempotency key created.
+    IdempotencyKeys& idempotency_keys() {
+        return config_.idempotency_keys ? *config_.idempotency_keys : own_keys_;
+    }
+
     std::shared_ptr<RunRecord> find(const Principal& who, std::string_view run_id) const;
     ListPage list(const Principal& who, const ListQuery& q) const;
 
@@ -125,6 +137,7 @@ class Controller {
     const Quotas& quotas() const { return quotas_; }
 
   private:
+    RunRequestContext request_context(const Principal& who) const;
     std::shared_ptr<RunExecution> execution(std::string_view run_id) const;
     void log_transition(const RunRecord& rec, RunStatus from, RunStatus to) const;
 
@@ -134,7 +147,8 @@ class Controller {
     RunStore store_;
     util::Limiter start_gate_;
     Quotas quotas_;
-    NonceBook live_nonces_{true};  // when the configuration names no allocator
+    NonceBook live_nonces_{true};     // when the configuration names no allocator
+    MemoryIdempotencyKeys own_keys_;  // when the configuration names no table
     mutable std::mutex active_mu_;
     std::unordered_map<std::string, std::shared_ptr<RunExecution>> active_;
 };

@@ -1,6 +1,8 @@
 // Event history and subscriber queues: a publisher only appends and posts, never waits.
 #include "controller/event_stream.hpp"
 
+#include "util/deflate.hpp"
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -16,6 +18,19 @@ Subscription::Subscription(asio::any_io_executor ex,
       byte_cap_(byte_cap),
       filter_(std::move(filter)),
       timer_(std::make_shared<asio::steady_timer>(ex_)) {}
+
+std::string sse_frame(const controller::Event& e) {
+    std::string out;
+    out.reserve(e.data.size() + e.type.size() + 40);
+    out.append("id: ");
+    out.append(std::to_string(e.id));
+    out.append("\nevent: ");
+    out.append(e.type);
+    out.append("\ndata: ");
+    out.append(e.data);
+    out.append("\n\n");
+    return out;
+}
 
 void Subscription::wake_locked() {
     if (!waiting_) {
@@ -105,11 +120,15 @@ EventStream::EventStream(std::size_t keep, std::size_t byte_cap)
 
 std::uint64_t EventStream::publish(Event e) {
     std::lock_guard lock(mu_);
+    if (ended_) {
+        return next_id_ - 1;  // an ended stream takes nothing more
+    }
     e.id = next_id_++;
+    e.frame = sse_frame(e);
     auto ptr = std::make_shared<const Event>(std::move(e));
-    history_.push_back(ptr);
-    if (history_.size() > keep_) {
-        history_.pop_front();
+    history_->push_back(ptr);
+    if (history_->size() > keep_) {
+        history_->pop_front();
     }
     bool expired = false;
     for (const auto& w : subscribers_) {
@@ -125,6 +144,21 @@ std::uint64_t EventStream::publish(Event e) {
     return ptr->id;
 }
 
+namespace {
+
+// What a run's events are mostly made of, so that even the first of them deflates to little.
+constexpr std::string_view kEventDictionary =
+    "fork\n{\"runId\":\"run_\",\"forkId\":\"fork_\",\"chainId\":,\"state\":\"provisioning\","
+    "\"rpcUrl\":null,\"error\":null,\"queuePosition\":\"ready\",\"releasing\",\"released\","
+    "\"at\":\"2026-12-01T00:00:00.000Z\"}\ncu\n{\"runId\":\"run_\",\"totalCu\":}\n"
+    "end\n{\"runId\":\"run_\",\"status\":\"success\",\"totalCu\":0,\"finishedAt\":\"2026-12-01T"
+    "\"}\nrun\n{\"runId\":\"run_\",\"status\":\"running\",\"previousStatus\":\"waiting\","
+    "\"totalCu\":0,\"at\":\"2026-12-01T\"}\nnode\n{\"runId\":\"run_\",\"nodeId\":\"\","
+    "\"status\":\"running\",\"cu\":0,\"error\":null,\"at\":\"2026-12-01T\"}\nnode\n{\"runId\":"
+    "\"run_\",\"nodeId\":\"\",\"status\":\"success\",\"cu\":0,\"error\":null,\"at\":\"2026-12-01T";
+
+}  // namespace
+
 void EventStream::end() {
     std::lock_guard lock(mu_);
     if (ended_) {
@@ -136,45 +170,49 @@ void EventStream::end() {
             s->end();
         }
     }
-    subscribers_.clear();
-    std::size_t bytes = 0;
-    for (const auto& e : history_) {
-        bytes += e->type.size() + e->data.size();
+    std::vector<std::weak_ptr<Subscription>>().swap(subscribers_);
+    // Kept as long as the run is stored and read again only by a late subscriber: each event as
+    // a line of its type and a line of its data (one line of JSON), deflated.
+    std::string text;
+    for (const auto& e : *history_) {
+        text.append(e->type).append(1, '\n').append(e->data).append(1, '\n');
     }
-    packed_.reserve(bytes);
-    packed_index_.reserve(history_.size());
-    for (const auto& e : history_) {
-        packed_index_.push_back({static_cast<std::uint32_t>(packed_.size()),
-                                 static_cast<std::uint32_t>(e->type.size())});
-        packed_.append(e->type);
-        packed_.append(e->data);
-    }
-    std::deque<EventPtr>().swap(history_);
+    packed_count_ = static_cast<std::uint32_t>(history_->size());
+    packed_size_ = static_cast<std::uint32_t>(text.size());
+    packed_ = util::deflate_text(text, kEventDictionary);
+    history_.reset();
 }
 
 std::uint64_t EventStream::oldest_locked() const {
     if (ended_) {
-        return packed_index_.empty() ? 0 : next_id_ - packed_index_.size();
+        return packed_count_ == 0 ? 0 : next_id_ - packed_count_;
     }
-    return history_.empty() ? 0 : history_.front()->id;
+    return history_->empty() ? 0 : history_->front()->id;
 }
 
 std::size_t EventStream::held_locked() const {
-    return ended_ ? packed_index_.size() : history_.size();
+    return ended_ ? packed_count_ : history_->size();
 }
 
-EventPtr EventStream::held_at_locked(std::size_t i) const {
-    if (!ended_) {
-        return history_[i];
+std::vector<EventPtr> EventStream::unpack_locked() const {
+    std::vector<EventPtr> out;
+    const auto text = util::inflate_text(packed_, packed_size_, kEventDictionary);
+    if (!text) {
+        return out;  // cannot happen: deflated here
     }
-    const auto& at = packed_index_[i];
-    const std::size_t end =
-        i + 1 < packed_index_.size() ? packed_index_[i + 1].begin : packed_.size();
-    Event e;
-    e.id = next_id_ - packed_index_.size() + i;
-    e.type = packed_.substr(at.begin, at.type_size);
-    e.data = packed_.substr(at.begin + at.type_size, end - at.begin - at.type_size);
-    return std::make_shared<const Event>(std::move(e));
+    out.reserve(packed_count_);
+    std::string_view rest(*text);
+    for (std::uint64_t id = next_id_ - packed_count_; !rest.empty(); ++id) {
+        const auto type_end = rest.find('\n');
+        const auto data_end = rest.find('\n', type_end + 1);
+        Event e;
+        e.id = id;
+        e.type = rest.substr(0, type_end);
+        e.data = rest.substr(type_end + 1, data_end - type_end - 1);
+        out.push_back(std::make_shared<const Event>(std::move(e)));
+        rest.remove_prefix(data_end + 1);
+    }
+    return out;
 }
 
 std::shared_ptr<Subscription> EventStream::subscribe(
@@ -187,6 +225,13 @@ std::shared_ptr<Subscription> EventStream::subscribe(
     const std::uint64_t latest = next_id_ - 1;
     if (from.after) {
         const std::size_t held = held_locked();
+        std::vector<EventPtr> unpacked;
+        if (ended_ && held > 0) {
+            unpacked = unpack_locked();
+        }
+        const auto held_at = [&](std::size_t i) {
+            return ended_ ? unpacked.at(i) : (*history_)[i];
+        };
         const std::uint64_t oldest = held == 0 ? next_id_ : oldest_locked();
         const bool gap = *from.after + 1 < oldest || *from.after > latest;
         if (gap) {
@@ -195,11 +240,11 @@ std::shared_ptr<Subscription> EventStream::subscribe(
             }
             if (ended_ && held > 0) {
                 // The `end`: a stream's last event is its end.
-                sub->push(held_at_locked(held - 1), true);
+                sub->push(held_at(held - 1), true);
             }
         } else {
             for (std::size_t i = held - (latest - *from.after); i < held; ++i) {
-                sub->push(held_at_locked(i), true);
+                sub->push(held_at(i), true);
             }
         }
     }

@@ -24,12 +24,18 @@ struct Event {
     /// What the organization stream filters on; not sent.
     std::string workflow_id;
     bool is_simulation = false;
+    /// Its Server-Sent Events text (sse_frame), made once when it is published and shared by
+    /// every subscriber; empty in an event made again from a stream's packed history.
+    std::string frame;
 
     /// What the event counts for against a subscriber's byte cap.
     std::size_t bytes() const { return data.size() + type.size() + 32; }
 };
 
 using EventPtr = std::shared_ptr<const Event>;
+
+/// `id: n`, `event: type`, `data: json` and a blank line: the event as a stream sends it.
+std::string sse_frame(const Event& e);
 
 /// What a subscriber got from one pull.
 struct Pulled {
@@ -97,8 +103,8 @@ class EventStream {
     std::uint64_t publish(Event e);
 
     /// Publishes nothing more; subscribers' streams end once drained. The history is packed
-    /// into one buffer (type and data only: a stored finished run's events cost about their
-    /// JSON), and made into events again for a subscriber that replays it.
+    /// into one deflated buffer (type and data only: a stored finished run's events cost a
+    /// fraction of their JSON), and made into events again for a subscriber that replays it.
     void end();
 
     /// A subscriber that first gets the held events after `from.after`. When some of them are no
@@ -119,20 +125,17 @@ class EventStream {
   private:
     std::uint64_t oldest_locked() const;
     std::size_t held_locked() const;
-    EventPtr held_at_locked(std::size_t i) const;  // the i-th held event, oldest first
-
-    // An ended stream's events: `packed_` holds each one's type then data, from `begin`.
-    struct PackedEvent {
-        std::uint32_t begin = 0;
-        std::uint32_t type_size = 0;
-    };
+    std::vector<EventPtr> unpack_locked() const;  // an ended stream's events, oldest first
 
     const std::size_t keep_;
     const std::size_t byte_cap_;
     mutable std::mutex mu_;
-    std::deque<EventPtr> history_;
+    // A live stream's events; null once ended (an empty deque still holds a block).
+    std::unique_ptr<std::deque<EventPtr>> history_ = std::make_unique<std::deque<EventPtr>>();
+    // An ended stream's events, deflated (EventStream::end), and how many and how long.
     std::string packed_;
-    std::vector<PackedEvent> packed_index_;
+    std::uint32_t packed_count_ = 0;
+    std::uint32_t packed_size_ = 0;
     std::uint64_t next_id_ = 1;
     bool ended_ = false;
     std::vector<std::weak_ptr<Subscription>> subscribers_;

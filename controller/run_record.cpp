@@ -3,6 +3,10 @@
 
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
+#include <optional>
+#include <string_view>
+
 namespace forkrun::controller {
 
 RunRecord::RunRecord(Run run, std::uint64_t seq, std::uint64_t org_seq)
@@ -59,11 +63,46 @@ bool RunRecord::finish(RunStatus terminal, const std::function<void(Run&)>& f) {
     return true;
 }
 
+namespace {
+
+// Where a run's summary lies in its full JSON: the summary is the full text less the members
+// only `view=full` has (workflowDefinition, executionState), so it is two runs of the full text
+// and its closing brace: the summary's longest common start with the full text, then the rest
+// of it (but its brace) found whole further on. None when it is not so.
+std::optional<std::array<std::uint32_t, 3>> summary_in(const std::string& full,
+                                                       const std::string& summary) {
+    if (summary.empty() || summary.back() != '}' || full.size() >= UINT32_MAX) {
+        return std::nullopt;
+    }
+    const auto head = static_cast<std::uint32_t>(
+        std::mismatch(summary.begin(), summary.end(), full.begin(), full.end()).first -
+        summary.begin());
+    const std::string_view middle(summary.data() + head, summary.size() - 1 - head);
+    const auto at = std::string_view(full).find(middle, head);
+    if (at == std::string_view::npos) {
+        return std::nullopt;
+    }
+    return std::array<std::uint32_t, 3>{head, static_cast<std::uint32_t>(at),
+                                        static_cast<std::uint32_t>(middle.size())};
+}
+
+}  // namespace
+
 std::shared_ptr<const std::string> RunRecord::serialized(
     RunView view,
     const std::function<std::string(const Run&)>& serialize) const {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     auto& slot = cache_[static_cast<std::size_t>(view)];
+    if (!slot && view == RunView::kSummary && summary_cut_) {
+        // A compacted run's summary, made again from its full text (decision 65).
+        const auto full = cache_[static_cast<std::size_t>(RunView::kFull)];
+        const auto cut = *summary_cut_;
+        lock.unlock();
+        auto out = std::make_shared<std::string>();
+        out->reserve(cut[0] + cut[2] + 1);
+        out->append(*full, 0, cut[0]).append(*full, cut[1], cut[2]).push_back('}');
+        return out;
+    }
     if (!slot) {
         slot = std::make_shared<const std::string>(serialize(run_));
     }
@@ -103,6 +142,11 @@ void RunRecord::compact(const std::function<std::string(const Run&)>& full,
     }
     if (!summary_slot) {
         summary_slot = std::make_shared<const std::string>(summary(run_));
+    }
+    // A finished run's summary is kept as where it lies in the full text, not as a copy.
+    if (auto cut = summary_in(*full_slot, *summary_slot)) {
+        summary_cut_ = *cut;
+        summary_slot.reset();
     }
     // Swapped with empties, so the memory goes back now rather than when the record does.
     boost::json::object().swap(run_.workflow_definition);

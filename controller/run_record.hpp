@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -100,6 +101,8 @@ class RunRecord {
     mutable std::mutex mu_;
     Run run_;
     mutable std::array<std::shared_ptr<const std::string>, 2> cache_;
+    // Of a compacted run: its summary is full[0, a) + full[b, b + n) + "}", {a, b, n}.
+    std::optional<std::array<std::uint32_t, 3>> summary_cut_;
     bool compacted_ = false;
     std::vector<std::weak_ptr<StatusWatcher>> watchers_;
     std::shared_ptr<RunEvents> events_;

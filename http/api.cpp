@@ -13,6 +13,7 @@
 #include <charconv>
 
 #include "http/envelope.hpp"
+#include "http/idempotency.hpp"
 #include "http/query.hpp"
 #include "http/run_json.hpp"
 
@@ -26,6 +27,8 @@ namespace {
 
 constexpr std::string_view kRunsPrefix = "/v1/runs";
 constexpr std::size_t kMaxReason = 500;
+// How long a repeat waits for the first request with its Idempotency-Key before a 409.
+constexpr std::chrono::seconds kIdempotencyWait{10};
 
 ApiResponse respond(unsigned status, std::string body, std::string request_id) {
     ApiResponse r;
@@ -426,9 +429,42 @@ asio::awaitable<ApiResponse> Api::create_run(const ApiRequest& req,
         co_return error(415, "the body must be application/json", std::move(request_id));
     }
     FieldErrors errors;
+    if (req.idempotency_keys > 1) {
+        errors.push_back({"/headers/Idempotency-Key", "must be sent once"});
+    } else if (req.idempotency_keys == 1) {
+        if (auto why = idempotency_key_problem(req.idempotency_key); !why.empty()) {
+            errors.push_back({"/headers/Idempotency-Key", std::move(why)});
+        }
+    }
     auto body = parse_body(req.body, errors);
-    if (!body) {
+    if (!errors.empty()) {
+        if (body) {  // a bad key: the body's own problems too, in one answer
+            auto more = controller_.request_problems(grant.principal, *body);
+            errors.insert(errors.end(), more.begin(), more.end());
+        }
         co_return bad_request(errors, std::move(request_id));
+    }
+    // A claimed key is released unless a run is made under it: a refused create (400, 429,
+    // 503) may be sent again with the same key.
+    struct KeyClaim {
+        IdempotencyKeys* keys = nullptr;
+        std::uint64_t ticket = 0;
+        ~KeyClaim() {
+            if (keys) {
+                keys->release(ticket);
+            }
+        }
+    } held;
+    if (req.idempotency_keys == 1) {
+        auto& keys = controller_.idempotency_keys();
+        const auto claim =
+            co_await keys.claim(grant.principal.organization_id, std::string(req.idempotency_key),
+                                body_digest(*body), kIdempotencyWait);
+        if (claim.outcome != IdempotencyClaim::Outcome::kClaimed) {
+            co_return idempotent_answer(claim, grant, req.idempotency_key, std::move(request_id));
+        }
+        held.keys = &keys;
+        held.ticket = claim.ticket;
     }
     // Under a burst the answer waits until the execution thread has room for one more run.
     auto slot = co_await controller_.reserve_start();
@@ -448,9 +484,45 @@ asio::awaitable<ApiResponse> Api::create_run(const ApiRequest& req,
         co_return r;
     }
     const auto& rec = *created;
+    if (held.keys) {
+        held.keys->complete(held.ticket, rec->id(), 201);
+        held.keys = nullptr;
+    }
     auto r = ok(201, *run_json(*rec, RunView::kFull), std::move(request_id));
     r.headers.emplace_back("Location", std::string(kRunsPrefix) + "/" + rec->id());
     co_return r;
+}
+
+ApiResponse Api::idempotent_answer(const IdempotencyClaim& claim,
+                                   const TokenGrant& grant,
+                                   std::string_view key,
+                                   std::string request_id) {
+    using Outcome = IdempotencyClaim::Outcome;
+    const std::string quoted = json_quote(key);
+    if (claim.outcome == Outcome::kMismatch) {
+        return error(422,
+                     "Idempotency-Key " + quoted +
+                         " was used within 24 h with a different body (run " + claim.run_id +
+                         "); send a new key for a new run",
+                     std::move(request_id));
+    }
+    if (claim.outcome == Outcome::kInProgress) {
+        return error(409,
+                     "a request with Idempotency-Key " + quoted +
+                         " is still being processed; send it again later",
+                     std::move(request_id));
+    }
+    auto rec = controller_.find(grant.principal, claim.run_id);
+    if (!rec) {
+        return error(409,
+                     "the run " + claim.run_id + " that Idempotency-Key " + quoted +
+                         " created is no longer stored (retention); send a new key for a new run",
+                     std::move(request_id));
+    }
+    auto r = ok(claim.status, *run_json(*rec, RunView::kFull), std::move(request_id));
+    r.headers.emplace_back("Location", std::string(kRunsPrefix) + "/" + rec->id());
+    r.headers.emplace_back("Idempotent-Replayed", "true");
+    return r;
 }
 
 asio::awaitable<ApiResponse> Api::cancel_run(const ApiRequest& req,

@@ -27,6 +27,8 @@ struct ApiRequest {
     std::string_view last_event_id;        // the Last-Event-ID header, as sent
     std::string_view origin;               // the Origin header (CORS), as sent
     std::string_view cors_request_method;  // Access-Control-Request-Method (a preflight)
+    std::string_view idempotency_key;      // the Idempotency-Key header, as sent
+    unsigned idempotency_keys = 0;         // how many Idempotency-Key headers came (0: none)
     std::string_view body;
 };
 
@@ -59,6 +61,9 @@ struct ApiOptions {
     std::chrono::milliseconds max_long_poll{60000};
     /// An event stream with nothing to send for this long sends a `: ping` comment.
     std::chrono::milliseconds event_ping{10000};
+    /// An organization stream writes to a subscriber at most once per this interval; what
+    /// comes sooner goes out together (decision 65). A run's stream writes every event at once.
+    std::chrono::milliseconds org_event_pace{10};
     std::string version = FORKRUN_VERSION;
     /// What /metrics reports of the controller; null: only the HTTP and gateway counts.
     const controller::ControllerMetrics* controller_metrics = nullptr;
@@ -99,6 +104,11 @@ class Api {
     boost::asio::awaitable<ApiResponse> create_run(const ApiRequest& req,
                                                    const TokenGrant& grant,
                                                    std::string request_id);
+    /// The answer to a create whose Idempotency-Key already made a run, or that was refused.
+    ApiResponse idempotent_answer(const controller::IdempotencyClaim& claim,
+                                  const TokenGrant& grant,
+                                  std::string_view key,
+                                  std::string request_id);
     boost::asio::awaitable<ApiResponse> cancel_run(const ApiRequest& req,
                                                    const TokenGrant& grant,
                                                    std::string_view id,

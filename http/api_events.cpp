@@ -136,7 +136,8 @@ asio::awaitable<ApiResponse> Api::organization_events(const ApiRequest& req,
     auto ex = co_await asio::this_coro::executor;
     auto sub = controller_.organization_events(grant.principal)
                    ->subscribe(SubscribeFrom{q.last_event_id}, ex, filter, snapshot);
-    co_return event_stream(std::make_shared<SseStream>(std::move(sub), false, options_.event_ping),
+    co_return event_stream(std::make_shared<SseStream>(std::move(sub), false, options_.event_ping,
+                                                       options_.org_event_pace),
                            std::move(request_id));
 }
 

@@ -16,7 +16,7 @@ constexpr std::string_view kAllowHeaders =
     "Authorization, Content-Type, Idempotency-Key, Last-Event-ID, X-Request-Id";
 // What a page may read beyond the CORS-safelisted response headers.
 constexpr std::string_view kExposeHeaders =
-    "Allow, Location, Retry-After, WWW-Authenticate, X-Request-Id";
+    "Allow, Idempotent-Replayed, Location, Retry-After, WWW-Authenticate, X-Request-Id";
 // Browsers cap it lower (Chromium: 2 h, Firefox: 24 h); 10 min keeps a changed list effective.
 constexpr std::string_view kMaxAge = "600";
 

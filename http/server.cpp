@@ -478,6 +478,12 @@ struct Server::Impl {
         areq.last_event_id = std::string_view(last_id.data(), last_id.size());
         areq.origin = header(bhttp::field::origin);
         areq.cors_request_method = header(bhttp::field::access_control_request_method);
+        const auto keys = req.equal_range("Idempotency-Key");
+        for (auto it = keys.first; it != keys.second; ++it) {
+            if (areq.idempotency_keys++ == 0) {
+                areq.idempotency_key = std::string_view(it->value().data(), it->value().size());
+            }
+        }
         areq.body = req.body();
 
         ApiResponse r;

@@ -92,6 +92,9 @@ async function main() {
       // One HTTP thread: one accept queue, so connections are admitted in the order they came.
       '--threads',
       '1',
+      // One finished run kept: the idempotency scenario sees a key outlive its run.
+      '--retain-runs',
+      '1',
     ]);
     limits.cors = [];
     servers.push(limits);

@@ -121,6 +121,28 @@ TEST(RunStore, ACompactedRunKeepsItsJsonAndWhatReRunsNeed) {
     EXPECT_EQ(copy.status, RunStatus::kSuccess);
 }
 
+TEST(RunStore, ACompactedRunsSummaryIsMadeAgainFromItsFullJson) {
+    RunStore store;
+    auto rec = store.insert(make_run("run_s"));
+    // The summary is the full text less the members only the full view has.
+    auto full = [](const ::forkrun::controller::Run&) {
+        return std::string(
+            R"({"id":"run_s","workflowDefinition":{"nodes":{"id":"run_s"}},)"
+            R"("propValues":{"id":1},"status":"success","executionState":{"a":[]}})");
+    };
+    auto summary = [](const ::forkrun::controller::Run&) {
+        return std::string(R"({"id":"run_s","propValues":{"id":1},"status":"success"})");
+    };
+    rec->finish(RunStatus::kSuccess, [](::forkrun::controller::Run&) {});
+    rec->compact(full, summary);
+    auto never = [](const ::forkrun::controller::Run&) {
+        ADD_FAILURE() << "a compacted run is not serialized again";
+        return std::string();
+    };
+    EXPECT_EQ(*rec->serialized(RunView::kSummary, never), summary(rec->snapshot()));
+    EXPECT_EQ(*rec->serialized(RunView::kFull, never), full(rec->snapshot()));
+}
+
 TEST(RunStore, UpdateCannotSetATerminalStatus) {
     RunStore store;
     auto rec = store.insert(make_run("run_x"));

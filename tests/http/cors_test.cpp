@@ -64,7 +64,8 @@ TEST(Cors, AnswersToAnAllowedOriginCarryAllowOriginAndExposeHeaders) {
     EXPECT_EQ(list.header("Access-Control-Allow-Origin"), kOrigin);
     EXPECT_EQ(list.header("Vary"), "Origin");
     const auto exposed = values(list, "Access-Control-Expose-Headers");
-    for (const char* h : {"Location", "Retry-After", "X-Request-Id", "WWW-Authenticate"}) {
+    for (const char* h :
+         {"Idempotent-Replayed", "Location", "Retry-After", "X-Request-Id", "WWW-Authenticate"}) {
         EXPECT_TRUE(exposed.contains(h))
             << h << " in " << list.header("Access-Control-Expose-Headers");
     }

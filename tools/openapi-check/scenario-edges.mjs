@@ -1,6 +1,6 @@
 // What is answered before routing (framing, limits, the connection cap), CORS, and quotas.
 import { halfRequest, send, sendRaw, sleep } from './http.mjs';
-import { auth, waitRun, wf } from './scenario-runs.mjs';
+import { auth, quickRun, waitRun, wf } from './scenario-runs.mjs';
 
 export async function edgeScenario(ctx) {
   const { main, limits } = ctx;
@@ -101,6 +101,40 @@ export async function edgeScenario(ctx) {
     { method: 'POST', path: `/v1/runs/${first.json.data.id}/cancel`, headers: A },
     { expect: 200 },
   );
+
+  // Idempotency keys, on the limits server, which keeps one finished run (--retain-runs 1).
+  const key = `check-${Date.now()}`;
+  const keyed = quickRun(wf('idem'));
+  const withKey = (k, body) => ({
+    method: 'POST',
+    path: '/v1/runs',
+    headers: { ...A, 'Idempotency-Key': k },
+    body,
+  });
+  const made = await lim('create with an Idempotency-Key', withKey(key, keyed), { expect: 201 });
+  await lim(
+    'wait for the keyed run',
+    { path: `/v1/runs/${made.json.data.id}?waitUntil=terminal&timeoutMs=20000`, headers: A },
+    { expect: 200 },
+  );
+  const replay = await lim('repeat with the key', withKey(key, keyed), { expect: 201 });
+  const replayed = replay.headers['idempotent-replayed'] === 'true';
+  if (!replayed || replay.json?.data?.id !== made.json.data.id)
+    ctx.problem(`a repeat replays the first run with Idempotent-Replayed: ${replay.body}`);
+  await lim('the key with another body', withKey(key, quickRun(wf('idem'))), { expect: 422 });
+  await lim('a key of 256 characters', withKey('k'.repeat(256), keyed), { expect: 400 });
+  // A later run makes retention drop the keyed one: the key's repeat can no longer answer it.
+  const later = await lim(
+    'a run that retention keeps instead',
+    { method: 'POST', path: '/v1/runs', headers: A, body: quickRun(wf('idem')) },
+    { expect: 201 },
+  );
+  await lim(
+    'wait for it',
+    { path: `/v1/runs/${later.json.data.id}?waitUntil=terminal&timeoutMs=20000`, headers: A },
+    { expect: 200 },
+  );
+  await lim('repeat after its run was dropped', withKey(key, keyed), { expect: 409 });
 
   // The connection cap (4): with every connection in the middle of a request, the next is shed.
   const held = await Promise.all([1, 2, 3, 4].map(() => halfRequest(limits.port)));

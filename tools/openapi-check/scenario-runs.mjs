@@ -35,6 +35,10 @@ export async function runScenario(ctx) {
   await call('healthz POST', { method: 'POST', path: '/healthz' }, { expect: 405 });
   await call('metrics DELETE', { method: 'DELETE', path: '/metrics' }, { expect: 405 });
   await call('openapi PUT', { method: 'PUT', path: '/openapi.json' }, { expect: 405 });
+  await call('the dashboard', { path: '/' }, { expect: 200 });
+  await call('the dashboard script', { path: '/assets/app.js' }, { expect: 200 });
+  await call('the dashboard style sheet', { path: '/assets/app.css' }, { expect: 200 });
+  await call('dashboard POST', { method: 'POST', path: '/' }, { expect: 405 });
   await call('unknown route', { path: '/v2/nothing', headers: A }, { expect: 404 });
   await call(
     'unknown run sub-route',
