@@ -30,6 +30,7 @@
 #include "forks/fork_manager.hpp"
 #include "http/api.hpp"
 #include "http/auth.hpp"
+#include "http/fork_client.hpp"
 #include "http/run_json.hpp"
 #include "http/server.hpp"
 #include "util/event_log.hpp"
@@ -222,7 +223,10 @@ int serve(const Config& o) {
         std::cerr << "forkrun: " << started.error() << "\n";
         return 2;
     }
+    // The gateway's HTTP bodies go to the forks from the HTTP thread that received them.
+    http::ForkClient fork_client;
     controller::RpcGateway gateway(fork_manager.rpc(), fork_manager.cu());
+    gateway.set_transport(&fork_client);
     controller::ForkChainProvider provider(fork_manager, gateway, o.limits.sizes.node_output_bytes);
     controller::ControllerMetrics metrics;
     provider.set_metrics(&metrics);

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "controller/fork_transport.hpp"
 #include "controller/run_record.hpp"
 #include "controller/ws_relay.hpp"
 #include "forks/cu_table.hpp"
@@ -87,6 +88,10 @@ class RpcGateway {
     /// The base of every rpcUrl (the server's public address); set before any run starts.
     void set_base_url(std::string base) { base_ = std::move(base); }
 
+    /// How HTTP bodies reach the forks (the server's, on the thread that received each body);
+    /// set before any run starts. Without one they go through `rpc`'s curl thread and back.
+    void set_transport(ForkTransport* transport) { transport_ = transport; }
+
     /// Registers a ready fork; returns its public rpcUrl. `upstream` (the URL the fork forks,
     /// empty when none) is redacted from every answer.
     std::string open(std::shared_ptr<RunRecord> record,
@@ -122,7 +127,8 @@ class RpcGateway {
     GatewayAttach attach(std::string_view secret,
                          std::function<void(std::chrono::milliseconds)> on_release);
 
-    /// Forwards a JSON-RPC body sent to /rpc/{secret}.
+    /// Forwards a JSON-RPC body sent to /rpc/{secret}; the transport's part runs on the
+    /// caller's executor.
     boost::asio::awaitable<GatewayReply> forward(std::string_view secret, std::string body);
 
     GatewayCounts counts() const;
@@ -139,6 +145,7 @@ class RpcGateway {
     boost::asio::awaitable<GatewayReply> forward_to(std::shared_ptr<Target> t, std::string body);
 
     forks::RpcClient& rpc_;
+    ForkTransport* transport_ = nullptr;
     const forks::CuTable& cu_;
     GatewayLimits limits_;
     std::string base_;

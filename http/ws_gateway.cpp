@@ -19,6 +19,8 @@
 #include <optional>
 #include <unordered_set>
 
+#include "http/fork_client.hpp"
+
 namespace forkrun::http {
 
 namespace asio = boost::asio;
@@ -38,19 +40,6 @@ constexpr auto kForkReleasedCode = static_cast<websocket::close_code>(4000);
 
 std::string_view as_text(const beast::flat_buffer& b) {
     return {static_cast<const char*>(b.data().data()), b.size()};
-}
-
-// The fork's address from its URL, "http://127.0.0.1:PORT" (forks/anvil_spawn.cpp).
-std::optional<tcp::endpoint> fork_endpoint(std::string_view url) {
-    const auto host = url.find("://") + 3;
-    const auto colon = url.rfind(':');
-    boost::system::error_code ec;
-    const auto address = asio::ip::make_address(url.substr(host, colon - host), ec);
-    const int port = std::atoi(std::string(url.substr(colon + 1)).c_str());
-    if (host < 3 || colon < host || ec || port <= 0 || port > 65535) {
-        return std::nullopt;
-    }
-    return tcp::endpoint(address, static_cast<unsigned short>(port));
 }
 
 // Why a socket closes.

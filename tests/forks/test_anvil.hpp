@@ -102,6 +102,7 @@ class TestAnvil {
     TestAnvil& operator=(const TestAnvil&) = delete;
 
     int port() const { return port_; }
+    pid_t pid() const { return pid_; }
     std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
   private:

@@ -93,6 +93,32 @@ inline bool process_gone(pid_t pid) {
     return ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
+// Whether every thread of `pid` has stopped: SIGSTOP takes effect one thread at a time, after
+// kill() has returned.
+inline bool process_stopped(pid_t pid) {
+    const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+    DIR* d = opendir(tasks.c_str());
+    if (!d) {
+        return false;
+    }
+    bool all = true;
+    while (auto* e = readdir(d)) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        std::ifstream stat(tasks + "/" + e->d_name + "/stat");
+        std::string line;
+        std::getline(stat, line);
+        const auto close = line.rfind(')');
+        if (close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'T' &&
+            line[close + 2] != 't') {
+            all = false;
+        }
+    }
+    closedir(d);
+    return all;
+}
+
 inline json::object sim_request(std::string_view mode, json::array chains, json::object nodes) {
     auto body = run_request(unique_workflow_id("sim"), std::move(nodes));
     body["isSimulation"] = true;
