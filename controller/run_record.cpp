@@ -12,8 +12,28 @@ RunRecord::RunRecord(Run run, std::uint64_t seq, std::uint64_t org_seq)
       org_seq_(org_seq),
       run_(std::move(run)) {}
 
+std::shared_ptr<RunRecord> RunRecord::restored(Run run,
+                                               std::uint64_t seq,
+                                               std::uint64_t org_seq,
+                                               std::string full,
+                                               std::string summary) {
+    auto rec = std::make_shared<RunRecord>(std::move(run), seq, org_seq);
+    rec->cache_[static_cast<std::size_t>(RunView::kFull)] =
+        std::make_shared<const std::string>(std::move(full));
+    rec->cache_[static_cast<std::size_t>(RunView::kSummary)] =
+        std::make_shared<const std::string>(std::move(summary));
+    rec->compacted_ = true;
+    return rec;
+}
+
+void RunRecord::set_change_sink(RunChangeSink* sink) {
+    std::lock_guard lock(mu_);
+    sink_ = sink;
+}
+
 bool RunRecord::update(const std::function<void(Run&)>& f) {
     std::vector<std::weak_ptr<StatusWatcher>> to_notify;
+    RunChangeSink* sink = nullptr;
     {
         std::lock_guard lock(mu_);
         if (is_terminal(run_.status)) {
@@ -32,13 +52,18 @@ bool RunRecord::update(const std::function<void(Run&)>& f) {
         if (run_.status != before) {
             to_notify.swap(watchers_);
         }
+        sink = sink_;
     }
     notify(to_notify);
+    if (sink) {
+        sink->run_changed(*this);
+    }
     return true;
 }
 
 bool RunRecord::finish(RunStatus terminal, const std::function<void(Run&)>& f) {
     std::vector<std::weak_ptr<StatusWatcher>> to_notify;
+    RunChangeSink* sink = nullptr;
     {
         std::lock_guard lock(mu_);
         if (is_terminal(run_.status) || !is_terminal(terminal)) {
@@ -54,8 +79,12 @@ bool RunRecord::finish(RunStatus terminal, const std::function<void(Run&)>& f) {
             events_->observe(run_);
         }
         to_notify.swap(watchers_);
+        sink = sink_;
     }
     notify(to_notify);
+    if (sink) {
+        sink->run_changed(*this);
+    }
     return true;
 }
 

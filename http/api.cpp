@@ -448,6 +448,13 @@ asio::awaitable<ApiResponse> Api::create_run(const ApiRequest& req,
         co_return r;
     }
     const auto& rec = *created;
+    if (controller_.durable()) {
+        // Acknowledged means stored: 201 only once the run's row is committed.
+        if (const auto ec = co_await controller_.commit_created(rec)) {
+            co_return error(503, "the run could not be stored (" + ec.message() + "); try again",
+                            std::move(request_id));
+        }
+    }
     auto r = ok(201, *run_json(*rec, RunView::kFull), std::move(request_id));
     r.headers.emplace_back("Location", std::string(kRunsPrefix) + "/" + rec->id());
     co_return r;
@@ -500,6 +507,11 @@ asio::awaitable<ApiResponse> Api::cancel_run(const ApiRequest& req,
                                  "run is already " + std::string(to_string(st)), request_id);
             co_return respond(409, std::move(body), std::move(request_id));
         }
+        case CancelOutcome::kNotStored:
+            co_return error(503,
+                            "the run is cancelled, but the database has not stored it yet (it "
+                            "will be written when the database is back)",
+                            std::move(request_id));
         case CancelOutcome::kCancelled:
             break;
     }
