@@ -126,6 +126,9 @@ struct PgStore::Connection {
             return false;
         }
         PQsetnonblocking(conn, 1);
+        // NOTICEs (a migration's "already exists, skipping") are not the operator's business.
+        PQsetNoticeProcessor(
+            conn, [](void*, const char*) {}, nullptr);
         return true;
     }
 

@@ -2,6 +2,7 @@
 #include "controller/run_record.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 namespace forkrun::controller {
 
@@ -161,6 +162,35 @@ void RunRecord::attach_events(std::shared_ptr<RunEvents> events) {
     events_->observe(run_);
 }
 
+namespace {
+
+// The events of a run read back from a durable store, which kept no history: the run as it
+// ended (`full`, its cached JSON), then its end.
+std::shared_ptr<Subscription> restored_events(boost::asio::any_io_executor ex,
+                                              const std::string& id,
+                                              RunStatus status,
+                                              const std::shared_ptr<const std::string>& full) {
+    if (!full || !is_terminal(status)) {
+        return nullptr;
+    }
+    boost::system::error_code ec;
+    const auto doc = boost::json::parse(*full, ec);
+    const auto* o = ec ? nullptr : doc.if_object();
+    boost::json::object end{{"runId", id},
+                            {"status", to_string(status)},
+                            {"totalCu", o && o->contains("totalCu") ? o->at("totalCu") : 0},
+                            {"finishedAt", o && o->contains("finishedAt") ? o->at("finishedAt")
+                                                                          : boost::json::value()}};
+    auto sub = std::make_shared<Subscription>(std::move(ex), EventStream::kDefaultByteCap, nullptr);
+    sub->push_first(std::make_shared<const Event>(Event{1, "snapshot", *full, {}, false, {}}));
+    sub->push(
+        std::make_shared<const Event>(Event{1, "end", boost::json::serialize(end), {}, false, {}}));
+    sub->end();
+    return sub;
+}
+
+}  // namespace
+
 std::shared_ptr<Subscription> RunRecord::subscribe_events(
     SubscribeFrom from,
     boost::asio::any_io_executor ex,
@@ -168,7 +198,9 @@ std::shared_ptr<Subscription> RunRecord::subscribe_events(
     // Under the lock no event is published, so a snapshot is the run as of the latest id.
     std::lock_guard lock(mu_);
     if (!events_) {
-        return nullptr;
+        return compacted_ ? restored_events(std::move(ex), id_, run_.status,
+                                            cache_[static_cast<std::size_t>(RunView::kFull)])
+                          : nullptr;
     }
     auto snapshot = [&](std::uint64_t latest) {
         Event e;

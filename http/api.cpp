@@ -451,8 +451,10 @@ asio::awaitable<ApiResponse> Api::create_run(const ApiRequest& req,
     if (controller_.durable()) {
         // Acknowledged means stored: 201 only once the run's row is committed.
         if (const auto ec = co_await controller_.commit_created(rec)) {
-            co_return error(503, "the run could not be stored (" + ec.message() + "); try again",
-                            std::move(request_id));
+            auto r = error(503, "the run could not be stored (" + ec.message() + "); try again",
+                           std::move(request_id));
+            r.headers.emplace_back("Retry-After", "1");
+            co_return r;
         }
     }
     auto r = ok(201, *run_json(*rec, RunView::kFull), std::move(request_id));

@@ -231,7 +231,8 @@ TEST(RunStore, RestoredRunsKeepTheirNumbersAndNewOnesContinueAfterThem) {
     ASSERT_TRUE(rec);
     EXPECT_EQ(rec->org_seq(), 7u);
     EXPECT_EQ(rec->status(), RunStatus::kSuccess);
-    EXPECT_EQ(*rec->serialized(RunView::kFull, [](const Run&) { return std::string("x"); }),
+    EXPECT_EQ(*rec->serialized(RunView::kFull,
+                               [](const ::forkrun::controller::Run&) { return std::string("x"); }),
               R"({"id":"run_old","full":true})");
     EXPECT_EQ(store.insert(make_run("run_new"))->org_seq(), 10u);
     EXPECT_EQ(store.insert(make_run("run_b", "org_b"))->org_seq(), 5u);

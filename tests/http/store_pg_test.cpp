@@ -141,6 +141,14 @@ TEST(PgStore, AcknowledgedRunsSurviveSigkillAndLeftoversEndAsControllerLost) {
         }
     }
     EXPECT_EQ(std::to_string(total_cu(data_of(api2.run(pool)))), pool_cu);
+    // Its event stream: the run as it ended, then the end.
+    HttpRequest events = make_request("GET", "/v1/runs/" + pool + "/events");
+    events.headers.emplace_back("Authorization", std::string("Bearer ") + kTokenARw);
+    const auto stream = api2.client().send(events);
+    EXPECT_EQ(stream.status, 200) << stream.body;
+    EXPECT_NE(stream.body.find("event: snapshot"), std::string::npos) << stream.body;
+    EXPECT_NE(stream.body.find("controllerLost"), std::string::npos) << stream.body;
+    EXPECT_NE(stream.body.find("event: end"), std::string::npos) << stream.body;
     EXPECT_EQ(pg.value("SELECT count(*) FROM runs WHERE status IN ('waiting', 'running')"), "0");
 
     // Lists and cursors continue: every run once, newest first; a new run comes before them.
