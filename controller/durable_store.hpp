@@ -51,9 +51,9 @@ class DurableStore : public RunChangeSink {
     /// kUnavailable within the store's bound. Any thread.
     virtual void insert(std::shared_ptr<RunRecord> record, Done done) = 0;
 
-    /// Writes a terminal run's final state ahead of write-behind changes; `done` (may be empty)
-    /// once committed, or with kUnavailable after the store's bound (the write is retried until
-    /// it lands). Any thread.
+    /// Writes a terminal run's final state: with `done`, ahead of write-behind changes, and
+    /// `done` is called once committed, or with kUnavailable after the store's bound (the write
+    /// is retried until it lands); without, like a change. Any thread.
     virtual void finish(std::shared_ptr<RunRecord> record, Done done) = 0;
 
     /// insert() and finish() as asynchronous operations (e.g. with asio::use_awaitable).

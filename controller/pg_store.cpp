@@ -216,8 +216,12 @@ struct PgStore::Connection {
     }
 };
 
-PgStore::PgStore(PgStoreConfig config)
-    : config_(std::move(config)), conn_(std::make_unique<Connection>()) {}
+PgStore::PgStore(PgStoreConfig config) : config_(std::move(config)) {
+    config_.writers = std::max<std::size_t>(1, config_.writers);
+    for (std::size_t i = 0; i < config_.writers; ++i) {
+        conns_.push_back(std::make_unique<Connection>());
+    }
+}
 
 PgStore::~PgStore() {
     {
@@ -225,8 +229,8 @@ PgStore::~PgStore() {
         stop_ = true;
     }
     wake_.notify_all();
-    if (thread_.joinable()) {
-        thread_.join();
+    for (auto& t : threads_) {
+        t.join();
     }
 }
 
@@ -239,11 +243,12 @@ void PgStore::set_base_url(std::string url) {
 boost::system::result<StoredRuns, std::string> PgStore::open() {
     std::string error;
     auto deadline = [this] { return SteadyClock::now() + config_.bound; };
-    if (!conn_->connect(config_.url, config_.bound, error)) {
+    auto& conn = *conns_.front();
+    if (!conn.connect(config_.url, config_.bound, error)) {
         return error;
     }
     auto run = [&](const std::string& sql, const std::vector<const char*>& params = {}) {
-        return conn_->run(sql, params, deadline(), error);
+        return conn.run(sql, params, deadline(), error);
     };
     auto failed = [&](std::string what) { return what + ": " + error; };
 
@@ -345,7 +350,9 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
         stored.org_last_seq.emplace_back(PQgetvalue(seqs.get(), i, 0),
                                          std::strtoull(PQgetvalue(seqs.get(), i, 1), nullptr, 10));
     }
-    thread_ = std::thread([this] { loop(); });
+    for (std::size_t i = 0; i < conns_.size(); ++i) {
+        threads_.emplace_back([this, i] { loop(i); });
+    }
     return stored;
 }
 
@@ -363,10 +370,16 @@ void PgStore::insert(std::shared_ptr<RunRecord> record, Done done) {
         complete(done, make_error_code(StoreError::kClosed));
         return;
     }
-    wake_.notify_one();
+    wake_.notify_all();
 }
 
 void PgStore::finish(std::shared_ptr<RunRecord> record, Done done) {
+    if (!done) {
+        // Nobody waits (a run that ended by itself): written with the next changes, within
+        // write_behind, so a burst of endings goes out in a few statements.
+        run_changed(*record);
+        return;
+    }
     {
         std::lock_guard lock(mu_);
         auto& w = finals_[record->id()];
@@ -378,7 +391,7 @@ void PgStore::finish(std::shared_ptr<RunRecord> record, Done done) {
             w.done.push_back(std::move(done));
         }
     }
-    wake_.notify_one();
+    wake_.notify_all();
 }
 
 void PgStore::run_changed(const RunRecord& record) {
@@ -389,7 +402,11 @@ void PgStore::run_changed(const RunRecord& record) {
     }
 }
 
-bool PgStore::take(Batch& batch, std::unique_lock<std::mutex>& lock) {
+std::size_t PgStore::writer_of(const std::string& run_id) const {
+    return std::hash<std::string>{}(run_id) % conns_.size();
+}
+
+bool PgStore::take(Batch& batch, std::size_t writer) {
     const auto now = SteadyClock::now();
     const bool retrying = now < retry_at_;
     // Creates are answered at once while the database is away; finals and changes wait for it.
@@ -400,12 +417,17 @@ bool PgStore::take(Batch& batch, std::unique_lock<std::mutex>& lock) {
     inserts_.erase(inserts_.begin(), inserts_.begin() + static_cast<std::ptrdiff_t>(inserts));
     if (!retrying) {
         for (auto it = finals_.begin(); it != finals_.end() && batch.finals.size() < kMaxBatch;) {
+            if (writer_of(it->first) != writer) {
+                ++it;
+                continue;
+            }
             dirty_.erase(it->first);
             batch.finals.push_back(std::move(it->second));
             it = finals_.erase(it);
         }
         for (auto it = dirty_.begin(); it != dirty_.end() && batch.changes.size() < kMaxBatch;) {
-            if (!stop_ && now - it->second < config_.write_behind) {
+            if ((!stop_ && now - it->second < config_.write_behind) ||
+                writer_of(it->first) != writer) {
                 ++it;
                 continue;
             }
@@ -425,15 +447,21 @@ bool PgStore::take(Batch& batch, std::unique_lock<std::mutex>& lock) {
             }
         }
     }
-    (void)lock;
     return !batch.inserts.empty() || !batch.finals.empty() || !batch.changes.empty();
 }
 
-void PgStore::loop() {
+void PgStore::loop(std::size_t writer) {
+    Connection& conn = *conns_[writer];
+    // The first writer also keeps this controller's heartbeat.
+    auto heartbeat = [&] {
+        if (writer == 0) {
+            heartbeat_if_due(conn);
+        }
+    };
     std::unique_lock lock(mu_);
     for (;;) {
         Batch batch;
-        const bool any = take(batch, lock);
+        const bool any = take(batch, writer);
         if (!any) {
             if (stop_) {
                 break;
@@ -447,22 +475,28 @@ void PgStore::loop() {
                 until = std::min(until, std::max(retry_at_, SteadyClock::now() + kRetryPause));
             }
             wake_.wait_until(lock, until, [&] {
-                return stop_ || !inserts_.empty() ||
-                       (!finals_.empty() && SteadyClock::now() >= retry_at_);
+                if (stop_ || !inserts_.empty()) {
+                    return true;
+                }
+                if (SteadyClock::now() < retry_at_) {
+                    return false;
+                }
+                return std::any_of(finals_.begin(), finals_.end(),
+                                   [&](const auto& f) { return writer_of(f.first) == writer; });
             });
             lock.unlock();
-            heartbeat_if_due();
+            heartbeat();
             lock.lock();
             continue;
         }
         lock.unlock();
         std::string error;
-        const bool connected = ensure_connected(error);
+        const bool connected = ensure_connected(conn, error);
         if (connected) {
-            error = write(batch);
+            error = write(batch, conn);
         }
         lock.lock();
-        settle(batch, error, !connected || !conn_->ok());
+        settle(batch, error, !connected || !conn.ok());
         if (stop_ && !error.empty()) {
             // Closing with the database away: what is left is lost with the process anyway.
             for (auto& w : inserts_) {
@@ -480,19 +514,19 @@ void PgStore::loop() {
             dirty_.clear();
         }
         lock.unlock();
-        heartbeat_if_due();
+        heartbeat();
         lock.lock();
     }
 }
 
-bool PgStore::ensure_connected(std::string& error) {
-    if (conn_->ok()) {
+bool PgStore::ensure_connected(Connection& conn, std::string& error) {
+    if (conn.ok()) {
         return true;
     }
-    return conn_->connect(config_.url, config_.bound, error);
+    return conn.connect(config_.url, config_.bound, error);
 }
 
-std::string PgStore::write(const Batch& batch) {
+std::string PgStore::write(const Batch& batch, Connection& conn) {
     // Parameters are text; each row's values are kept alive in `values` until the statement
     // is sent.
     std::vector<std::string> values;
@@ -554,7 +588,9 @@ std::string PgStore::write(const Batch& batch) {
         "UPDATE runs AS r SET status = v.status, finished_at = "
         "nullif(v.finished_at, '')::timestamptz, run_json = v.doc::json, updated_at = now() "
         "FROM (VALUES " +
-        update_sql + ") AS v(id, status, finished_at, doc) WHERE r.id = v.id";
+        update_sql +
+        ") AS v(id, status, finished_at, doc) WHERE r.id = v.id AND r.status NOT IN ('success', "
+        "'failure', 'cancelled')";
     std::string sql;
     if (update_sql.empty()) {
         sql = insert;
@@ -564,7 +600,7 @@ std::string PgStore::write(const Batch& batch) {
         sql = "WITH i AS (" + insert + "), u AS (" + update + ") SELECT 1";
     }
     std::string error;
-    if (!conn_->run(sql, params, SteadyClock::now() + config_.bound, error)) {
+    if (!conn.run(sql, params, SteadyClock::now() + config_.bound, error)) {
         return error.empty() ? "failed" : error;
     }
     return {};
@@ -611,14 +647,16 @@ void PgStore::settle(Batch& batch, const std::string& error, bool lost) {
             slot.since = std::min(slot.since, w.since);
         }
     }
-    if (ec) {
-        for (const auto& r : batch.changes) {
+    for (const auto& r : batch.changes) {
+        if (ec) {
             dirty_.emplace(r->id(), now);
+        } else if (is_terminal(r->status())) {
+            live_.erase(r->id());  // its last write
         }
     }
 }
 
-void PgStore::heartbeat_if_due() {
+void PgStore::heartbeat_if_due(Connection& conn) {
     const auto now = SteadyClock::now();
     std::string base;
     {
@@ -630,13 +668,13 @@ void PgStore::heartbeat_if_due() {
         base = base_url_;
     }
     std::string error;
-    if (!ensure_connected(error)) {
+    if (!ensure_connected(conn, error)) {
         std::lock_guard lock(mu_);
         retry_at_ = SteadyClock::now() + kRetryPause;
         return;
     }
-    conn_->run("UPDATE members SET heartbeat_at = now(), base_url = $2 WHERE id = $1",
-               {config_.controller_id.c_str(), base.c_str()}, now + config_.bound, error);
+    conn.run("UPDATE members SET heartbeat_at = now(), base_url = $2 WHERE id = $1",
+             {config_.controller_id.c_str(), base.c_str()}, now + config_.bound, error);
 }
 
 }  // namespace forkrun::controller

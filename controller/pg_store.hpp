@@ -37,6 +37,10 @@ struct PgStoreConfig {
     /// run's changes at most once per this period.
     std::chrono::milliseconds write_behind{150};
     std::chrono::milliseconds heartbeat{2000};
+    /// Connections writing at once, each with its thread: batches commit in parallel (the
+    /// database groups their WAL flushes). A run's changes always go through the same one, so
+    /// they commit in order.
+    std::size_t writers = 4;
 };
 
 class PgStore final : public DurableStore {
@@ -76,18 +80,20 @@ class PgStore final : public DurableStore {
         std::vector<std::shared_ptr<RunRecord>> changes;
     };
 
-    void loop();
-    // Takes what is due, or nothing by the time the thread should look again.
-    bool take(Batch& batch, std::unique_lock<std::mutex>& lock);
+    void loop(std::size_t writer);
+    // Takes what is due for `writer` (any new run; the finals and changes of its runs), or
+    // nothing by the time the thread should look again. Holds `mu_`.
+    bool take(Batch& batch, std::size_t writer);
+    std::size_t writer_of(const std::string& run_id) const;
     // One statement for the whole batch; the error, or empty once committed.
-    std::string write(const Batch& batch);
+    std::string write(const Batch& batch, Connection& conn);
     void settle(Batch& batch, const std::string& error, bool lost);
-    void heartbeat_if_due();
-    bool ensure_connected(std::string& error);
+    void heartbeat_if_due(Connection& conn);
+    bool ensure_connected(Connection& conn, std::string& error);
 
     PgStoreConfig config_;
-    std::unique_ptr<Connection> conn_;  // the store's thread's, after open()
-    std::thread thread_;
+    std::vector<std::unique_ptr<Connection>> conns_;  // one per writer thread, after open()
+    std::vector<std::thread> threads_;
 
     std::mutex mu_;
     std::condition_variable wake_;
