@@ -491,9 +491,18 @@ void PgStore::loop(std::size_t writer) {
         }
         lock.unlock();
         std::string error;
-        const bool connected = ensure_connected(conn, error);
+        const auto began = SteadyClock::now();
+        bool connected = ensure_connected(conn, error);
         if (connected) {
             error = write(batch, conn);
+            // A connection the database dropped (it restarted) is only found out by using it:
+            // once more on a fresh one, if the first try failed fast. The insert is idempotent.
+            if (!error.empty() && !conn.ok() && SteadyClock::now() - began < config_.bound / 2) {
+                connected = ensure_connected(conn, error);
+                if (connected) {
+                    error = write(batch, conn);
+                }
+            }
         }
         lock.lock();
         settle(batch, error, !connected || !conn.ok());
@@ -583,7 +592,7 @@ std::string PgStore::write(const Batch& batch, Connection& conn) {
     const std::string insert =
         "INSERT INTO runs (id, organization_id, org_seq, status, created_at, is_simulation, "
         "is_dust_test, workflow_id, owner_id, run_json) VALUES " +
-        insert_sql;
+        insert_sql + " ON CONFLICT (id) DO NOTHING";
     const std::string update =
         "UPDATE runs AS r SET status = v.status, finished_at = "
         "nullif(v.finished_at, '')::timestamptz, run_json = v.doc::json, updated_at = now() "
