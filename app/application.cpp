@@ -2,6 +2,8 @@
 // lines tools/run.sh and the tests read, and the drain on SIGINT/SIGTERM.
 #include "app/application.hpp"
 
+#include "app/durable_store.hpp"
+
 #include <malloc.h>
 #include <sys/resource.h>
 
@@ -239,7 +241,17 @@ int serve(const Config& o) {
     if (!block_problems.empty()) {
         return 2;
     }
+    // The durable store, read back before the controller serves a request; it outlives the
+    // controller, whose last runs it writes when the drain has finished them.
+    controller::StoredRuns stored;
+    std::string store_error;
+    auto durable = open_durable_store(o, stored, store_error);
+    if (!durable && !store_error.empty()) {
+        std::cerr << "forkrun: " << store_error << "\n";
+        return 2;
+    }
     controller::ControllerConfig ccfg = controller_config(o, blocks, event_log, metrics);
+    ccfg.durable = durable.get();
     controller::TransferSettings transfers;
     transfers.signers = &o.signers;
     transfers.dust_wei = o.dust_wei;
@@ -250,8 +262,15 @@ int serve(const Config& o) {
     };
     ccfg.chains = &provider;
     controller::Controller ctl(ccfg, exec.ioc.get_executor());
+    const std::string cursor_key = stored.cursor_key;
+    if (durable) {
+        if (const auto unreadable = restore_runs(ctl, std::move(stored)); unreadable > 0) {
+            std::cerr << "forkrun: " << unreadable << " stored runs could not be read\n";
+        }
+    }
     http::ApiOptions api_options;
     api_options.controller_metrics = &metrics;
+    api_options.cursor_key = cursor_key;  // empty with the memory store: a random one
     http::Api api(ctl, tokens->store, api_options, &gateway);
     http::ServerConfig server_config = o.server;
     server_config.log = &event_log;
@@ -267,6 +286,9 @@ int serve(const Config& o) {
     }
     const std::string base = "http://" + ep.address().to_string() + ":" + std::to_string(ep.port());
     gateway.set_base_url(o.public_url.empty() ? base : o.public_url);
+    if (durable) {
+        durable->set_base_url(o.public_url.empty() ? base : o.public_url);
+    }
     print_banner(base, fork_manager.config(), tokens->dev_token);
 
     // SIGINT/SIGTERM: stop accepting, then drain under one deadline. If the deadline comes

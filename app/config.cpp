@@ -127,6 +127,14 @@ std::string max_connections(Config& c, const std::string&, const std::string& v)
     return {};
 }
 
+std::string store(Config& c, const std::string&, const std::string& v) {
+    if (v != "memory" && !v.starts_with("postgresql://") && !v.starts_with("postgres://")) {
+        return "--store wants memory or a postgresql:// URL";
+    }
+    c.store = v;
+    return {};
+}
+
 // The table of serve's flags, in --help's order. `--config` is read before the others (its
 // file is what they override), so its entry applies nothing.
 const std::vector<Flag>& flags() {
@@ -184,6 +192,14 @@ const std::vector<Flag>& flags() {
              "let pages of ORIGIN (e.g. https://app.example.com) call the API from a browser "
              "(CORS); repeatable or comma-separated (config key corsOrigins, an array)",
              cors_origin, true, [](Config& c) { c.server.cors_origins.clear(); }},
+            {"store", "memory|URL",
+             "where runs are kept: memory (the default; lost with the process) or "
+             "postgresql://USER@HOST:PORT/DB (durable; config key store)",
+             store},
+            {"controller-id", "ID",
+             "this controller's id in the durable store (default: the host name; config key "
+             "controllerId)",
+             text([](Config& c) -> std::string& { return c.controller_id; })},
             {"no-access-log", "", "do not log one line per request on stderr",
              [](Config& c, const std::string&, const std::string&) {
                  c.server.access_log = false;

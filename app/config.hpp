@@ -36,6 +36,10 @@ struct Config {
     std::string blocks_dir;
     std::size_t retain_runs = controller::RunStore::kDefaultRetain;
     controller::Limits limits;
+    /// "memory" (the default), or a postgresql:// URL of the durable store (config key store).
+    std::string store = "memory";
+    /// This controller's id in the durable store (default: the host name).
+    std::string controller_id;
 };
 
 /// The defaults, before any flag, variable or config file: paths under the source tree.

@@ -49,6 +49,22 @@ void read_server_keys(const boost::json::object& obj,
             o.retain_runs = v;
         }
     }
+    if (const auto* st = obj.if_contains("store")) {
+        const auto* v = st->if_string();
+        if (!v || (*v != "memory" && !v->starts_with("postgresql://") &&
+                   !v->starts_with("postgres://"))) {
+            problems.push_back("store must be \"memory\" or a postgresql:// URL");
+        } else {
+            o.store = std::string(*v);
+        }
+    }
+    if (const auto* id = obj.if_contains("controllerId")) {
+        if (!id->is_string() || id->get_string().empty()) {
+            problems.push_back("controllerId must be a non-empty string");
+        } else {
+            o.controller_id = std::string(id->get_string());
+        }
+    }
     if (const auto* n = obj.if_contains("maxConnections")) {
         std::error_code ec;
         const auto v = n->is_number() ? n->to_number<std::size_t>(ec) : 0;

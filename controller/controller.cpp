@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -111,7 +112,7 @@ boost::system::result<std::shared_ptr<RunRecord>, CreateRefusal> Controller::cre
     run.id = new_run_id();
     run.status = RunStatus::kWaiting;
     run.started_at = Clock::now();
-    auto record = store_.insert(std::move(run));
+    auto record = config_.durable ? store_.make(std::move(run)) : store_.insert(std::move(run));
 
     auto exec = std::make_shared<RunExecution>(
         local ? here : exec_, record, std::move(decoded->graph), decoded->nodes,
@@ -120,6 +121,21 @@ boost::system::result<std::shared_ptr<RunRecord>, CreateRefusal> Controller::cre
             log_transition(rec, from, to);
         },
         config_.limits.sizes, config_.nonces ? config_.nonces : &live_nonces_);
+    // Held by the completion (a std::function must be copyable), given back there.
+    auto held = std::make_shared<RunHold>(RunHold{std::move(*ticket), std::move(hold)});
+    if (config_.durable) {
+        std::lock_guard lock(active_mu_);
+        uncommitted_.emplace(record->id(), Uncommitted{exec, std::move(held), std::move(slot)});
+        return record;
+    }
+    begin(exec, std::move(held), std::move(slot));
+    return record;
+}
+
+void Controller::begin(const std::shared_ptr<RunExecution>& exec,
+                       std::shared_ptr<RunHold> held,
+                       StartSlot slot) {
+    const auto& record = exec->record();
     {
         std::lock_guard lock(active_mu_);
         active_.emplace(record->id(), exec);
@@ -129,16 +145,16 @@ boost::system::result<std::shared_ptr<RunRecord>, CreateRefusal> Controller::cre
         ++config_.metrics->runs_created;
     }
     record->attach_events(record->read([&](const Run& r) { return events_.open(r); }));
-    // Held by the completion below (a std::function must be copyable), given back there.
-    struct Held {
-        Quotas::Ticket ticket;
-        std::unique_ptr<ChainHold> hold;
-    };
-    auto held = std::make_shared<Held>(Held{std::move(*ticket), std::move(hold)});
+    if (config_.durable) {
+        record->set_change_sink(config_.durable);
+    }
     exec->start(
         [this, record, held] {
             held->hold.reset();  // the run's forks are released by now
             held->ticket.release();
+            if (config_.durable) {
+                config_.durable->finish(record, {});
+            }
             if (config_.on_finished) {
                 config_.on_finished(*record);
             }
@@ -157,7 +173,6 @@ boost::system::result<std::shared_ptr<RunRecord>, CreateRefusal> Controller::cre
                 active_.erase(it);
             }
         });
-    return record;
 }
 
 asio::awaitable<StartSlot> Controller::reserve_start() {
@@ -224,6 +239,15 @@ asio::awaitable<CancelResult> Controller::cancel(const Principal& who,
     const auto asked = std::chrono::steady_clock::now();
     const bool won = co_await asio::co_spawn(
         exec->strand(), exec->cancel(who.subject, std::move(reason)), asio::use_awaitable);
+    if (config_.durable && won) {
+        // The final state is committed before the cancel answers.
+        boost::system::error_code ec;
+        co_await config_.durable->async_finish(record,
+                                               asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            co_return CancelResult{CancelOutcome::kNotStored, record};
+        }
+    }
     if (config_.metrics && won) {
         config_.metrics->cancel_seconds.observe(std::chrono::steady_clock::now() - asked);
     }

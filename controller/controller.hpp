@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "controller/block_library.hpp"
+#include "controller/durable_store.hpp"
 #include "controller/field_error.hpp"
 #include "controller/idempotency_keys.hpp"
 #include "controller/limits.hpp"
@@ -68,6 +69,17 @@ struct ControllerConfig {
     IdempotencyKeys* idempotency_keys = nullptr;
     /// The wire layer's JSON in run events.
     EventFormats event_formats;
+    /// Where runs are written to outlive the process (--store postgresql://...); null: memory
+    /// only. Then create_run leaves the run unstarted until commit_created().
+    DurableStore* durable = nullptr;
+};
+
+/// A terminal run read back from a durable store (see Controller::restore).
+struct RestoredRun {
+    Run run;  // the fields lists filter on
+    std::uint64_t org_seq = 0;
+    std::string full;
+    std::string summary;
 };
 
 /// Why create_run made no run: the request's problems (a 400), or a quota in the way (a 429).
@@ -80,7 +92,13 @@ struct CreateRefusal {
     CreateRefusal(QuotaRefusal q) : quota(std::move(q)) {}  // NOLINT
 };
 
-enum class CancelOutcome { kCancelled, kAlreadyTerminal, kNotFound };
+enum class CancelOutcome {
+    kCancelled,
+    kAlreadyTerminal,
+    kNotFound,
+    /// Cancelled, but the durable store did not commit it in time (it keeps trying).
+    kNotStored,
+};
 
 struct CancelResult {
     CancelOutcome outcome;
@@ -125,6 +143,17 @@ class Controller {
         return config_.idempotency_keys ? *config_.idempotency_keys : own_keys_;
     }
 
+    /// With a durable store: commits the run create_run made, then stores and starts it; on an
+    /// error (the store unavailable) the run is dropped and its quota given back.
+    boost::asio::awaitable<boost::system::error_code> commit_created(
+        std::shared_ptr<RunRecord> record);
+    bool durable() const { return config_.durable != nullptr; }
+
+    /// Before serving: the runs a durable store holds (oldest first, all terminal), and each
+    /// organization's last sequence number.
+    void restore(std::vector<RestoredRun> runs,
+                 const std::vector<std::pair<std::string, std::uint64_t>>& org_last_seq);
+
     std::shared_ptr<RunRecord> find(const Principal& who, std::string_view run_id) const;
     ListPage list(const Principal& who, const ListQuery& q) const;
 
@@ -149,6 +178,21 @@ class Controller {
 
   private:
     RunRequestContext request_context(const Principal& who) const;
+    // What a created run holds until it is done, given back by its completion.
+    struct RunHold {
+        Quotas::Ticket ticket;
+        std::unique_ptr<ChainHold> hold;
+    };
+    // A created run waiting for its commit (durable store only).
+    struct Uncommitted {
+        std::shared_ptr<RunExecution> exec;
+        std::shared_ptr<RunHold> held;
+        StartSlot slot;
+    };
+    // Starts a created (and, with a durable store, committed) run.
+    void begin(const std::shared_ptr<RunExecution>& exec,
+               std::shared_ptr<RunHold> held,
+               StartSlot slot);
     std::shared_ptr<RunExecution> execution(std::string_view run_id) const;
     void log_transition(const RunRecord& rec, RunStatus from, RunStatus to) const;
 
@@ -164,6 +208,7 @@ class Controller {
     std::unordered_map<std::string, std::shared_ptr<RunExecution>> active_;
     // Failed runs whose forks are kept: terminal, not active, until the forks are released.
     std::unordered_map<std::string, std::shared_ptr<RunExecution>> kept_;
+    std::unordered_map<std::string, Uncommitted> uncommitted_;  // under active_mu_
 };
 
 }  // namespace forkrun::controller

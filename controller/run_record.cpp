@@ -2,6 +2,7 @@
 #include "controller/run_record.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <optional>
@@ -16,8 +17,28 @@ RunRecord::RunRecord(Run run, std::uint64_t seq, std::uint64_t org_seq)
       org_seq_(org_seq),
       run_(std::move(run)) {}
 
+std::shared_ptr<RunRecord> RunRecord::restored(Run run,
+                                               std::uint64_t seq,
+                                               std::uint64_t org_seq,
+                                               std::string full,
+                                               std::string summary) {
+    auto rec = std::make_shared<RunRecord>(std::move(run), seq, org_seq);
+    rec->cache_[static_cast<std::size_t>(RunView::kFull)] =
+        std::make_shared<const std::string>(std::move(full));
+    rec->cache_[static_cast<std::size_t>(RunView::kSummary)] =
+        std::make_shared<const std::string>(std::move(summary));
+    rec->compacted_ = true;
+    return rec;
+}
+
+void RunRecord::set_change_sink(RunChangeSink* sink) {
+    std::lock_guard lock(mu_);
+    sink_ = sink;
+}
+
 bool RunRecord::update(const std::function<void(Run&)>& f) {
     std::vector<std::weak_ptr<StatusWatcher>> to_notify;
+    RunChangeSink* sink = nullptr;
     {
         std::lock_guard lock(mu_);
         if (is_terminal(run_.status)) {
@@ -36,8 +57,12 @@ bool RunRecord::update(const std::function<void(Run&)>& f) {
         if (run_.status != before) {
             to_notify.swap(watchers_);
         }
+        sink = sink_;
     }
     notify(to_notify);
+    if (sink) {
+        sink->run_changed(*this);
+    }
     return true;
 }
 
@@ -88,6 +113,7 @@ bool RunRecord::update_forks(const std::function<void(Run&)>& f) {
 
 bool RunRecord::finish(RunStatus terminal, const std::function<void(Run&)>& f) {
     std::vector<std::weak_ptr<StatusWatcher>> to_notify;
+    RunChangeSink* sink = nullptr;
     {
         std::lock_guard lock(mu_);
         if (is_terminal(run_.status) || !is_terminal(terminal)) {
@@ -103,8 +129,12 @@ bool RunRecord::finish(RunStatus terminal, const std::function<void(Run&)>& f) {
             events_->observe(run_);
         }
         to_notify.swap(watchers_);
+        sink = sink_;
     }
     notify(to_notify);
+    if (sink) {
+        sink->run_changed(*this);
+    }
     return true;
 }
 
@@ -221,6 +251,35 @@ void RunRecord::attach_events(std::shared_ptr<RunEvents> events) {
     events_->observe(run_);
 }
 
+namespace {
+
+// The events of a run read back from a durable store, which kept no history: the run as it
+// ended (`full`, its cached JSON), then its end.
+std::shared_ptr<Subscription> restored_events(boost::asio::any_io_executor ex,
+                                              const std::string& id,
+                                              RunStatus status,
+                                              const std::shared_ptr<const std::string>& full) {
+    if (!full || !is_terminal(status)) {
+        return nullptr;
+    }
+    boost::system::error_code ec;
+    const auto doc = boost::json::parse(*full, ec);
+    const auto* o = ec ? nullptr : doc.if_object();
+    boost::json::object end{{"runId", id},
+                            {"status", to_string(status)},
+                            {"totalCu", o && o->contains("totalCu") ? o->at("totalCu") : 0},
+                            {"finishedAt", o && o->contains("finishedAt") ? o->at("finishedAt")
+                                                                          : boost::json::value()}};
+    auto sub = std::make_shared<Subscription>(std::move(ex), EventStream::kDefaultByteCap, nullptr);
+    sub->push_first(std::make_shared<const Event>(Event{1, "snapshot", *full, {}, false, {}}));
+    sub->push(
+        std::make_shared<const Event>(Event{1, "end", boost::json::serialize(end), {}, false, {}}));
+    sub->end();
+    return sub;
+}
+
+}  // namespace
+
 std::shared_ptr<Subscription> RunRecord::subscribe_events(
     SubscribeFrom from,
     boost::asio::any_io_executor ex,
@@ -228,7 +287,9 @@ std::shared_ptr<Subscription> RunRecord::subscribe_events(
     // Under the lock no event is published, so a snapshot is the run as of the latest id.
     std::lock_guard lock(mu_);
     if (!events_) {
-        return nullptr;
+        return compacted_ ? restored_events(std::move(ex), id_, run_.status,
+                                            cache_[static_cast<std::size_t>(RunView::kFull)])
+                          : nullptr;
     }
     auto snapshot = [&](std::uint64_t latest) {
         Event e;

@@ -18,11 +18,21 @@
 namespace forkrun::controller {
 
 /// Something that wants to hear when a run's status changes (a long-poll). Held weakly.
+class RunRecord;
+
 class StatusWatcher {
   public:
     virtual ~StatusWatcher() = default;
     /// Called with the record's lock released, on whichever thread changed the status.
     virtual void on_status_change() = 0;
+};
+
+/// Told after every change of a run (a durable store writing it behind). Called with the
+/// record's lock released, on whichever thread changed it; must not block.
+class RunChangeSink {
+  public:
+    virtual ~RunChangeSink() = default;
+    virtual void run_changed(const RunRecord& record) = 0;
 };
 
 /// The serialized forms a record can cache; the wire layer decides what they contain.
@@ -32,6 +42,14 @@ class RunRecord {
   public:
     /// `seq` orders runs across the store; `org_seq` counts the runs of the run's organization.
     RunRecord(Run run, std::uint64_t seq, std::uint64_t org_seq = 0);
+
+    /// A terminal run read back from a durable store: compacted from the start, `full` and
+    /// `summary` are its cached JSON; `run` holds the fields lists filter on.
+    static std::shared_ptr<RunRecord> restored(Run run,
+                                               std::uint64_t seq,
+                                               std::uint64_t org_seq,
+                                               std::string full,
+                                               std::string summary);
 
     const std::string& id() const { return id_; }
     const std::string& organization_id() const { return organization_id_; }
@@ -104,6 +122,9 @@ class RunRecord {
         boost::asio::any_io_executor ex,
         const std::function<std::string(const Run&)>& full) const;
 
+    /// From now on every update() and finish() tells `sink` (null: nobody).
+    void set_change_sink(RunChangeSink* sink);
+
   private:
     void notify(std::vector<std::weak_ptr<StatusWatcher>>& watchers);
 
@@ -119,6 +140,7 @@ class RunRecord {
     bool compacted_ = false;
     std::vector<std::weak_ptr<StatusWatcher>> watchers_;
     std::shared_ptr<RunEvents> events_;
+    RunChangeSink* sink_ = nullptr;
 };
 
 }  // namespace forkrun::controller

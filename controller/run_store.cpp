@@ -13,13 +13,42 @@ std::shared_ptr<RunRecord> RunStore::insert(Run run) {
         last = org_last_seq_.emplace(run.organization_id, 0).first;
     }
     auto rec = std::make_shared<RunRecord>(std::move(run), next_seq_++, ++last->second);
-    by_id_.emplace(rec->id(), rec);
+    add_locked(rec);
+    return rec;
+}
+
+std::shared_ptr<RunRecord> RunStore::make(Run run) {
+    std::unique_lock lock(mu_);
+    auto& last = org_last_seq_[run.organization_id];
+    return std::make_shared<RunRecord>(std::move(run), next_seq_++, ++last);
+}
+
+void RunStore::add(std::shared_ptr<RunRecord> record) {
+    std::unique_lock lock(mu_);
+    add_locked(std::move(record));
+}
+
+void RunStore::restore(Run run, std::uint64_t org_seq, std::string full, std::string summary) {
+    std::unique_lock lock(mu_);
+    auto& last = org_last_seq_[run.organization_id];
+    last = std::max(last, org_seq);
+    add_locked(RunRecord::restored(std::move(run), next_seq_++, org_seq, std::move(full),
+                                   std::move(summary)));
+}
+
+void RunStore::note_org_seq(const std::string& organization_id, std::uint64_t org_seq) {
+    std::unique_lock lock(mu_);
+    auto& last = org_last_seq_[organization_id];
+    last = std::max(last, org_seq);
+}
+
+void RunStore::add_locked(std::shared_ptr<RunRecord> rec) {
     by_org_[rec->organization_id()].emplace(rec->org_seq(), rec);
     by_age_.emplace(rec->seq(), rec.get());
+    by_id_.emplace(rec->id(), std::move(rec));
     if (retain_ != 0 && by_id_.size() > retain_) {
         evict_locked();
     }
-    return rec;
 }
 
 void RunStore::evict_locked() {

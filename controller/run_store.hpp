@@ -43,6 +43,17 @@ class RunStore {
     /// Stores a new run and gives it the next sequence number, and the next of its organization.
     std::shared_ptr<RunRecord> insert(Run run);
 
+    /// insert() in two steps, for a durable store: make() numbers a new run without storing
+    /// it (its numbers are never given out again), add() stores it once it is committed.
+    std::shared_ptr<RunRecord> make(Run run);
+    void add(std::shared_ptr<RunRecord> record);
+
+    /// Stores a terminal run read back from a durable store under its organization's number
+    /// `org_seq` (numbers given out later are larger). Oldest first.
+    void restore(Run run, std::uint64_t org_seq, std::string full, std::string summary);
+    /// The organization has used numbers up to `org_seq` (its runs may not all be here).
+    void note_org_seq(const std::string& organization_id, std::uint64_t org_seq);
+
     /// Any organization's run (for the controller's own use).
     std::shared_ptr<RunRecord> find(std::string_view id) const;
     /// The run if it belongs to `organization_id`, else null: another organization's run is
@@ -62,6 +73,8 @@ class RunStore {
     };
     using OrgRuns = std::map<std::uint64_t, std::shared_ptr<RunRecord>>;  // by org_seq
 
+    // Indexes `rec`. Holds `mu_`.
+    void add_locked(std::shared_ptr<RunRecord> rec);
     // Drops the oldest terminal runs while more than `retain_` are stored. Holds `mu_`.
     void evict_locked();
 

@@ -489,6 +489,16 @@ asio::awaitable<ApiResponse> Api::create_run(const ApiRequest& req,
         co_return r;
     }
     const auto& rec = *created;
+    if (controller_.durable()) {
+        // Acknowledged means stored: 201 only once the run's row is committed. Not stored, the
+        // run was never made: its key (if any) is released with `held`.
+        if (const auto ec = co_await controller_.commit_created(rec)) {
+            auto r = error(503, "the run could not be stored (" + ec.message() + "); try again",
+                           std::move(request_id));
+            r.headers.emplace_back("Retry-After", "1");
+            co_return r;
+        }
+    }
     if (held.keys) {
         held.keys->complete(held.ticket, rec->id(), 201);
         held.keys = nullptr;
@@ -577,6 +587,11 @@ asio::awaitable<ApiResponse> Api::cancel_run(const ApiRequest& req,
                                  "run is already " + std::string(to_string(st)), request_id);
             co_return respond(409, std::move(body), std::move(request_id));
         }
+        case CancelOutcome::kNotStored:
+            co_return error(503,
+                            "the run is cancelled, but the database has not stored it yet (it "
+                            "will be written when the database is back)",
+                            std::move(request_id));
         case CancelOutcome::kCancelled:
             break;
     }

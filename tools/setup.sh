@@ -11,6 +11,7 @@ APT_PACKAGES=(
     libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
     libcurl4-openssl-dev libsecp256k1-dev libcrypto++-dev zlib1g-dev
     libgtest-dev libgmock-dev libbenchmark-dev
+    libpq-dev postgresql-15
     nodejs npm python3 chromium libxml2-utils
 )
 

@@ -260,5 +260,37 @@ TEST(RunStore, SerializedFormIsCachedUntilTheRunChanges) {
     EXPECT_EQ(calls, 2);
 }
 
+TEST(RunStore, RestoredRunsKeepTheirNumbersAndNewOnesContinueAfterThem) {
+    RunStore store;
+    auto finished = make_run("run_old");
+    finished.status = RunStatus::kSuccess;
+    store.restore(finished, 7, R"({"id":"run_old","full":true})", R"({"id":"run_old"})");
+    store.note_org_seq("org_a", 9);  // a run the store holds but did not load
+    store.note_org_seq("org_b", 4);
+    const auto rec = store.find("org_a", "run_old");
+    ASSERT_TRUE(rec);
+    EXPECT_EQ(rec->org_seq(), 7u);
+    EXPECT_EQ(rec->status(), RunStatus::kSuccess);
+    EXPECT_EQ(*rec->serialized(RunView::kFull,
+                               [](const ::forkrun::controller::Run&) { return std::string("x"); }),
+              R"({"id":"run_old","full":true})");
+    EXPECT_EQ(store.insert(make_run("run_new"))->org_seq(), 10u);
+    EXPECT_EQ(store.insert(make_run("run_b", "org_b"))->org_seq(), 5u);
+
+    // make() numbers a run without storing it; add() stores it; an abandoned number is skipped.
+    const auto made = store.make(make_run("run_made"));
+    EXPECT_EQ(made->org_seq(), 11u);
+    EXPECT_FALSE(store.find("run_made"));
+    store.make(make_run("run_dropped"));
+    store.add(made);
+    EXPECT_TRUE(store.find("run_made"));
+    EXPECT_EQ(store.insert(make_run("run_last"))->org_seq(), 13u);
+    const auto page = store.list("org_a", ListQuery{});
+    ASSERT_EQ(page.runs.size(), 4u);
+    EXPECT_EQ(page.runs[0]->id(), "run_last");
+    EXPECT_EQ(page.runs[1]->id(), "run_made");
+    EXPECT_EQ(page.runs[3]->id(), "run_old");
+}
+
 }  // namespace
 }  // namespace forkrun::controller

@@ -1,0 +1,112 @@
+// The durable store on PostgreSQL (libpq): one connection on a thread of its own, group commit of
+// everything queued, write-behind of intermediate changes, the schema migrated at start.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+#include "controller/durable_store.hpp"
+
+namespace forkrun::controller {
+
+struct PgStoreConfig {
+    /// postgresql://... (any libpq connection string).
+    std::string url;
+    /// This controller's id: the owner of the runs it creates, its row in `members`.
+    std::string controller_id;
+    /// A run's JSON as GET answers it (the wire layer's).
+    std::function<std::shared_ptr<const std::string>(const RunRecord&)> full_json;
+    /// A run that was not terminal when its controller was lost, finished as `failure` with
+    /// error code `controllerLost` at `now` (the wire layer's JSON in and out); empty: cannot.
+    std::function<std::string(std::string_view json, Timestamp now)> lost_json;
+    /// Runs read back at start, the newest ones (0: all).
+    std::size_t load_limit = 0;
+    /// A create or a cancel waits at most about this long for its commit.
+    std::chrono::milliseconds bound{5000};
+    /// An intermediate change of a run is written at most this long after it happened, and a
+    /// run's changes at most once per this period.
+    std::chrono::milliseconds write_behind{150};
+    std::chrono::milliseconds heartbeat{2000};
+    /// Connections writing at once, each with its thread: batches commit in parallel (the
+    /// database groups their WAL flushes). A run's changes always go through the same one, so
+    /// they commit in order.
+    std::size_t writers = 4;
+};
+
+class PgStore final : public DurableStore {
+  public:
+    explicit PgStore(PgStoreConfig config);
+    /// Writes what is queued (within the bound), then closes the connection.
+    ~PgStore() override;
+    PgStore(const PgStore&) = delete;
+    PgStore& operator=(const PgStore&) = delete;
+
+    /// At start, before serving (blocks the caller): connects, creates or migrates the schema
+    /// (refusing a newer one), finishes this controller's leftover runs as `controllerLost`,
+    /// and reads every run back. Then starts the store's thread. The error is a sentence.
+    boost::system::result<StoredRuns, std::string> open();
+
+    /// Where this controller answers (its `members` row).
+    void set_base_url(std::string url);
+
+    void insert(std::shared_ptr<RunRecord> record, Done done) override;
+    void finish(std::shared_ptr<RunRecord> record, Done done) override;
+    void run_changed(const RunRecord& record) override;
+
+    /// The schema version this build knows (the last migration's number).
+    static int schema_version();
+
+  private:
+    using SteadyClock = std::chrono::steady_clock;
+    struct Connection;
+    struct Waiting {
+        std::shared_ptr<RunRecord> record;
+        std::vector<Done> done;
+        SteadyClock::time_point since;
+    };
+    struct Batch {
+        std::vector<Waiting> inserts;
+        std::vector<Waiting> finals;
+        std::vector<std::shared_ptr<RunRecord>> changes;
+    };
+
+    void loop(std::size_t writer);
+    // Takes what is due for `writer` (any new run; the finals and changes of its runs), or
+    // nothing by the time the thread should look again. Holds `mu_`.
+    bool take(Batch& batch, std::size_t writer);
+    std::size_t writer_of(const std::string& run_id) const;
+    // One statement for the whole batch; the error, or empty once committed.
+    std::string write(const Batch& batch, Connection& conn);
+    void settle(Batch& batch, const std::string& error, bool lost);
+    void heartbeat_if_due(Connection& conn);
+    bool ensure_connected(Connection& conn, std::string& error);
+
+    PgStoreConfig config_;
+    std::vector<std::unique_ptr<Connection>> conns_;  // one per writer thread, after open()
+    std::vector<std::thread> threads_;
+
+    std::mutex mu_;
+    std::condition_variable wake_;
+    bool stop_ = false;
+    std::string base_url_;
+    std::vector<Waiting> inserts_;
+    std::unordered_map<std::string, Waiting> finals_;
+    // Committed runs not yet terminal in the store, and those with changes to write behind
+    // (the time their first unwritten change happened).
+    std::unordered_map<std::string, std::shared_ptr<RunRecord>> live_;
+    std::unordered_map<std::string, SteadyClock::time_point> dirty_;
+    SteadyClock::time_point next_heartbeat_{};
+    SteadyClock::time_point retry_at_{};
+};
+
+}  // namespace forkrun::controller

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Create throughput on the PostgreSQL store against pgbench on the same server, in one run; and
+# POST /v1/runs on the memory store (against a baseline binary when one is given).
+#
+# Starts a private PostgreSQL 15 (tools/pg-server.sh, fsync on, default settings), then:
+#   pgbench   -c N -j 2 -M prepared: a one-row INSERT of a ~1 KB JSON document (about a run's
+#             row) into a table with a text primary key, each its own transaction
+#   forkrun   --store postgresql://...: wrk -c N POSTs of a live run of `root` only (201 only once
+#             its row is committed; it finishes at once, so each run is also a second write)
+#   memory    the same wrk against --store memory (and FORKRUN_BASELINE_BIN, if set, e.g. the
+#             main branch's build)
+# Goal: forkrun on PostgreSQL >= 0.5x pgbench's transactions per second. Exits 1 when missed.
+#
+# Usage: tools/bench-store.sh [--duration SECONDS] [--clients N]
+#   FORKRUN_BIN=PATH uses that binary instead of building $FORKRUN_ROOT/build
+# Run it under `nice -n 10` on a shared machine.
+set -euo pipefail
+
+DURATION=10
+CLIENTS=32
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --duration) DURATION="$2"; shift 2 ;;
+        --clients) CLIENTS="$2"; shift 2 ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+ensure_apt_packages wrk postgresql-15
+if [ -n "${FORKRUN_BIN:-}" ]; then
+    BIN="$FORKRUN_BIN"
+else
+    build_forkrun "$FORKRUN_ROOT/build" >&2
+    BIN="$FORKRUN_ROOT/build/forkrun"
+fi
+PGBENCH=/usr/lib/postgresql/15/bin/pgbench
+
+WORK=$(mktemp -d /tmp/forkrun-bench-store.XXXXXX)
+chmod 755 "$WORK"
+mkdir -p "$WORK/pg"
+cp "$BIN" "$WORK/forkrun"
+FORKRUN_PID=""
+cleanup() {
+    if [ -n "$FORKRUN_PID" ]; then
+        kill "$FORKRUN_PID" 2>/dev/null || true
+        wait "$FORKRUN_PID" 2>/dev/null || true
+    fi
+    "$FORKRUN_ROOT/tools/pg-server.sh" stop "$WORK/pg" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+die() { echo "bench-store: $*" >&2; exit 2; }
+
+URL=$("$FORKRUN_ROOT/tools/pg-server.sh" start "$WORK/pg")
+TOKEN="bench_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+printf '[{"token": "%s", "organizationId": "org_bench", "subject": "bench", "scopes": ["runs:read", "runs:write"]}]\n' \
+    "$TOKEN" >"$WORK/tokens.json"
+printf '%s' '{"workflowId": "wf_bench", "workflowVersion": 1, "isSimulation": false,
+ "workflowDefinition": {"nodes": {"root": {"type": "manual"}}}}' >"$WORK/body.json"
+
+# start_forkrun BIN STORE: sets FORKRUN_PID and API.
+start_forkrun() {
+    : >"$WORK/forkrun.out"
+    "$1" serve --listen 127.0.0.1:0 --tokens "$WORK/tokens.json" --no-access-log --store "$2" \
+        >"$WORK/forkrun.out" 2>"$WORK/forkrun.log" &
+    FORKRUN_PID=$!
+    API=""
+    for _ in $(seq 200); do
+        API=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$WORK/forkrun.out")
+        [ -n "$API" ] && return
+        kill -0 "$FORKRUN_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$WORK/forkrun.out" "$WORK/forkrun.log" >&2
+    die "forkrun did not start"
+}
+stop_forkrun() {
+    kill "$FORKRUN_PID" && wait "$FORKRUN_PID" || true
+    FORKRUN_PID=""
+}
+
+# wrk_creates: requests/s of 201s (fails on any other answer).
+wrk_creates() {
+    BENCH_BODY_FILE="$WORK/body.json" BENCH_TOKEN="$TOKEN" \
+        wrk -t2 -c "$CLIENTS" -d "${DURATION}s" -s "$FORKRUN_ROOT/tools/bench/post.lua" \
+        "$API/v1/runs" >"$WORK/wrk.out"
+    if grep -q 'Non-2xx' "$WORK/wrk.out"; then
+        cat "$WORK/wrk.out" >&2
+        die "some creates were not answered 201"
+    fi
+    sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$WORK/wrk.out"
+}
+
+# One row of about the size of a run's (its JSON is ~900 bytes for this body).
+doc=$(python3 -c 'import json; print(json.dumps({"id": "x" * 26, "pad": "p" * 850}))')
+psql -q "$URL" -c "CREATE TABLE bench_insert (id text PRIMARY KEY, org text, doc json)"
+printf "INSERT INTO bench_insert (id, org, doc) VALUES (md5(random()::text || clock_timestamp()::text), 'org_bench', '%s');\n" \
+    "$doc" >"$WORK/insert.sql"
+"$PGBENCH" -n -M prepared -c "$CLIENTS" -j 2 -T "$DURATION" -f "$WORK/insert.sql" "$URL" \
+    >"$WORK/pgbench.out" 2>&1 || { cat "$WORK/pgbench.out" >&2; die "pgbench failed"; }
+PGBENCH_TPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench.out" | head -1)
+
+start_forkrun "$WORK/forkrun" "$URL"
+PG_RPS=$(wrk_creates)
+STORED=$(psql -qtA "$URL" -c "SELECT count(*) FROM runs")
+stop_forkrun
+
+start_forkrun "$WORK/forkrun" memory
+MEM_RPS=$(wrk_creates)
+stop_forkrun
+BASE_RPS=""
+if [ -n "${FORKRUN_BASELINE_BIN:-}" ]; then
+    cp "$FORKRUN_BASELINE_BIN" "$WORK/baseline"
+    # The baseline may predate --store: it is started without it.
+    : >"$WORK/forkrun.out"
+    "$WORK/baseline" serve --listen 127.0.0.1:0 --tokens "$WORK/tokens.json" --no-access-log \
+        >"$WORK/forkrun.out" 2>"$WORK/forkrun.log" &
+    FORKRUN_PID=$!
+    for _ in $(seq 200); do
+        API=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$WORK/forkrun.out")
+        [ -n "$API" ] && break
+        sleep 0.1
+    done
+    BASE_RPS=$(wrk_creates)
+    stop_forkrun
+fi
+
+RATIO=$(python3 -c "print(f'{$PG_RPS / $PGBENCH_TPS:.2f}')")
+echo "clients $CLIENTS, ${DURATION}s each, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "pgbench one-row INSERT:           $PGBENCH_TPS tps"
+echo "forkrun create on PostgreSQL:     $PG_RPS creates/s (${RATIO}x pgbench; $STORED rows stored)"
+echo "forkrun create on memory:         $MEM_RPS creates/s"
+[ -z "$BASE_RPS" ] || echo "baseline create (memory):         $BASE_RPS creates/s"
+python3 -c "import sys; sys.exit(0 if $PG_RPS >= 0.5 * $PGBENCH_TPS else 1)" || {
+    echo "goal missed: PostgreSQL creates < 0.5x pgbench" >&2
+    exit 1
+}
