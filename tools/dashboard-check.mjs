@@ -6,7 +6,9 @@
 // Fails on any console error. Every wait is on a DOM condition, never a fixed sleep. Needs
 // FORKRUN_BIN and FORKRUN_ANVIL (ctest sets them), Chromium at $CHROMIUM or /usr/bin/chromium,
 // and puppeteer-core (pinned in tools/package.json). Writes a screenshot to
-// $DASHBOARD_SCREENSHOT (default ./dashboard.png) and prints the time to draw a 200-node graph.
+// $DASHBOARD_SCREENSHOT (default ./dashboard.png) and prints the time to draw a 200-node graph
+// and how a run page keeps up with about 50 events a second (long tasks, frame gaps, the time of
+// an Enter on a node; reported, never asserted: the page must only show the run's end).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -107,6 +109,192 @@ async function checkAssets(base) {
   }
   console.log(`assets total: ${total} bytes gzip -9 (limit 204800)`);
   check(total <= 200 * 1024, `assets are ${total} bytes compressed, over 200 KB`);
+}
+
+// Reads a run's event stream from here, noting when each event arrived; `done` resolves at `end`.
+function readEvents(base, id) {
+  const events = [];
+  const done = (async () => {
+    const res = await fetch(`${base}/v1/runs/${id}/events`, {
+      headers: { Authorization: `Bearer ${TOKEN}`, Accept: 'text/event-stream' },
+      signal: AbortSignal.timeout(WAIT.timeout),
+    });
+    if (res.status !== 200) throw new Error(`GET /v1/runs/${id}/events: ${res.status}`);
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body) {
+      buf += decoder.decode(chunk, { stream: true });
+      let end;
+      while ((end = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, end);
+        buf = buf.slice(end + 2);
+        const type = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (!type || data === undefined) continue; // a comment
+        events.push({ type, data: JSON.parse(data), t: performance.now() });
+        if (type === 'end') return events;
+      }
+    }
+    throw new Error(`the event stream of ${id} closed before its end event`);
+  })();
+  done.catch(() => {}); // awaited later; a page step failing first must not leave it unhandled
+  return { events, done };
+}
+
+// A live run whose events come at about 50 a second for about 5 s once `lead` has waited: five
+// chains of 0.3 s waits (3 events a node: running, waiting, success), each chain started 0.06 s
+// after the one before, so the events are spread out rather than arriving five at a time.
+const STREAM = { chains: 5, length: 17, seconds: 0.3, stagger: 0.06, lead: 3 };
+function streamNodes() {
+  const { chains, length, seconds, stagger, lead } = STREAM;
+  const nodes = {
+    root: { type: 'manual', children: ['lead'] },
+    lead: { type: 'wait', children: [], props: { seconds: lead } },
+  };
+  for (let c = 0; c < chains; c++) {
+    let prev = 'lead';
+    if (c > 0) {
+      nodes[`c${c}s`] = { type: 'wait', children: [], props: { seconds: c * stagger } };
+      nodes.lead.children.push(`c${c}s`);
+      prev = `c${c}s`;
+    }
+    for (let i = 0; i < length; i++) {
+      const id = `c${c}n${i}`;
+      nodes[id] = { type: 'wait', children: [], props: { seconds } };
+      nodes[prev].children.push(id);
+      prev = id;
+    }
+  }
+  return nodes;
+}
+
+// Installed in the page before the run starts: long tasks (PerformanceObserver), the gaps between
+// animation frames, and the time from a keydown to the selected row being in the DOM.
+function installObservers() {
+  const obs = {
+    armed: false,
+    from: Infinity,
+    longTasks: [],
+    frames: [],
+    key: null,
+    selected: null,
+  };
+  window.dashboardCheckObs = obs;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) obs.longTasks.push({ at: e.startTime, ms: e.duration });
+  }).observe({ type: 'longtask' });
+  const frame = (t) => {
+    if (obs.stopped) return;
+    // The window opens at the first frame that shows the stream begun (c0n0 no longer pending).
+    if (obs.armed && obs.from === Infinity) {
+      const g = document.querySelector('#graph g[data-node="c0n0"]');
+      if (g && g.dataset.status !== 'pending') obs.from = t;
+    }
+    if (t >= obs.from) obs.frames.push(t);
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+  document.addEventListener('keydown', (e) => (obs.key = e.timeStamp), true);
+  new MutationObserver(() => {
+    if (obs.key !== null && obs.selected === null && obs.want) {
+      if (document.querySelector(`#nodes tr.selected[data-node="${obs.want}"]`)) {
+        obs.selected = performance.now();
+      }
+    }
+  }).observe(document.getElementById('nodes'), {
+    subtree: true,
+    childList: true,
+    attributes: true,
+  });
+}
+
+function collectObservers() {
+  const obs = window.dashboardCheckObs;
+  obs.stopped = true;
+  const tasks = obs.longTasks.filter((e) => e.at >= obs.from);
+  const gaps = obs.frames.slice(1).map((t, i) => t - obs.frames[i]);
+  gaps.sort((a, b) => a - b);
+  const q = (p) => gaps[Math.min(gaps.length - 1, Math.floor(p * gaps.length))] ?? NaN;
+  return {
+    seconds: (performance.now() - obs.from) / 1000,
+    longTasks: tasks.length,
+    longest: Math.max(0, ...tasks.map((e) => e.ms)),
+    frames: obs.frames.length,
+    gapMedian: q(0.5),
+    gapP99: q(0.99),
+    gapMax: gaps.length ? gaps[gaps.length - 1] : NaN,
+    interaction: obs.selected !== null && obs.key !== null ? obs.selected - obs.key : NaN,
+  };
+}
+
+// Report only, never asserted: a run page open while about 50 events a second arrive.
+async function streamCheck(page, base) {
+  await page.setViewport({ width: 1200, height: 900 });
+  await page.evaluate(installObservers);
+  const run = await createRun(base, runBody('wf_dash_stream', streamNodes()));
+  const reader = readEvents(base, run.id);
+  await page.evaluate((id) => (location.hash = `#/runs/${id}`), run.id);
+  await page.waitForSelector('#run-view:not([hidden]) #graph g[data-node="c0n0"]', WAIT);
+  await page.waitForSelector('#graph g[data-node="lead"][data-status="waiting"]', WAIT);
+  // `ready`: the page was showing the run before the stream began (the lead still waiting).
+  const ready = await page.evaluate(() => {
+    window.dashboardCheckObs.armed = true;
+    return document.querySelector('#graph g[data-node="c0n0"]').dataset.status === 'pending';
+  });
+  // A user's interaction in the middle of the stream: focus a node, Enter, its row is selected.
+  const { chains, length } = STREAM;
+  const mid = `c0n${Math.floor(length / 2)}`;
+  const pick = `c${chains - 1}n2`;
+  await page.waitForSelector(`#graph g[data-node="${mid}"]:not([data-status="pending"])`, WAIT);
+  const during = await page.evaluate(
+    (id) => document.querySelector(`#graph g[data-node="${id}"]`).dataset.status !== 'success',
+    `c0n${length - 1}`,
+  );
+  // The graph is redrawn as events arrive, so the node is found and focused in one go, again
+  // until it holds the focus.
+  await page.waitForFunction(
+    (id) => {
+      if (document.activeElement?.dataset?.node !== id) {
+        document.querySelector(`#graph g[data-node="${id}"]`).focus();
+      }
+      return document.activeElement?.dataset?.node === id;
+    },
+    WAIT,
+    pick,
+  );
+  await page.evaluate((id) => {
+    const obs = window.dashboardCheckObs;
+    obs.want = id;
+    obs.key = null;
+    obs.selected = null;
+  }, pick);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`#nodes tr.selected[data-node="${pick}"]`, WAIT);
+  // The page keeps up: the final status and every last node's success appear.
+  await page.waitForSelector('#run-status[data-status="success"]', WAIT);
+  for (let c = 0; c < chains; c++) {
+    const last = `c${c}n${length - 1}`;
+    await page.waitForSelector(`#graph g[data-node="${last}"][data-status="success"]`, WAIT);
+  }
+  const m = await page.evaluate(collectObservers);
+  const events = await reader.done;
+  const start = events.findIndex(
+    (e) => e.type === 'node' && e.data.nodeId === 'lead' && e.data.status === 'success',
+  );
+  check(start >= 0, 'the stream run has no success event of its lead node');
+  const n = events.length - start;
+  const s = (events[events.length - 1].t - events[start].t) / 1000;
+  console.log(
+    `events: ${n} in ${s.toFixed(2)} s (${(n / s).toFixed(1)}/s), read alongside the page ` +
+      `(page ready before the stream: ${ready ? 'yes' : 'no'})`,
+  );
+  console.log(
+    `long tasks: ${m.longTasks}, longest ${m.longest.toFixed(0)} ms; frames: ${m.frames} in ` +
+      `${m.seconds.toFixed(2)} s, gap median ${m.gapMedian.toFixed(1)} ms, p99 ` +
+      `${m.gapP99.toFixed(1)} ms, max ${m.gapMax.toFixed(1)} ms; interaction ` +
+      `${m.interaction.toFixed(1)} ms (Enter to the selected row` +
+      `${during ? '' : ', after the stream'})`,
+  );
 }
 
 async function main() {
@@ -265,6 +453,9 @@ async function main() {
     // Report only: the time to draw a 200-node graph.
     const m = await page.evaluate(() => window.forkrunDashboard.measureGraph(200));
     console.log(`graph render: ${m.nodes} nodes in ${m.ms.toFixed(1)} ms`);
+
+    step('a run page while 50 events a second arrive');
+    await streamCheck(page, base);
 
     for (const e of errors) problems.push(e);
   } finally {
