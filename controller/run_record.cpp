@@ -163,25 +163,43 @@ std::optional<std::array<std::uint32_t, 3>> summary_in(const std::string& full,
 
 }  // namespace
 
-std::shared_ptr<const std::string> RunRecord::serialized(
+void SerializedText::append_to(std::string& out) const {
+    if (!cut) {
+        out.append(*text);
+        return;
+    }
+    out.append(*text, 0, (*cut)[0]).append(*text, (*cut)[1], (*cut)[2]).push_back('}');
+}
+
+std::shared_ptr<const std::string> SerializedText::joined() const {
+    if (!cut) {
+        return text;
+    }
+    auto out = std::make_shared<std::string>();
+    out->reserve(size());
+    append_to(*out);
+    return out;
+}
+
+SerializedText RunRecord::serialized_text(
     RunView view,
     const std::function<std::string(const Run&)>& serialize) const {
-    std::unique_lock lock(mu_);
+    std::lock_guard lock(mu_);
     auto& slot = cache_[static_cast<std::size_t>(view)];
     if (!slot && view == RunView::kSummary && summary_cut_) {
-        // A compacted run's summary, made again from its full text (decision 65).
-        const auto full = cache_[static_cast<std::size_t>(RunView::kFull)];
-        const auto cut = *summary_cut_;
-        lock.unlock();
-        auto out = std::make_shared<std::string>();
-        out->reserve(cut[0] + cut[2] + 1);
-        out->append(*full, 0, cut[0]).append(*full, cut[1], cut[2]).push_back('}');
-        return out;
+        // A compacted run's summary: two slices of its full text (decision 65).
+        return {cache_[static_cast<std::size_t>(RunView::kFull)], summary_cut_};
     }
     if (!slot) {
         slot = std::make_shared<const std::string>(serialize(run_));
     }
-    return slot;
+    return {slot, std::nullopt};
+}
+
+std::shared_ptr<const std::string> RunRecord::serialized(
+    RunView view,
+    const std::function<std::string(const Run&)>& serialize) const {
+    return serialized_text(view, serialize).joined();
 }
 
 Run RunRecord::snapshot() const {

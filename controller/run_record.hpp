@@ -38,6 +38,18 @@ class RunChangeSink {
 /// The serialized forms a record can cache; the wire layer decides what they contain.
 enum class RunView { kFull = 0, kSummary = 1 };
 
+/// A serialized form without a copy: `text` itself, or (a compacted run's summary) the slices
+/// text[0, a) + text[b, b + n) + "}" of its full JSON, `cut` = {a, b, n}.
+struct SerializedText {
+    std::shared_ptr<const std::string> text;
+    std::optional<std::array<std::uint32_t, 3>> cut;
+
+    std::size_t size() const { return cut ? (*cut)[0] + (*cut)[2] + 1 : text->size(); }
+    void append_to(std::string& out) const;
+    /// The text as one string (a copy only when it is cut).
+    std::shared_ptr<const std::string> joined() const;
+};
+
 class RunRecord {
   public:
     /// `seq` orders runs across the store; `org_seq` counts the runs of the run's organization.
@@ -100,6 +112,9 @@ class RunRecord {
     std::shared_ptr<const std::string> serialized(
         RunView view,
         const std::function<std::string(const Run&)>& serialize) const;
+    /// serialized() without assembling a compacted run's summary (a list appends it as is).
+    SerializedText serialized_text(RunView view,
+                                   const std::function<std::string(const Run&)>& serialize) const;
 
     /// Once the run is terminal it never changes again: caches both views (made by `full` and
     /// `summary`), then frees the state only they needed (the definition, propValues and the

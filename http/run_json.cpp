@@ -177,4 +177,8 @@ std::shared_ptr<const std::string> run_json(const RunRecord& rec, RunView view) 
     return rec.serialized(view, view == RunView::kFull ? run_to_json : run_summary_to_json);
 }
 
+SerializedText run_json_text(const RunRecord& rec, RunView view) {
+    return rec.serialized_text(view, view == RunView::kFull ? run_to_json : run_summary_to_json);
+}
+
 }  // namespace forkrun::http

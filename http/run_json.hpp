@@ -19,5 +19,8 @@ std::string cancellation_to_json(const controller::Cancellation& c);
 /// The cached serialization of a record in the given view.
 std::shared_ptr<const std::string> run_json(const controller::RunRecord& rec,
                                             controller::RunView view);
+/// The same without assembling a compacted run's summary (for appending it to a list).
+controller::SerializedText run_json_text(const controller::RunRecord& rec,
+                                         controller::RunView view);
 
 }  // namespace forkrun::http
