@@ -442,6 +442,10 @@ function renderRun(run, ui) {
   const cancellable = run.status === 'waiting' || run.status === 'running';
   $('cancel').hidden = !cancellable;
   $('cancel').disabled = ui.cancelling || !cancellable;
+  // A failed simulation's forks kept for inspection (keepForksOnFailure) can be let go early.
+  const kept = Object.values(es.forks || {}).some((f) => f.state === 'kept');
+  $('release').hidden = !kept;
+  $('release').disabled = ui.releasing || !kept;
 
   const nodeStates = es.nodes || {};
   const defNodes = (run.workflowDefinition && run.workflowDefinition.nodes) || {};
@@ -484,7 +488,13 @@ function renderRun(run, ui) {
         { 'data-fork': id, 'data-state': f.state },
         h('th', { scope: 'row' }, id),
         h('td', {}, f.chainId),
-        h('td', {}, badge(f.state), err),
+        h(
+          'td',
+          {},
+          badge(f.state),
+          f.state === 'kept' && f.keptUntil ? ` until ${fmtTime(f.keptUntil)}` : '',
+          err,
+        ),
         h('td', { class: 'num' }, f.cu ?? 0),
         h('td', {}, url ? h('div', { class: 'url' }, h('code', {}, url), copyButton(url)) : '—'),
       );
@@ -621,6 +631,7 @@ async function runView(id, signal) {
   let run = null;
   const ui = {
     cancelling: false,
+    releasing: false,
     selected: null,
     rpcUrls: new Map(),
     teardown: new Map(),
@@ -695,6 +706,7 @@ async function runView(id, signal) {
         f.state = d.state;
         f.chainId = d.chainId;
         f.error = d.error;
+        if (d.keptUntil !== undefined) f.keptUntil = d.keptUntil;
         if (d.rpcUrl) ui.rpcUrls.set(d.forkId, d.rpcUrl);
         if (ui.cancelling) ui.teardown.set(d.forkId, d);
         break;
@@ -752,6 +764,26 @@ async function cancelRun() {
 }
 
 // ---- Measuring: draws a synthetic graph of `n` nodes off screen and answers the time it took.
+async function releaseForks() {
+  const cur = currentRun;
+  if (!cur || cur.signal.aborted) return;
+  cur.ui.releasing = true;
+  cur.render();
+  $('cancel-state').textContent = 'Releasing kept forks…';
+  try {
+    const { status, message } = await api(`/v1/runs/${cur.id}/release`, {
+      method: 'POST',
+      accept: [409],
+    });
+    $('cancel-state').textContent =
+      status === 200 ? 'Kept forks released.' : `Not released: ${message}`;
+  } catch (e) {
+    $('cancel-state').textContent = `Release failed: ${e.message}`;
+  }
+  cur.ui.releasing = false;
+  cur.render();
+}
+
 function measureGraph(n) {
   const nodes = { root: { type: 'manual', children: [] } };
   const width = Math.max(1, Math.round(Math.sqrt(n)));
@@ -789,6 +821,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('filter-sim').addEventListener('change', renderRuns);
   $('filters').addEventListener('submit', (e) => e.preventDefault());
   $('cancel').addEventListener('click', cancelRun);
+  $('release').addEventListener('click', releaseForks);
   window.addEventListener('hashchange', route);
   route();
 });
