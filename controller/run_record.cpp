@@ -21,14 +21,33 @@ std::shared_ptr<RunRecord> RunRecord::restored(Run run,
                                                std::uint64_t seq,
                                                std::uint64_t org_seq,
                                                std::string full,
-                                               std::string summary) {
+                                               std::string summary,
+                                               std::string_view dictionary) {
     auto rec = std::make_shared<RunRecord>(std::move(run), seq, org_seq);
     rec->cache_[static_cast<std::size_t>(RunView::kFull)] =
         std::make_shared<const std::string>(std::move(full));
     rec->cache_[static_cast<std::size_t>(RunView::kSummary)] =
         std::make_shared<const std::string>(std::move(summary));
+    rec->pack_full_locked(dictionary);  // not shared yet: no lock needed
     rec->compacted_ = true;
     return rec;
+}
+
+std::shared_ptr<const std::string> RunRecord::full_locked() const {
+    const auto& cached = cache_[static_cast<std::size_t>(RunView::kFull)];
+    return cached ? cached : packed_full_.text();
+}
+
+void RunRecord::pack_full_locked(std::string_view dictionary) {
+    auto& full = cache_[static_cast<std::size_t>(RunView::kFull)];
+    if (!full) {
+        return;
+    }
+    PackedText packed(*full, dictionary);
+    if (!packed.empty()) {
+        packed_full_ = std::move(packed);
+        full.reset();
+    }
 }
 
 void RunRecord::set_change_sink(RunChangeSink* sink) {
@@ -138,68 +157,18 @@ bool RunRecord::finish(RunStatus terminal, const std::function<void(Run&)>& f) {
     return true;
 }
 
-namespace {
-
-// Where a run's summary lies in its full JSON: the summary is the full text less the members
-// only `view=full` has (workflowDefinition, executionState), so it is two runs of the full text
-// and its closing brace: the summary's longest common start with the full text, then the rest
-// of it (but its brace) found whole further on. None when it is not so.
-std::optional<std::array<std::uint32_t, 3>> summary_in(const std::string& full,
-                                                       const std::string& summary) {
-    if (summary.empty() || summary.back() != '}' || full.size() >= UINT32_MAX) {
-        return std::nullopt;
-    }
-    const auto head = static_cast<std::uint32_t>(
-        std::mismatch(summary.begin(), summary.end(), full.begin(), full.end()).first -
-        summary.begin());
-    const std::string_view middle(summary.data() + head, summary.size() - 1 - head);
-    const auto at = std::string_view(full).find(middle, head);
-    if (at == std::string_view::npos) {
-        return std::nullopt;
-    }
-    return std::array<std::uint32_t, 3>{head, static_cast<std::uint32_t>(at),
-                                        static_cast<std::uint32_t>(middle.size())};
-}
-
-}  // namespace
-
-void SerializedText::append_to(std::string& out) const {
-    if (!cut) {
-        out.append(*text);
-        return;
-    }
-    out.append(*text, 0, (*cut)[0]).append(*text, (*cut)[1], (*cut)[2]).push_back('}');
-}
-
-std::shared_ptr<const std::string> SerializedText::joined() const {
-    if (!cut) {
-        return text;
-    }
-    auto out = std::make_shared<std::string>();
-    out->reserve(size());
-    append_to(*out);
-    return out;
-}
-
-SerializedText RunRecord::serialized_text(
+std::shared_ptr<const std::string> RunRecord::serialized(
     RunView view,
     const std::function<std::string(const Run&)>& serialize) const {
     std::lock_guard lock(mu_);
     auto& slot = cache_[static_cast<std::size_t>(view)];
-    if (!slot && view == RunView::kSummary && summary_cut_) {
-        // A compacted run's summary: two slices of its full text (decision 65).
-        return {cache_[static_cast<std::size_t>(RunView::kFull)], summary_cut_};
+    if (!slot && view == RunView::kFull && !packed_full_.empty()) {
+        return packed_full_.text();  // a compacted run's, inflated (decision 70)
     }
     if (!slot) {
         slot = std::make_shared<const std::string>(serialize(run_));
     }
-    return {slot, std::nullopt};
-}
-
-std::shared_ptr<const std::string> RunRecord::serialized(
-    RunView view,
-    const std::function<std::string(const Run&)>& serialize) const {
-    return serialized_text(view, serialize).joined();
+    return slot;
 }
 
 Run RunRecord::snapshot() const {
@@ -208,7 +177,8 @@ Run RunRecord::snapshot() const {
     if (compacted_) {
         // Re-runs are rare: read the definition and propValues back from the final JSON.
         boost::system::error_code ec;
-        const auto doc = boost::json::parse(*cache_[static_cast<std::size_t>(RunView::kFull)], ec);
+        const auto full = full_locked();
+        const auto doc = full ? boost::json::parse(*full, ec) : boost::json::value();
         const auto* o = ec ? nullptr : doc.if_object();
         const auto* def = o ? o->if_contains("workflowDefinition") : nullptr;
         const auto* props = o ? o->if_contains("propValues") : nullptr;
@@ -223,7 +193,8 @@ Run RunRecord::snapshot() const {
 }
 
 void RunRecord::compact(const std::function<std::string(const Run&)>& full,
-                        const std::function<std::string(const Run&)>& summary) {
+                        const std::function<std::string(const Run&)>& summary,
+                        std::string_view dictionary) {
     std::lock_guard lock(mu_);
     if (compacted_ || !is_terminal(run_.status)) {
         return;
@@ -236,11 +207,7 @@ void RunRecord::compact(const std::function<std::string(const Run&)>& full,
     if (!summary_slot) {
         summary_slot = std::make_shared<const std::string>(summary(run_));
     }
-    // A finished run's summary is kept as where it lies in the full text, not as a copy.
-    if (auto cut = summary_in(*full_slot, *summary_slot)) {
-        summary_cut_ = *cut;
-        summary_slot.reset();
-    }
+    pack_full_locked(dictionary);
     // Swapped with empties, so the memory goes back now rather than when the record does.
     boost::json::object().swap(run_.workflow_definition);
     boost::json::object().swap(run_.prop_values);
@@ -305,15 +272,14 @@ std::shared_ptr<Subscription> RunRecord::subscribe_events(
     // Under the lock no event is published, so a snapshot is the run as of the latest id.
     std::lock_guard lock(mu_);
     if (!events_) {
-        return compacted_ ? restored_events(std::move(ex), id_, run_.status,
-                                            cache_[static_cast<std::size_t>(RunView::kFull)])
+        return compacted_ ? restored_events(std::move(ex), id_, run_.status, full_locked())
                           : nullptr;
     }
     auto snapshot = [&](std::uint64_t latest) {
         Event e;
         e.id = latest;
         e.type = "snapshot";
-        const auto& cached = cache_[static_cast<std::size_t>(RunView::kFull)];
+        const auto cached = full_locked();
         e.data = cached ? *cached : full(run_);
         return std::make_shared<const Event>(std::move(e));
     };

@@ -9,9 +9,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "controller/packed_text.hpp"
 #include "controller/run.hpp"
 #include "controller/run_events.hpp"
 
@@ -38,18 +40,6 @@ class RunChangeSink {
 /// The serialized forms a record can cache; the wire layer decides what they contain.
 enum class RunView { kFull = 0, kSummary = 1 };
 
-/// A serialized form without a copy: `text` itself, or (a compacted run's summary) the slices
-/// text[0, a) + text[b, b + n) + "}" of its full JSON, `cut` = {a, b, n}.
-struct SerializedText {
-    std::shared_ptr<const std::string> text;
-    std::optional<std::array<std::uint32_t, 3>> cut;
-
-    std::size_t size() const { return cut ? (*cut)[0] + (*cut)[2] + 1 : text->size(); }
-    void append_to(std::string& out) const;
-    /// The text as one string (a copy only when it is cut).
-    std::shared_ptr<const std::string> joined() const;
-};
-
 class RunRecord {
   public:
     /// `seq` orders runs across the store; `org_seq` counts the runs of the run's organization.
@@ -57,11 +47,13 @@ class RunRecord {
 
     /// A terminal run read back from a durable store: compacted from the start, `full` and
     /// `summary` are its cached JSON; `run` holds the fields lists filter on.
+    /// `full` is kept deflated with `dictionary` (see compact()).
     static std::shared_ptr<RunRecord> restored(Run run,
                                                std::uint64_t seq,
                                                std::uint64_t org_seq,
                                                std::string full,
-                                               std::string summary);
+                                               std::string summary,
+                                               std::string_view dictionary = {});
 
     const std::string& id() const { return id_; }
     const std::string& organization_id() const { return organization_id_; }
@@ -112,15 +104,15 @@ class RunRecord {
     std::shared_ptr<const std::string> serialized(
         RunView view,
         const std::function<std::string(const Run&)>& serialize) const;
-    /// serialized() without assembling a compacted run's summary (a list appends it as is).
-    SerializedText serialized_text(RunView view,
-                                   const std::function<std::string(const Run&)>& serialize) const;
 
     /// Once the run is terminal it never changes again: caches both views (made by `full` and
     /// `summary`), then frees the state only they needed (the definition, propValues and the
-    /// executionState), so a stored finished run costs about its JSON. Idempotent.
+    /// executionState). The full view is kept deflated with `dictionary` (text like it, which
+    /// must outlive the record) and inflated when read (PackedText), so a stored finished run
+    /// costs less than its JSON. Idempotent.
     void compact(const std::function<std::string(const Run&)>& full,
-                 const std::function<std::string(const Run&)>& summary);
+                 const std::function<std::string(const Run&)>& summary,
+                 std::string_view dictionary = {});
 
     /// Registers a one-shot watcher of the next status change. Register first, then read the
     /// status: a change between the two is never missed.
@@ -142,6 +134,9 @@ class RunRecord {
 
   private:
     void notify(std::vector<std::weak_ptr<StatusWatcher>>& watchers);
+    /// The full view as cached or packed; null when neither (a live run not serialized yet).
+    std::shared_ptr<const std::string> full_locked() const;
+    void pack_full_locked(std::string_view dictionary);
 
     const std::string id_;
     const std::string organization_id_;
@@ -150,8 +145,8 @@ class RunRecord {
     mutable std::mutex mu_;
     Run run_;
     mutable std::array<std::shared_ptr<const std::string>, 2> cache_;
-    // Of a compacted run: its summary is full[0, a) + full[b, b + n) + "}", {a, b, n}.
-    std::optional<std::array<std::uint32_t, 3>> summary_cut_;
+    // Of a compacted run: its full view, deflated (cache_'s slot is empty then).
+    PackedText packed_full_;
     bool compacted_ = false;
     std::vector<std::weak_ptr<StatusWatcher>> watchers_;
     std::shared_ptr<RunEvents> events_;

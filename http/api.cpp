@@ -403,12 +403,12 @@ ApiResponse Api::list_runs(const TokenGrant& grant,
         return bad_request(errors, std::move(request_id));
     }
     auto page = controller_.list(grant.principal, q);
-    std::vector<controller::SerializedText> parts;
+    std::vector<std::shared_ptr<const std::string>> parts;
     parts.reserve(page.runs.size());
     std::size_t size = 64;
     for (const auto& rec : page.runs) {
-        parts.push_back(run_json_text(*rec, full ? RunView::kFull : RunView::kSummary));
-        size += parts.back().size() + 1;
+        parts.push_back(run_json(*rec, full ? RunView::kFull : RunView::kSummary));
+        size += parts.back()->size() + 1;
     }
     std::string body;
     body.reserve(size + request_id.size() + 64);
@@ -418,7 +418,7 @@ ApiResponse Api::list_runs(const TokenGrant& grant,
         if (i > 0) {
             body.push_back(',');
         }
-        parts[i].append_to(body);
+        body.append(*parts[i]);
     }
     body.append("],\"nextCursor\":");
     body.append(page.next_before_seq ? json_quote(cursors_.encode(grant.principal.organization_id,

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "controller/run_record.hpp"
 
@@ -19,8 +20,8 @@ std::string cancellation_to_json(const controller::Cancellation& c);
 /// The cached serialization of a record in the given view.
 std::shared_ptr<const std::string> run_json(const controller::RunRecord& rec,
                                             controller::RunView view);
-/// The same without assembling a compacted run's summary (for appending it to a list).
-controller::SerializedText run_json_text(const controller::RunRecord& rec,
-                                         controller::RunView view);
+/// Text like a finished run's full JSON, to deflate it with (RunRecord::compact): the
+/// serialization of a typical finished simulation, made once.
+std::string_view run_json_dictionary();
 
 }  // namespace forkrun::http
