@@ -35,6 +35,7 @@
 #include "http/fork_client.hpp"
 #include "http/run_json.hpp"
 #include "http/server.hpp"
+#include "util/background_queue.hpp"
 #include "util/event_log.hpp"
 
 namespace forkrun::app {
@@ -167,15 +168,19 @@ asio::awaitable<void> drain(Parts p) {
 controller::ControllerConfig controller_config(const Config& o,
                                                const controller::BlockLibrary& blocks,
                                                util::EventLog& log,
-                                               controller::ControllerMetrics& metrics) {
+                                               controller::ControllerMetrics& metrics,
+                                               util::BackgroundQueue& compactions) {
     controller::ControllerConfig ccfg;
     ccfg.blocks = &blocks;
     ccfg.retain_runs = o.retain_runs;
     ccfg.log = &log;
     ccfg.limits = o.limits;
-    // A finished run keeps only its JSON (what GET and lists answer), not its state.
-    ccfg.on_finished = [](controller::RunRecord& r) {
-        r.compact(http::run_to_json, http::run_summary_to_json, http::run_json_dictionary());
+    // A finished run keeps only its JSON (what GET and lists answer), not its state; the
+    // deflating is done by a low-priority thread, not on the path that finished the run.
+    ccfg.on_finished = [&compactions](const std::shared_ptr<controller::RunRecord>& r) {
+        compactions.post([r] {
+            r->compact(http::run_to_json, http::run_summary_to_json, http::run_json_dictionary());
+        });
     };
     ccfg.event_formats.cancellation = http::cancellation_to_json;
     ccfg.enabled_types.insert(controller::NodeType::kBlock)
@@ -250,7 +255,10 @@ int serve(const Config& o) {
         std::cerr << "forkrun: " << store_error << "\n";
         return 2;
     }
-    controller::ControllerConfig ccfg = controller_config(o, blocks, event_log, metrics);
+    // Before the controller: it posts compactions until it is gone.
+    util::BackgroundQueue compactions;
+    controller::ControllerConfig ccfg =
+        controller_config(o, blocks, event_log, metrics, compactions);
     ccfg.durable = durable.get();
     controller::TransferSettings transfers;
     transfers.signers = &o.signers;

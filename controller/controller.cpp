@@ -156,7 +156,7 @@ void Controller::begin(const std::shared_ptr<RunExecution>& exec,
                 config_.durable->finish(record, {});
             }
             if (config_.on_finished) {
-                config_.on_finished(*record);
+                config_.on_finished(record);
             }
             std::lock_guard lock(active_mu_);
             active_.erase(record->id());

@@ -47,8 +47,8 @@ struct ControllerConfig {
     /// Signers, dust cap and receipt timeout of value-moving nodes.
     const TransferSettings* transfers = nullptr;
     /// Called once a run is terminal and its execution is done (on the run's strand): main
-    /// compacts the record there with the wire layer's serializers.
-    std::function<void(RunRecord&)> on_finished;
+    /// has the record compacted with the wire layer's serializers, off that thread.
+    std::function<void(const std::shared_ptr<RunRecord>&)> on_finished;
     /// The block library for `block` nodes; null: none.
     const BlockLibrary* blocks = nullptr;
     /// Whether a live run can reach a chain (it has a configured upstream).

@@ -171,6 +171,13 @@ void EventStream::end() {
         }
     }
     std::vector<std::weak_ptr<Subscription>>().swap(subscribers_);
+}
+
+void EventStream::pack() {
+    std::lock_guard lock(mu_);
+    if (!ended_ || !history_) {
+        return;
+    }
     // Kept as long as the run is stored and read again only by a late subscriber: each event as
     // a line of its type and a line of its data (one line of JSON), deflated.
     std::string text;
@@ -184,14 +191,14 @@ void EventStream::end() {
 }
 
 std::uint64_t EventStream::oldest_locked() const {
-    if (ended_) {
+    if (!history_) {
         return packed_count_ == 0 ? 0 : next_id_ - packed_count_;
     }
     return history_->empty() ? 0 : history_->front()->id;
 }
 
 std::size_t EventStream::held_locked() const {
-    return ended_ ? packed_count_ : history_->size();
+    return history_ ? history_->size() : packed_count_;
 }
 
 std::vector<EventPtr> EventStream::unpack_locked() const {
@@ -226,11 +233,11 @@ std::shared_ptr<Subscription> EventStream::subscribe(
     if (from.after) {
         const std::size_t held = held_locked();
         std::vector<EventPtr> unpacked;
-        if (ended_ && held > 0) {
+        if (!history_ && held > 0) {
             unpacked = unpack_locked();
         }
         const auto held_at = [&](std::size_t i) {
-            return ended_ ? unpacked.at(i) : (*history_)[i];
+            return history_ ? (*history_)[i] : unpacked.at(i);
         };
         const std::uint64_t oldest = held == 0 ? next_id_ : oldest_locked();
         const bool gap = *from.after + 1 < oldest || *from.after > latest;

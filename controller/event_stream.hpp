@@ -102,10 +102,13 @@ class EventStream {
     /// Returns the id.
     std::uint64_t publish(Event e);
 
-    /// Publishes nothing more; subscribers' streams end once drained. The history is packed
-    /// into one deflated buffer (type and data only: a stored finished run's events cost a
-    /// fraction of their JSON), and made into events again for a subscriber that replays it.
+    /// Publishes nothing more; subscribers' streams end once drained.
     void end();
+    /// Of an ended stream: packs the history into one deflated buffer (type and data only: a
+    /// stored finished run's events cost a fraction of their JSON), made into events again for
+    /// a subscriber that replays it. Called when the run is compacted, off the path that ended
+    /// it. Idempotent; nothing before end().
+    void pack();
 
     /// A subscriber that first gets the held events after `from.after`. When some of them are no
     /// longer held (or `after` is past the latest id), `snapshot(latest id)` makes the first
@@ -130,9 +133,9 @@ class EventStream {
     const std::size_t keep_;
     const std::size_t byte_cap_;
     mutable std::mutex mu_;
-    // A live stream's events; null once ended (an empty deque still holds a block).
+    // The events; null once packed (an empty deque still holds a block).
     std::unique_ptr<std::deque<EventPtr>> history_ = std::make_unique<std::deque<EventPtr>>();
-    // An ended stream's events, deflated (EventStream::end), and how many and how long.
+    // A packed stream's events, deflated (EventStream::pack), and how many and how long.
     std::string packed_;
     std::uint32_t packed_count_ = 0;
     std::uint32_t packed_size_ = 0;

@@ -208,6 +208,9 @@ void RunRecord::compact(const std::function<std::string(const Run&)>& full,
         summary_slot = std::make_shared<const std::string>(summary(run_));
     }
     pack_full_locked(dictionary);
+    if (events_) {
+        events_->stream().pack();
+    }
     // Swapped with empties, so the memory goes back now rather than when the record does.
     boost::json::object().swap(run_.workflow_definition);
     boost::json::object().swap(run_.prop_values);

@@ -101,6 +101,19 @@ TEST(EventStream, HistoryIsBoundedAndAGapGetsASnapshotThenWhatFollows) {
     EXPECT_EQ(p.events[0]->type, "snapshot");
     EXPECT_EQ(p.events[1]->type, "end");
     EXPECT_TRUE(pull(ioc, late).over);
+    // Packed once the run is compacted: the same answers, from the deflated history.
+    s.pack();
+    EXPECT_EQ(s.oldest(), 9u);
+    auto packed_gap = s.subscribe(SubscribeFrom{1}, ioc.get_executor(), {}, snapshot_at);
+    const auto q = pull(ioc, packed_gap);
+    ASSERT_EQ(q.events.size(), 2u);
+    EXPECT_EQ(q.events[0]->type, "snapshot");
+    EXPECT_EQ(q.events[1]->type, "end");
+    auto packed_held = s.subscribe(SubscribeFrom{9}, ioc.get_executor(), {}, snapshot_at);
+    const auto r = pull(ioc, packed_held);
+    EXPECT_EQ(ids(r), (std::vector<std::uint64_t>{10, 11, 12, 13}));
+    EXPECT_EQ(r.events.back()->type, "end");
+    EXPECT_TRUE(pull(ioc, packed_held).over);
 }
 
 TEST(EventStream, ASubscriberPastItsByteCapIsCutOffAndHoldsNothing) {
