@@ -11,8 +11,11 @@ that come less often than an anvil takes to start), each against raw anvil spawn
 same round, and three rounds of pool provisioning of that chain. Finally the gateway's overhead
 per forwarded call against a direct call to an anvil fork, both over kept-alive connections.
 
+With --pool-loop SECONDS it only repeats pool provisioning of that chain for SECONDS and prints
+the server's pid first, for `perf record -g -p PID` (BENCHMARKS.md).
+
 Usage: tools/bench-forks.py [--build DIR] [--rounds N] [--pool-rounds N] [--ahead-rounds N]
-                            [--calls N] [--only-ahead]
+                            [--calls N] [--only-ahead] [--pool-loop SECONDS]
 """
 import argparse
 import http.client
@@ -157,6 +160,8 @@ def main():
     ap.add_argument("--calls", type=int, default=1000, help="gateway calls to time")
     ap.add_argument("--only-ahead", action="store_true",
                     help="only the spawn-ahead and 1-chain pool rounds")
+    ap.add_argument("--pool-loop", type=float, default=0,
+                    help="only pool provisioning of one chain, for this many seconds")
     a = ap.parse_args()
 
     tmp = tempfile.mkdtemp()
@@ -199,6 +204,17 @@ def main():
         time.sleep(0.2)
 
     print("date: %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    if a.pool_loop:
+        print("server pid %d" % srv.pid)
+        sys.stdout.flush()
+        xs, end = [], time.time() + a.pool_loop
+        while time.time() < end:
+            xs.append(provision(api, auth, "pool", [AHEAD_CHAIN], wait_nodes)[0])
+        print("pool provisioning, 1 chain: %d runs, p50 %.2f ms, p99 %.2f ms" % (
+            len(xs), pct(xs, 50), pct(xs, 99)))
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(timeout=15)
+        return
     print("%-6s %-6s %10s %10s %10s %10s %12s" % ("mode", "chains", "prov p50", "prov p99",
                                                   "cancel p50", "cancel p99", "raw anvil p50"))
     results = {}
