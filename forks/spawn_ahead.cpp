@@ -4,14 +4,12 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
-#include <exception>
 #include <utility>
 #include <vector>
 
@@ -48,7 +46,7 @@ SpawnAhead::SpawnAhead(asio::any_io_executor ex,
       count_(count),
       max_age_(max_age),
       start_(std::move(start)),
-      tasks_done_(strand_, Clock::time_point::max()) {}
+      tasks_(strand_) {}
 
 void SpawnAhead::start() {
     asio::dispatch(strand_, [self = shared_from_this()] {
@@ -122,9 +120,7 @@ asio::awaitable<void> SpawnAhead::shutdown_on_strand() {
             retire(std::move(e.fork.process));
         }
     }
-    while (tasks_ > 0) {
-        co_await tasks_done_.async_wait(kUseTuple);
-    }
+    co_await tasks_.all_done();
 }
 
 asio::awaitable<void> SpawnAhead::spawn_one(std::uint64_t serial,
@@ -180,17 +176,7 @@ asio::awaitable<void> SpawnAhead::age_out(std::uint64_t serial,
 
 void SpawnAhead::run_tracked(asio::awaitable<void> task,
                              std::shared_ptr<asio::cancellation_signal> cancel) {
-    ++tasks_;
-    const auto slot = cancel ? cancel->slot() : asio::cancellation_slot();
-    // The handler keeps the signal alive: the coroutine's cancellation state refers to it.
-    auto done = [self = shared_from_this(), cancel = std::move(cancel)](const std::exception_ptr&) {
-        if (--self->tasks_ == 0) {
-            self->tasks_done_.cancel();
-        }
-    };
-    asio::co_spawn(
-        strand_, std::move(task),
-        asio::bind_cancellation_slot(slot, asio::bind_executor(strand_, std::move(done))));
+    tasks_.run(std::move(task), shared_from_this(), std::move(cancel));
 }
 
 void SpawnAhead::retire(std::unique_ptr<AnvilProcess> process) {

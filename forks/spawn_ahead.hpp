@@ -21,6 +21,7 @@
 #include <string>
 
 #include "forks/anvil_process.hpp"
+#include "forks/strand_tasks.hpp"
 
 namespace forkrun::forks {
 
@@ -105,8 +106,7 @@ class SpawnAhead : public std::enable_shared_from_this<SpawnAhead> {
     std::size_t failures_ = 0;  ///< Consecutive failed starts; drives the backoff.
     std::deque<Entry> ready_;
     std::map<std::uint64_t, std::shared_ptr<boost::asio::cancellation_signal>> spawning_;
-    std::size_t tasks_ = 0;
-    boost::asio::steady_timer tasks_done_;  ///< Cancelled whenever tasks_ drops to 0.
+    StrandTasks tasks_;
 
     SpawnAheadCounts counts_;
 };
