@@ -113,6 +113,15 @@ std::string fork_spawn_limit(Config& c, const std::string&, const std::string& v
     return {};
 }
 
+std::string spawn_ahead(Config& c, const std::string&, const std::string& v) {
+    std::size_t n = 0;
+    if (!parse_number(v, n) || n > forks::kMaxSpawnAhead) {
+        return "--spawn-ahead wants a number from 0 to " + std::to_string(forks::kMaxSpawnAhead);
+    }
+    c.forks.spawn_ahead = n;
+    return {};
+}
+
 std::string cors_origin(Config& c, const std::string&, const std::string& v) {
     const auto why = http::add_cors_origins(v, c.server.cors_origins);
     return why.empty() ? why : "--cors-origin: " + why;
@@ -157,9 +166,9 @@ const std::vector<Flag>& flags() {
             {"idle-timeout-ms", "N", "close kept-alive connections idle for N ms (default 30000)",
              millis([](Config & c) -> auto& { return c.server.idle_timeout; })},
             {"config", "FILE",
-             "JSON config: chains (upstreamRpcUrl, poolSize, pinnedPools), anvilPath, cuTable, "
-             "teardownTimeoutMs, leaseTimeoutMs, rpcTimeoutMs, forkSpawnLimit, publicBaseUrl, "
-             "devnet",
+             "JSON config: chains (upstreamRpcUrl, poolSize, pinnedPools, spawnAhead), anvilPath, "
+             "cuTable, teardownTimeoutMs, leaseTimeoutMs, rpcTimeoutMs, forkSpawnLimit, "
+             "spawnAhead, spawnAheadMaxAgeMs, publicBaseUrl, devnet",
              nullptr},
             {"devnet", "IDS", "start a local anvil per listed chain (e.g. 1,8453) as its upstream",
              devnet},
@@ -175,6 +184,15 @@ const std::vector<Flag>& flags() {
              "anvils starting at once; more wait their turn (default: twice the cores, at least "
              "2; config key forkSpawnLimit)",
              fork_spawn_limit},
+            {"spawn-ahead", "N",
+             "fresh forks kept started per configured chain for fork-mode runs, each ~24 MB "
+             "(default 1; 0 starts every fork on demand; config key spawnAhead, per chain "
+             "chains.<id>.spawnAhead)",
+             spawn_ahead},
+            {"spawn-ahead-max-age-ms", "N",
+             "a fork started ahead that no run took within N ms is replaced (default 60000; "
+             "config key spawnAheadMaxAgeMs)",
+             millis([](Config & c) -> auto& { return c.forks.spawn_ahead_max_age; })},
             {"retain-runs", "N",
              "runs kept in memory; past N the oldest finished runs are dropped (default 100000; "
              "0 keeps all; config key retainRuns)",

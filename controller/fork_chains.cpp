@@ -233,6 +233,16 @@ ForkChainProvider::ForkChainProvider(forks::ForkManager& forks,
                                      std::size_t max_output_bytes)
     : forks_(forks), gateway_(gateway), max_output_bytes_(max_output_bytes) {}
 
+void ForkChainProvider::set_metrics(ControllerMetrics* metrics) {
+    metrics_ = metrics;
+    if (metrics_) {
+        metrics_->spawn_ahead = [&forks = forks_] {
+            const auto t = forks.spawn_ahead_totals();
+            return SpawnAheadFigures{t.ready, t.taken, t.missed, t.aged, t.died};
+        };
+    }
+}
+
 std::unique_ptr<RunChains> ForkChainProvider::open(std::shared_ptr<RunRecord> record,
                                                    asio::any_io_executor strand) {
     return std::make_unique<detail::ForkChains>(forks_, gateway_, std::move(record),

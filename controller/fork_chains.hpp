@@ -19,7 +19,7 @@ class ForkChainProvider : public ChainProvider {
                       RpcGateway& gateway,
                       std::size_t max_output_bytes = SizeLimits{}.node_output_bytes);
     /// Where fork provisioning times and live forks are counted; null: nowhere.
-    void set_metrics(ControllerMetrics* metrics) { metrics_ = metrics; }
+    void set_metrics(ControllerMetrics* metrics);
     /// Whether forks keep what the simulation report needs (their start block); set before
     /// any run starts.
     void set_simulation_report(bool on) { report_ = on; }

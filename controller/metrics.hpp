@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -42,6 +43,15 @@ class Histogram {
     std::atomic<std::uint64_t> sum_us_{0};
 };
 
+/// Forks started ahead for `fork` runs (spawnAhead), summed over the chains.
+struct SpawnAheadFigures {
+    std::uint64_t ready = 0;   ///< Waiting to be taken now.
+    std::uint64_t taken = 0;   ///< Handed to a run.
+    std::uint64_t missed = 0;  ///< A run asked while none was ready and started its own.
+    std::uint64_t aged = 0;    ///< Replaced at spawnAheadMaxAgeMs.
+    std::uint64_t died = 0;    ///< Found exited before any run took them.
+};
+
 /// What the controller counts.
 struct ControllerMetrics {
     std::atomic<std::uint64_t> runs_created{0};
@@ -53,6 +63,8 @@ struct ControllerMetrics {
     std::atomic<std::int64_t> forks_live_pool{0};  ///< Pool leases held now
     Histogram cancel_seconds;                      ///< POST cancel, to the answer
     Histogram fork_provision_seconds;              ///< One fork, from asking to ready
+    /// Read when /metrics is scraped; set once before the server starts. Null: not shown.
+    std::function<SpawnAheadFigures()> spawn_ahead;
 };
 
 }  // namespace forkrun::controller

@@ -67,6 +67,9 @@ struct AnvilOptions {
     /// Caps the spawns in progress: spawn() waits for a place here before fork/exec and holds it
     /// until the child listens or is gone. Null: no cap.
     std::shared_ptr<util::Limiter> spawn_limiter;
+    /// kBackground for a fork started ahead of any run (forks/spawn_ahead): it waits behind
+    /// every spawn a run waits for.
+    util::Limiter::Priority spawn_priority = util::Limiter::Priority::kNow;
 };
 
 /// The outcome of AnvilProcess::stop().

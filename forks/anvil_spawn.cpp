@@ -154,7 +154,7 @@ asio::awaitable<StartResult> start_child(AnvilOptions options) {
     util::Permit permit;
     if (options.spawn_limiter) {
         if (!cancelled()) {
-            permit = co_await options.spawn_limiter->acquire();
+            permit = co_await options.spawn_limiter->acquire(options.spawn_priority);
         }
         if (cancelled()) {
             co_return AnvilError{AnvilErrc::kCancelled,

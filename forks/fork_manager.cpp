@@ -93,6 +93,12 @@ asio::awaitable<boost::system::result<void, std::string>> ForkManager::start() {
             pool->start();
             pinned_pools_.emplace(std::pair(id, block), std::move(pool));
         }
+        if (const auto n = config_.spawn_ahead_of(id); n > 0) {
+            auto ahead = std::make_shared<SpawnAhead>(ex_, n, config_.spawn_ahead_max_age,
+                                                      [this, id] { return start_ahead(id); });
+            ahead->start();
+            ahead_.emplace(id, std::move(ahead));
+        }
     }
     co_return boost::system::result<void, std::string>{};
 }
@@ -127,17 +133,77 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::ope
     MethodMeter meter,
     std::uint32_t* attempts,
     std::optional<std::uint64_t> block) {
+    if (auto it = ahead_.find(chain_id); it != ahead_.end() && !block) {
+        auto taken = co_await take_ahead(*it->second, chain_id, meter, attempts);
+        if (taken) {
+            co_return std::move(*taken);
+        }
+    }
     const auto ex = co_await asio::this_coro::executor;
     // The caller's cancellation reaches start_fork through co_spawn.
     co_return co_await asio::co_spawn(ex, start_fork(chain_id, std::move(meter), attempts, block),
                                       asio::use_awaitable);
 }
 
+asio::awaitable<std::optional<ForkHandle>> ForkManager::take_ahead(SpawnAhead& ahead,
+                                                                   std::uint64_t chain_id,
+                                                                   const MethodMeter& meter,
+                                                                   std::uint32_t* attempts) {
+    auto taken = co_await ahead.take();
+    if (!taken) {
+        co_return std::nullopt;
+    }
+    ForkHandle h;
+    h.chain_id = chain_id;
+    h.process = std::move(taken->process);
+    h.url = h.process->url();
+    h.start_attempts = taken->start_attempts;
+    h.spawned_ahead = true;
+    if (attempts) {
+        *attempts = h.start_attempts;
+    }
+    // The eth_chainId that showed it ready, as a fork started for the run pays it.
+    meter("eth_chainId");
+    co_return h;
+}
+
+asio::awaitable<boost::system::result<SpawnedFork, std::string>> ForkManager::start_ahead(
+    std::uint64_t chain_id) {
+    const auto ex = co_await asio::this_coro::executor;
+    // Named: GCC 12 destroys a temporary inside co_await twice. Nobody pays for its readiness
+    // call until a run takes the fork (take_ahead).
+    MethodMeter unmetered = [](std::string_view) {};
+    auto starting = start_fork(chain_id, std::move(unmetered), nullptr, std::nullopt,
+                               util::Limiter::Priority::kBackground);
+    auto h = co_await asio::co_spawn(ex, std::move(starting), asio::use_awaitable);
+    if (!h) {
+        co_return h.error();
+    }
+    SpawnedFork f;
+    f.process = std::move(h->process);
+    f.start_attempts = h->start_attempts;
+    co_return f;
+}
+
+SpawnAheadTotals ForkManager::spawn_ahead_totals() const {
+    SpawnAheadTotals t;
+    for (const auto& [id, ahead] : ahead_) {
+        const auto& c = ahead->counts();
+        t.ready += c.ready.load();
+        t.taken += c.taken.load();
+        t.missed += c.missed.load();
+        t.aged += c.aged.load();
+        t.died += c.died.load();
+    }
+    return t;
+}
+
 asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::start_fork(
     std::uint64_t chain_id,
     MethodMeter meter,
     std::uint32_t* attempts,
-    std::optional<std::uint64_t> block) {
+    std::optional<std::uint64_t> block,
+    util::Limiter::Priority priority) {
     // A cancel ends the wait for the fork's answer but must not stop us from stopping it: that
     // is awaited here (reaped without blocking the thread), not left to a destructor.
     co_await asio::this_coro::throw_if_cancelled(false);
@@ -148,7 +214,7 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::sta
             *attempts = attempt;
         }
         bool retry = false;
-        auto h = co_await start_once(chain_id, meter, block, retry);
+        auto h = co_await start_once(chain_id, meter, block, priority, retry);
         if (h) {
             h->start_attempts = attempt;
             co_return h;
@@ -169,6 +235,7 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::sta
     std::uint64_t chain_id,
     const MethodMeter& meter,
     std::optional<std::uint64_t> block,
+    util::Limiter::Priority priority,
     bool& retry) {
     const auto cancellation = co_await asio::this_coro::cancellation_state;
     const std::string label =
@@ -183,6 +250,7 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::sta
     o.fork_block = block;
     o.start_timeout = config_.fork_start_timeout;
     o.spawn_limiter = spawn_limiter_;
+    o.spawn_priority = priority;
     auto spawned = co_await AnvilProcess::spawn(o);
     if (!spawned) {
         // A missing binary or a cancel will not go better a second time.
@@ -285,6 +353,9 @@ asio::awaitable<ForkRelease> ForkManager::release(std::shared_ptr<ForkHandle> fo
 
 asio::awaitable<void> ForkManager::shutdown() {
     spawn_limiter_->close();
+    for (auto& [id, ahead] : ahead_) {
+        co_await ahead->shutdown();
+    }
     std::vector<std::shared_ptr<ForkPool>> pools;
     {
         std::lock_guard lock(pools_mu_);

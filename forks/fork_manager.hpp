@@ -18,6 +18,7 @@
 #include "forks/fork_pool.hpp"
 #include "forks/forks_config.hpp"
 #include "forks/rpc_client.hpp"
+#include "forks/spawn_ahead.hpp"
 #include "forks/unconfigured_pools.hpp"
 #include "util/limiter.hpp"
 
@@ -33,6 +34,17 @@ struct ForkHandle {
     PoolHold hold;  // an unconfigured chain's pool stays up while it is leased
     /// Anvils started for a `fork` mode fork: 2 when the first did not become ready.
     std::uint32_t start_attempts = 0;
+    /// A `fork` mode fork that was started ahead of the run (spawnAhead), not for it.
+    bool spawned_ahead = false;
+};
+
+/// SpawnAheadCounts summed over the chains, read once.
+struct SpawnAheadTotals {
+    std::size_t ready = 0;
+    std::uint64_t taken = 0;
+    std::uint64_t missed = 0;
+    std::uint64_t aged = 0;
+    std::uint64_t died = 0;
 };
 
 struct ForkRelease {
@@ -54,7 +66,9 @@ class ForkManager {
     /// A new anvil for `chain_id`, ready when eth_chainId answers (metered through `meter`),
     /// forking the upstream at `block` when given. One that exits, times out or does not answer
     /// before it is ready is killed and started again once (ForkHandle::start_attempts);
-    /// `attempts`, when given, counts them even when both fail.
+    /// `attempts`, when given, counts them even when both fail. Without `block`, a chain with
+    /// spawnAhead hands over one of the forks it started ahead, if one is ready (its
+    /// eth_chainId still metered), and starts its replacement.
     boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> open_fork(
         std::uint64_t chain_id,
         MethodMeter meter,
@@ -97,6 +111,8 @@ class ForkManager {
     const boost::asio::any_io_executor& executor() const { return ex_; }
     /// Caps the anvils starting at once (config fork_spawn_limit), for every fork and pool.
     const util::Limiter& spawn_limiter() const { return *spawn_limiter_; }
+    /// What the chains' forks started ahead did so far. Thread-safe.
+    SpawnAheadTotals spawn_ahead_totals() const;
 
   private:
     /// open_fork() in a coroutine of its own, which sees its cancellation as a value.
@@ -104,13 +120,23 @@ class ForkManager {
         std::uint64_t chain_id,
         MethodMeter meter,
         std::uint32_t* attempts,
-        std::optional<std::uint64_t> block);
+        std::optional<std::uint64_t> block,
+        util::Limiter::Priority priority = util::Limiter::Priority::kNow);
     /// One attempt of start_fork(); `retry` is set when another attempt may succeed.
     boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> start_once(
         std::uint64_t chain_id,
         const MethodMeter& meter,
         std::optional<std::uint64_t> block,
+        util::Limiter::Priority priority,
         bool& retry);
+    /// A fork started ahead of any run, for SpawnAhead (its spawn at background priority).
+    boost::asio::awaitable<boost::system::result<SpawnedFork, std::string>> start_ahead(
+        std::uint64_t chain_id);
+    /// One of the forks `ahead` started, as a run's, or none.
+    boost::asio::awaitable<std::optional<ForkHandle>> take_ahead(SpawnAhead& ahead,
+                                                                 std::uint64_t chain_id,
+                                                                 const MethodMeter& meter,
+                                                                 std::uint32_t* attempts);
     std::shared_ptr<ForkPool> pool_for(std::uint64_t chain_id);
     ForkSpec spec_for(std::uint64_t chain_id) const;
     /// The warm pool of `chain_id` pinned at `block`, if the configuration has one.
@@ -127,6 +153,8 @@ class ForkManager {
     /// Made at start() from the configuration, never changed after: read without the lock.
     std::map<std::pair<std::uint64_t, std::uint64_t>, std::shared_ptr<ForkPool>> pinned_pools_;
     std::shared_ptr<UnconfiguredPools> unconfigured_;
+    /// Per configured chain with spawnAhead; made at start(), never changed after.
+    std::map<std::uint64_t, std::shared_ptr<SpawnAhead>> ahead_;
 };
 
 }  // namespace forkrun::forks

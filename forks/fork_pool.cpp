@@ -37,7 +37,7 @@ ForkPool::ForkPool(asio::any_io_executor ex,
       chain_label_((spec_.chain_id != 0 ? "chain " + std::to_string(spec_.chain_id)
                                         : std::string("anvil's default chain")) +
                    (spec_.fork_block ? " at block " + std::to_string(*spec_.fork_block) : "")),
-      tasks_done_(strand_, Clock::time_point::max()) {}
+      tasks_(strand_) {}
 
 // Background tasks hold the pool, so this runs once they are all done (after shutdown()) or when
 // the io_context is destroyed; whatever is left is killed and reaped by ~AnvilProcess.
@@ -335,9 +335,7 @@ asio::awaitable<void> ForkPool::shutdown_on_strand() {
             run_tracked(retire(std::move(fork)));
         }
     }
-    while (tasks_ > 0) {
-        co_await tasks_done_.async_wait(kUseTuple);
-    }
+    co_await tasks_.all_done();
 }
 
 void ForkPool::make_idle(std::shared_ptr<Fork> fork) {

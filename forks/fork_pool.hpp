@@ -4,6 +4,7 @@
 
 #include "forks/anvil_process.hpp"
 #include "forks/rpc_client.hpp"
+#include "forks/strand_tasks.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -192,8 +193,7 @@ class ForkPool : public std::enable_shared_from_this<ForkPool> {
     std::map<std::uint64_t, std::shared_ptr<Fork>> leased_;
     std::deque<std::shared_ptr<Waiter>> waiters_;
     std::map<std::uint64_t, std::shared_ptr<boost::asio::cancellation_signal>> spawning_;
-    std::size_t tasks_ = 0;
-    boost::asio::steady_timer tasks_done_;  ///< Cancelled whenever tasks_ drops to 0.
+    StrandTasks tasks_;
 
     std::atomic<std::size_t> idle_count_{0};
     std::atomic<std::size_t> live_count_{0};

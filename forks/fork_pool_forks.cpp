@@ -3,7 +3,6 @@
 #include "forks/fork_pool_internal.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -14,7 +13,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <exception>
 #include <utility>
 
 namespace forkrun::forks {
@@ -183,17 +181,7 @@ asio::awaitable<void> ForkPool::retire(std::shared_ptr<Fork> fork) {
 
 void ForkPool::run_tracked(asio::awaitable<void> task,
                            std::shared_ptr<asio::cancellation_signal> cancel) {
-    ++tasks_;
-    const auto slot = cancel ? cancel->slot() : asio::cancellation_slot();
-    // The handler keeps the signal alive: the coroutine's cancellation state refers to it.
-    auto done = [self = shared_from_this(), cancel = std::move(cancel)](const std::exception_ptr&) {
-        if (--self->tasks_ == 0) {
-            self->tasks_done_.cancel();
-        }
-    };
-    asio::co_spawn(
-        strand_, std::move(task),
-        asio::bind_cancellation_slot(slot, asio::bind_executor(strand_, std::move(done))));
+    tasks_.run(std::move(task), shared_from_this(), std::move(cancel));
 }
 
 void ForkPool::replenish() {

@@ -47,6 +47,18 @@ void read_pinned_pools(const json::value& v,
     }
 }
 
+// A spawnAhead count, 0 to kMaxSpawnAhead.
+std::optional<std::size_t> spawn_ahead(const json::value& v,
+                                       const std::string& key,
+                                       std::vector<std::string>& problems) {
+    auto n = positive(v);
+    if (!n || *n > kMaxSpawnAhead) {
+        problems.push_back(key + " must be an integer from 0 to " + std::to_string(kMaxSpawnAhead));
+        return std::nullopt;
+    }
+    return static_cast<std::size_t>(*n);
+}
+
 }  // namespace
 
 void read_forks_config(const json::value& doc,
@@ -81,6 +93,10 @@ void read_forks_config(const json::value& doc,
     ms("teardownTimeoutMs", out.teardown_timeout);
     ms("leaseTimeoutMs", out.lease_timeout);
     ms("rpcTimeoutMs", out.rpc_timeout);
+    ms("spawnAheadMaxAgeMs", out.spawn_ahead_max_age);
+    if (const auto* v = obj->if_contains("spawnAhead")) {
+        out.spawn_ahead = spawn_ahead(*v, "spawnAhead", problems).value_or(out.spawn_ahead);
+    }
     if (const auto* v = obj->if_contains("forkSpawnLimit")) {
         auto n = positive(*v);
         if (!n || *n == 0 || *n > kMaxForkSpawnLimit) {
@@ -125,6 +141,9 @@ void read_forks_config(const json::value& doc,
                 }
                 if (const auto* pp = co->if_contains("pinnedPools")) {
                     read_pinned_pools(*pp, where, c, problems);
+                }
+                if (const auto* sa = co->if_contains("spawnAhead")) {
+                    c.spawn_ahead = spawn_ahead(*sa, where + ".spawnAhead", problems);
                 }
                 out.chains[id] = std::move(c);
             }

@@ -22,7 +22,12 @@ struct ChainConfig {
     /// (forkBlockNumbers): block number -> pool size. Needs an upstream. Default: none, and a
     /// pinned lease of another block gets a fresh fork of its own.
     std::map<std::uint64_t, std::size_t> pinned_pools;
+    /// Fresh forks started ahead for `fork` runs (spawnAhead); none: ForksConfig::spawn_ahead.
+    std::optional<std::size_t> spawn_ahead;
 };
+
+/// The most forks spawnAhead keeps started per chain.
+inline constexpr std::size_t kMaxSpawnAhead = 16;
 
 /// The largest forkSpawnLimit accepted.
 inline constexpr std::size_t kMaxForkSpawnLimit = 1024;
@@ -47,12 +52,27 @@ struct ForksConfig {
     std::size_t max_unconfigured_chains = 4;
     /// Such a pool that no run has held this long is stopped (unconfiguredPoolIdleMs).
     std::chrono::milliseconds unconfigured_pool_idle{60000};
+    /// Never-used forks kept started per configured chain for `fork` runs (spawnAhead,
+    /// --spawn-ahead); a chain's own spawnAhead wins. 0: none, every fork is started on demand.
+    std::size_t spawn_ahead = 1;
+    /// A fork started ahead that no run has taken this long is replaced (spawnAheadMaxAgeMs).
+    std::chrono::milliseconds spawn_ahead_max_age{60000};
+
+    /// How many forks of `chain_id` are kept started ahead: 0 for a chain not configured.
+    std::size_t spawn_ahead_of(std::uint64_t chain_id) const {
+        auto it = chains.find(chain_id);
+        if (it == chains.end()) {
+            return 0;
+        }
+        return it->second.spawn_ahead.value_or(spawn_ahead);
+    }
 };
 
 /// Reads the forks part of a config file:
 /// {"anvilPath", "cuTable", "teardownTimeoutMs", "leaseTimeoutMs", "rpcTimeoutMs",
-///  "forkSpawnLimit", "chains": {"<chainId>": {"upstreamRpcUrl": "<url>" | null, "poolSize": <n>,
-///  "pinnedPools": {"<block>": <n>}}},
+///  "forkSpawnLimit", "spawnAhead", "spawnAheadMaxAgeMs",
+///  "chains": {"<chainId>": {"upstreamRpcUrl": "<url>" | null, "poolSize": <n>,
+///  "pinnedPools": {"<block>": <n>}, "spawnAhead": <n>}},
 ///  "devnet": [ids]}
 /// Unknown keys of other parts are left alone. Every problem is listed.
 void read_forks_config(const boost::json::value& doc,

@@ -104,6 +104,22 @@ std::string render_metrics(const HttpMetrics& http,
         out.append("# HELP forkrun_fork_provision_seconds One fork, from asking to ready.\n");
         out.append("# TYPE forkrun_fork_provision_seconds histogram\n");
         c->fork_provision_seconds.render(out, "forkrun_fork_provision_seconds");
+        if (c->spawn_ahead) {
+            const auto a = c->spawn_ahead();
+            metric(out, "forkrun_spawn_ahead_ready", "gauge",
+                   "Forks started ahead for fork-mode runs, waiting to be taken.", "",
+                   static_cast<std::int64_t>(a.ready));
+            out.append(
+                "# HELP forkrun_spawn_ahead_total Forks started ahead: taken by a run, missed "
+                "(none was ready), aged (replaced at the max age), died (exited untaken).\n");
+            out.append("# TYPE forkrun_spawn_ahead_total counter\n");
+            const std::pair<std::string_view, std::uint64_t> events[] = {
+                {"taken", a.taken}, {"missed", a.missed}, {"aged", a.aged}, {"died", a.died}};
+            for (const auto& [name, n] : events) {
+                sample(out, "forkrun_spawn_ahead_total", "{event=\"" + std::string(name) + "\"}",
+                       static_cast<std::int64_t>(n));
+            }
+        }
         out.append("# HELP forkrun_cancel_seconds A cancel, from request to answer.\n");
         out.append("# TYPE forkrun_cancel_seconds histogram\n");
         c->cancel_seconds.render(out, "forkrun_cancel_seconds");

@@ -4,10 +4,18 @@
 Starts `forkrun serve` with a devnet upstream per chain, then for 1, 4 and 8 chains and both
 simulation modes measures create-until-running and cancel latency (p50, p99), the reference being
 raw anvil spawn-to-ready of the same fork count (spawned in parallel, forking the same upstreams,
-ready when eth_chainId answers). Finally the gateway's overhead per forwarded call against a
-direct call to an anvil fork, both over kept-alive connections.
+ready when eth_chainId answers); those chains have spawnAhead 0 (every fork-mode fork started on
+demand). Then, on one more chain with spawnAhead 1, three rounds of fork-mode provisioning with
+the fork started ahead (each create waits until /metrics shows it ready: the steady state of runs
+that come less often than an anvil takes to start), each against raw anvil spawn-to-ready in the
+same round, and three rounds of pool provisioning of that chain. Finally the gateway's overhead
+per forwarded call against a direct call to an anvil fork, both over kept-alive connections.
 
-Usage: tools/bench-forks.py [--build DIR] [--rounds N] [--pool-rounds N] [--calls N]
+With --pool-loop SECONDS it only repeats pool provisioning of that chain for SECONDS and prints
+the server's pid first, for `perf record -g -p PID` (BENCHMARKS.md).
+
+Usage: tools/bench-forks.py [--build DIR] [--rounds N] [--pool-rounds N] [--ahead-rounds N]
+                            [--calls N] [--only-ahead] [--pool-loop SECONDS]
 """
 import argparse
 import http.client
@@ -26,6 +34,7 @@ import urllib.parse
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ANVIL = os.path.join(ROOT, "tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
 CHAINS = [1001 + i for i in range(8)]
+AHEAD_CHAIN = 1009  # spawnAhead 1; the others have none
 
 
 def pct(xs, p):
@@ -91,22 +100,81 @@ def raw_spawn_to_ready(upstreams):
     return elapsed
 
 
+def metric(api, series):
+    """The value of one sample of /metrics."""
+    api.c.request("GET", "/metrics")
+    text = "\n" + api.c.getresponse().read().decode()
+    m = re.search("\n" + re.escape(series) + r" (\S+)", text)
+    return float(m.group(1)) if m else None
+
+
+def provision(api, auth, mode, chains, wait_nodes):
+    """Create until running (ms) and cancel (ms) of one simulation."""
+    body = {"workflowId": "bench", "workflowVersion": 1, "isSimulation": True,
+            "simulationMode": mode, "chains": chains, "workflowDefinition": {"nodes": wait_nodes}}
+    t0 = time.perf_counter()
+    st, r = api.req("POST", "/v1/runs", body, auth)
+    assert st == 201, r
+    rid = r["data"]["id"]
+    st, r = api.req("GET", "/v1/runs/%s?waitUntil=running&timeoutMs=60000" % rid, None, auth)
+    t1 = time.perf_counter()
+    assert r["data"]["executionState"]["error"] is None, r["data"]["executionState"]
+    st, r = api.req("POST", "/v1/runs/%s/cancel" % rid, None, auth)
+    t2 = time.perf_counter()
+    assert st == 200 and all(f["ok"] for f in r["data"]["executionState"]["cancellation"]["forks"])
+    return (t1 - t0) * 1000, (t2 - t1) * 1000
+
+
+def ahead_rounds(a, api, auth, wait_nodes, upstream):
+    """Fork mode with the fork started ahead, and pool mode, on AHEAD_CHAIN: three rounds each."""
+    print("\n1 chain, %d runs a round: fork mode with spawnAhead 1 (each create once the fork "
+          "is ready) against raw anvil spawn-to-ready (5 a round), and pool mode" % a.ahead_rounds)
+    print("%-5s %12s %12s %9s %13s %12s %12s" % ("round", "ahead p50", "ahead p99", "taken",
+                                              "raw anvil p50", "pool p50", "pool p99"))
+    taken = "forkrun_spawn_ahead_total{event=\"taken\"}"
+    for rnd in range(1, 4):
+        raw = [raw_spawn_to_ready([upstream]) * 1000 for _ in range(5)]
+        prov = []
+        before = metric(api, taken)
+        for _ in range(a.ahead_rounds):
+            deadline = time.time() + 60
+            while metric(api, "forkrun_spawn_ahead_ready") < 1 and time.time() < deadline:
+                time.sleep(0.005)
+            prov.append(provision(api, auth, "fork", [AHEAD_CHAIN], wait_nodes)[0])
+        got = metric(api, taken) - before
+        pool = [provision(api, auth, "pool", [AHEAD_CHAIN], wait_nodes)[0]
+                for _ in range(a.ahead_rounds)]
+        print("%-5d %10.2fms %10.2fms %4d of %-2d %11.1fms %10.2fms %10.2fms" % (
+            rnd, pct(prov, 50), pct(prov, 99), got, a.ahead_rounds, statistics.median(raw),
+            pct(pool, 50), pct(pool, 99)))
+        sys.stdout.flush()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--rounds", type=int, default=15, help="fork-mode rounds per chain count")
     ap.add_argument("--pool-rounds", type=int, default=50, help="pool-mode rounds per chain count")
+    ap.add_argument("--ahead-rounds", type=int, default=30,
+                    help="runs per round of spawn-ahead and 1-chain pool provisioning")
     ap.add_argument("--calls", type=int, default=1000, help="gateway calls to time")
+    ap.add_argument("--only-ahead", action="store_true",
+                    help="only the spawn-ahead and 1-chain pool rounds")
+    ap.add_argument("--pool-loop", type=float, default=0,
+                    help="only pool provisioning of one chain, for this many seconds")
     a = ap.parse_args()
 
     tmp = tempfile.mkdtemp()
-    cfg = {"chains": {str(c): {"poolSize": 2} for c in CHAINS}, "devnet": CHAINS,
-           "leaseTimeoutMs": 60000}
+    cfg = {"chains": {str(c): {"poolSize": 2, "spawnAhead": 0} for c in CHAINS},
+           "devnet": CHAINS + [AHEAD_CHAIN], "leaseTimeoutMs": 60000}
+    cfg["chains"][str(AHEAD_CHAIN)] = {"poolSize": 2, "spawnAhead": 1}
     with open(os.path.join(tmp, "config.json"), "w") as f:
         json.dump(cfg, f)
     srv = subprocess.Popen([os.path.join(a.build, "forkrun"), "serve", "--listen", "127.0.0.1:0",
                             "--config", os.path.join(tmp, "config.json"), "--no-access-log"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                           stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "server.err"), "w"),
+                           text=True)
+    print("server stderr: %s" % os.path.join(tmp, "server.err"))
     base = token = None
     upstreams = {}
     for line in srv.stdout:
@@ -131,15 +199,26 @@ def main():
     while time.time() < deadline:
         live = int(subprocess.run(["pgrep", "-c", "-P", str(srv.pid), "anvil"],
                                   capture_output=True, text=True).stdout or 0)
-        if live >= len(CHAINS) * 3:
+        if live >= len(CHAINS) * 3 + 4:
             break
         time.sleep(0.2)
 
-    print("date: %s" % time.strftime("%Y-%m-%d"))
+    print("date: %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    if a.pool_loop:
+        print("server pid %d" % srv.pid)
+        sys.stdout.flush()
+        xs, end = [], time.time() + a.pool_loop
+        while time.time() < end:
+            xs.append(provision(api, auth, "pool", [AHEAD_CHAIN], wait_nodes)[0])
+        print("pool provisioning, 1 chain: %d runs, p50 %.2f ms, p99 %.2f ms" % (
+            len(xs), pct(xs, 50), pct(xs, 99)))
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(timeout=15)
+        return
     print("%-6s %-6s %10s %10s %10s %10s %12s" % ("mode", "chains", "prov p50", "prov p99",
                                                   "cancel p50", "cancel p99", "raw anvil p50"))
     results = {}
-    for n in (1, 4, 8):
+    for n in (() if a.only_ahead else (1, 4, 8)):
         chains = CHAINS[:n]
         raw = [raw_spawn_to_ready([upstreams[c] for c in chains]) * 1000 for _ in range(5)]
         for mode in ("fork", "pool"):
@@ -168,6 +247,12 @@ def main():
                 mode, n, pct(prov, 50), pct(prov, 99), pct(canc, 50), pct(canc, 99),
                 statistics.median(raw)))
             sys.stdout.flush()
+
+    ahead_rounds(a, api, auth, wait_nodes, upstreams[AHEAD_CHAIN])
+    if a.only_ahead:
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(timeout=15)
+        return
 
     # Gateway overhead: the same call through a pooled fork's rpcUrl and directly to an anvil.
     body = {"workflowId": "bench", "workflowVersion": 1, "isSimulation": True,

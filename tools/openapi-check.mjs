@@ -58,10 +58,11 @@ function writeFixtures(dir) {
     },
   ];
   fs.writeFileSync(path.join(dir, 'tokens.json'), JSON.stringify(tokens));
-  // Chain 31337 is a fresh local chain, forked per run (no pool): its anvils are the runs' own.
+  // Chain 31337 is a fresh local chain, forked per run (no pool, none started ahead): its anvils
+  // are the runs' own.
   fs.writeFileSync(
     path.join(dir, 'config.json'),
-    JSON.stringify({ chains: { 31337: { poolSize: 0 } } }),
+    JSON.stringify({ chains: { 31337: { poolSize: 0, spawnAhead: 0 } } }),
   );
 }
 

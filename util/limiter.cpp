@@ -1,4 +1,5 @@
-// The spawn cap: a count of places out and a FIFO of waiters under one mutex. A waiter sleeps on
+// The spawn cap: a count of places out and two FIFOs of waiters (runs' spawns first, spawns made
+// ahead after them) under one mutex. A waiter sleeps on
 // a timer of its own executor, and is woken by a cancel posted there, never under the lock.
 #include "util/limiter.hpp"
 
@@ -27,6 +28,7 @@ struct Permit::State {
 
         asio::steady_timer wake;  ///< Cancelled, on its own executor, to wake the waiter.
         bool granted = false;     ///< Guarded by the limiter's mutex.
+        bool background = false;  ///< Waits in `later`, behind every waiter of `queue`.
     };
 
     explicit State(std::size_t limit) : limit(limit) {}
@@ -39,14 +41,18 @@ struct Permit::State {
         if (closed) {
             return false;
         }
-        if (queue.empty() && out < limit) {
+        if (waiter->background ? queue.empty() && later.empty() && out < background_limit()
+                               : queue.empty() && out < limit) {
             grant_locked();
             return true;
         }
-        queue.push_back(waiter);
-        queued.store(queue.size());
+        (waiter->background ? later : queue).push_back(waiter);
+        queued.store(queue.size() + later.size());
         return false;
     }
+
+    /// Places a background spawn may fill: all but one, so a run's spawn finds one free.
+    std::size_t background_limit() const { return limit > 1 ? limit - 1 : 1; }
 
     /// After the wake-up: whether `waiter` got a place; if not, it leaves the queue.
     bool settle(const std::shared_ptr<Waiter>& waiter) {
@@ -54,26 +60,35 @@ struct Permit::State {
         if (waiter->granted) {
             return true;
         }
-        if (const auto it = std::find(queue.begin(), queue.end(), waiter); it != queue.end()) {
-            queue.erase(it);
-            queued.store(queue.size());
+        auto& in = waiter->background ? later : queue;
+        if (const auto it = std::find(in.begin(), in.end(), waiter); it != in.end()) {
+            in.erase(it);
+            queued.store(queue.size() + later.size());
         }
         return false;
     }
 
-    /// A permit came back: its place goes to the oldest waiter.
+    /// A permit came back: its place goes to the oldest waiter of a run, else to the oldest
+    /// background one if it may have it.
     void give_back() {
         std::shared_ptr<Waiter> next;
         {
             std::lock_guard lock(mutex);
             --out;
             spawning.store(out);
-            if (closed || queue.empty() || out >= limit) {
+            if (closed) {
                 return;
             }
-            next = std::move(queue.front());
-            queue.pop_front();
-            queued.store(queue.size());
+            if (!queue.empty() && out < limit) {
+                next = std::move(queue.front());
+                queue.pop_front();
+            } else if (queue.empty() && !later.empty() && out < background_limit()) {
+                next = std::move(later.front());
+                later.pop_front();
+            } else {
+                return;
+            }
+            queued.store(queue.size() + later.size());
             next->granted = true;
             grant_locked();
         }
@@ -86,6 +101,8 @@ struct Permit::State {
             std::lock_guard lock(mutex);
             closed = true;
             waiting.swap(queue);
+            waiting.insert(waiting.end(), later.begin(), later.end());
+            later.clear();
             queued.store(0);
         }
         for (auto& w : waiting) {
@@ -110,7 +127,8 @@ struct Permit::State {
     std::mutex mutex;
     std::size_t out = 0;  ///< Places granted and not given back; the rest guarded by mutex too.
     bool closed = false;
-    std::deque<std::shared_ptr<Waiter>> queue;
+    std::deque<std::shared_ptr<Waiter>> queue;  ///< Runs' spawns.
+    std::deque<std::shared_ptr<Waiter>> later;  ///< Background spawns, served after `queue`.
 
     // Copies for readers that take no lock.
     std::atomic<std::size_t> spawning{0};
@@ -148,9 +166,10 @@ Limiter::~Limiter() {
     close();
 }
 
-asio::awaitable<Permit> Limiter::acquire() {
+asio::awaitable<Permit> Limiter::acquire(Priority priority) {
     auto state = state_;
     auto waiter = std::make_shared<Permit::State::Waiter>(co_await asio::this_coro::executor);
+    waiter->background = priority == Priority::kBackground;
     bool is_closed = false;
     if (state->take_or_queue(waiter, is_closed)) {
         co_return Permit(std::move(state));

@@ -39,6 +39,12 @@ class Permit {
 /// on any executor that runs its handlers one at a time (one thread, or a strand).
 class Limiter {
   public:
+    /// Whose spawn asks for a place: one a run waits for, or one made ahead of any run.
+    enum class Priority {
+        kNow,         ///< Served in order of asking, before every background waiter.
+        kBackground,  ///< Only once no kNow acquirer waits, and never in the last free place.
+    };
+
     /// `limit` 0 is taken as 1.
     explicit Limiter(std::size_t limit);
     ~Limiter();
@@ -50,8 +56,10 @@ class Limiter {
     /// earlier waiter has had one and a place is free. Empty when the limiter is closed, or when
     /// the awaiting coroutine is cancelled while it waits: it leaves the queue at once and never
     /// holds a place. (A cancel that comes after the place was granted leaves the permit to the
-    /// caller, who sees its own cancellation and drops it.)
-    boost::asio::awaitable<Permit> acquire();
+    /// caller, who sees its own cancellation and drops it.) A kBackground acquirer waits while
+    /// any kNow one does, and takes a place only while another is left free (with a limit of 1,
+    /// the only one): a spawn that a run waits for never queues behind one made ahead.
+    boost::asio::awaitable<Permit> acquire(Priority priority = Priority::kNow);
 
     /// Fails every waiter now and every later acquire(); permits already out stay valid.
     void close();

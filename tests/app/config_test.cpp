@@ -128,6 +128,11 @@ TEST_F(ConfigTest, BadNumberNamesTheFlag) {
     EXPECT_EQ(parse_serve({"--listen", "localhost"}).err, "forkrun: --listen wants HOST:PORT\n");
     EXPECT_EQ(parse_serve({"--fork-spawn-limit", "5000"}).err,
               "forkrun: --fork-spawn-limit wants a number from 1 to 1024\n");
+    EXPECT_EQ(parse_serve({"--spawn-ahead", "17"}).err,
+              "forkrun: --spawn-ahead wants a number from 0 to 16\n");
+    EXPECT_EQ(parse_serve({"--spawn-ahead", "0"}).config->forks.spawn_ahead, 0u);
+    EXPECT_EQ(parse_serve({"--spawn-ahead-max-age-ms", "0"}).err,
+              "forkrun: --spawn-ahead-max-age-ms needs a positive number\n");
     EXPECT_EQ(parse_serve({"--max-connections", "0"}).err,
               "forkrun: --max-connections wants a positive number\n");
     EXPECT_EQ(parse_serve({"--tokens"}).err, "forkrun: --tokens needs a value\n");

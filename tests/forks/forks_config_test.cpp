@@ -70,5 +70,39 @@ TEST(ForksConfig, EveryBadPinnedPoolIsAProblem) {
     EXPECT_TRUE(config.chains[1].pinned_pools.empty());
 }
 
+TEST(ForksConfig, SpawnAheadDefaultsToOnePerConfiguredChainAndAChainsOwnCountWins) {
+    ForksConfig config;
+    std::vector<std::string> problems;
+    read_forks_config(boost::json::parse(R"({"chains": {"1": {}, "10": {"spawnAhead": 0}}})"),
+                      config, problems);
+    EXPECT_TRUE(problems.empty());
+    EXPECT_EQ(config.spawn_ahead_of(1), 1u);
+    EXPECT_EQ(config.spawn_ahead_of(10), 0u);
+    EXPECT_EQ(config.spawn_ahead_of(8453), 0u) << "a chain not configured has none";
+    EXPECT_EQ(config.spawn_ahead_max_age, std::chrono::milliseconds(60000));
+
+    read_forks_config(boost::json::parse(R"({"spawnAhead": 3, "spawnAheadMaxAgeMs": 5000,
+        "chains": {"1": {}, "10": {"spawnAhead": 2}}})"),
+                      config, problems);
+    EXPECT_TRUE(problems.empty());
+    EXPECT_EQ(config.spawn_ahead_of(1), 3u);
+    EXPECT_EQ(config.spawn_ahead_of(10), 2u);
+    EXPECT_EQ(config.spawn_ahead_max_age, std::chrono::milliseconds(5000));
+}
+
+TEST(ForksConfig, EveryBadSpawnAheadIsAProblem) {
+    ForksConfig config;
+    std::vector<std::string> problems;
+    read_forks_config(boost::json::parse(R"({"spawnAhead": 17, "spawnAheadMaxAgeMs": 0,
+        "chains": {"1": {"spawnAhead": -1}, "2": {"spawnAhead": "1"}}})"),
+                      config, problems);
+    EXPECT_EQ(problems, (std::vector<std::string>{
+                            "spawnAheadMaxAgeMs must be a positive integer (milliseconds)",
+                            "spawnAhead must be an integer from 0 to 16",
+                            "chains.1.spawnAhead must be an integer from 0 to 16",
+                            "chains.2.spawnAhead must be an integer from 0 to 16"}));
+    EXPECT_EQ(config.spawn_ahead, 1u);
+}
+
 }  // namespace
 }  // namespace forkrun::forks

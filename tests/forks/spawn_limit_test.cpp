@@ -50,8 +50,10 @@ struct Acquirer {
     std::optional<util::Permit> permit;
     asio::cancellation_signal cancel;
 
-    void start(asio::io_context& io, util::Limiter& limiter) {
-        asio::co_spawn(io, limiter.acquire(),
+    void start(asio::io_context& io,
+               util::Limiter& limiter,
+               util::Limiter::Priority priority = util::Limiter::Priority::kNow) {
+        asio::co_spawn(io, limiter.acquire(priority),
                        asio::bind_cancellation_slot(cancel.slot(),
                                                     [this](std::exception_ptr e, util::Permit p) {
                                                         ASSERT_FALSE(e);
@@ -75,6 +77,42 @@ void hold(asio::io_context& io, util::Limiter& limiter, Acquirer& holder) {
 /// Runs until `count` acquirers wait for a place.
 void run_until_queued(asio::io_context& io, const util::Limiter& limiter, std::size_t count) {
     run_until(io, [&] { return limiter.queued() == count; });
+}
+
+TEST(Limiter, BackgroundSpawnsLeaveAPlaceFreeAndWaitBehindEveryRunsSpawn) {
+    using Priority = util::Limiter::Priority;
+    asio::io_context io;
+    util::Limiter limiter(3);
+    // Two spawns hold places; one made ahead does not take the last.
+    Acquirer early[2];
+    Acquirer ahead;
+    hold(io, limiter, early[0]);
+    hold(io, limiter, early[1]);
+    ahead.start(io, limiter, Priority::kBackground);
+    run_until_queued(io, limiter, 1);
+    EXPECT_EQ(limiter.spawning(), 2u);
+
+    // A run's spawn takes the place left free at once...
+    Acquirer run;
+    hold(io, limiter, run);
+    ASSERT_TRUE(*run.permit);
+    EXPECT_EQ(limiter.spawning(), 3u);
+    // ...and another run's, queued after the background one, is served before it.
+    Acquirer second;
+    second.start(io, limiter);
+    run_until_queued(io, limiter, 2);
+    early[0].permit->release();
+    EXPECT_TRUE(second.finish(io));
+    EXPECT_FALSE(ahead.permit.has_value());
+    // The background spawn gets a place only while another stays free.
+    early[1].permit->release();
+    io.restart();
+    io.poll();
+    EXPECT_FALSE(ahead.permit.has_value()) << "it would have taken the last free place";
+    run.permit->release();
+    EXPECT_TRUE(ahead.finish(io));
+    EXPECT_EQ(limiter.spawning(), 2u);
+    EXPECT_EQ(limiter.queued(), 0u);
 }
 
 TEST(Limiter, WaitersAreServedInOrderAndNeverBeyondTheLimit) {
@@ -264,6 +302,7 @@ class ForkManagerSpawnLimitTest : public ::testing::Test {
         config.fork_start_timeout = 90s;
         config.lease_timeout = 90s;
         config.fork_spawn_limit = 1;
+        config.spawn_ahead = 0;  // the grants counted below are the runs' and the pool's
         config.chains[kPoolChain].pool_size = 2;
         config.chains[kForkChain].pool_size = 0;
         // One long-lived thread runs the io_context: forks die with the thread that spawned them.

@@ -462,11 +462,11 @@ inline json::object quick_run(std::string_view workflow_id) {
 
 // A server run with `config` as its --config file (written into `dir`).
 inline std::unique_ptr<ServerProcess> start_server_with_config(const json::object& config,
-                                                               TempDir& dir) {
+                                                               TempDir& dir,
+                                                               ServerOptions opts = {}) {
     const auto path = dir.path() / "config.json";
     std::ofstream(path) << json::serialize(config);
-    ServerOptions opts;
-    opts.extra_args = {"--config", path.string()};
+    opts.extra_args.insert(opts.extra_args.begin(), {"--config", path.string()});
     return std::make_unique<ServerProcess>(opts);
 }
 

@@ -262,6 +262,10 @@ struct ServerOptions {
     bool with_tokens = true;
     /// Further `forkrun serve` arguments, e.g. {"--read-timeout-ms", "300"}.
     std::vector<std::string> extra_args;
+    /// `--spawn-ahead N` when set. 0 by default: the tests of other features count a server's
+    /// anvils exactly, and a fork started ahead is one more (a chain's own spawnAhead in the
+    /// config file still wins); the spawn-ahead tests ask for it.
+    std::optional<std::size_t> spawn_ahead = 0;
     std::chrono::milliseconds startup_timeout{20000};
     /// When set, the server runs with this RLIMIT_NOFILE (soft and hard).
     std::optional<rlim_t> fd_limit;
@@ -278,6 +282,10 @@ class ServerProcess {
             std::ofstream(tokens_path) << tokens_file_json();
             argv.push_back("--tokens");
             argv.push_back(tokens_path.string());
+        }
+        if (options.spawn_ahead) {
+            argv.push_back("--spawn-ahead");
+            argv.push_back(std::to_string(*options.spawn_ahead));
         }
         argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
 
