@@ -28,6 +28,7 @@ std::shared_ptr<RunRecord> RunRecord::restored(Run run,
     rec->cache_[static_cast<std::size_t>(RunView::kSummary)] =
         std::make_shared<const std::string>(std::move(summary));
     rec->compacted_ = true;
+    rec->drop_request();
     return rec;
 }
 
@@ -187,21 +188,42 @@ std::shared_ptr<const std::string> RunRecord::serialized(
 Run RunRecord::snapshot() const {
     std::lock_guard lock(mu_);
     Run copy = run_;
-    if (compacted_) {
-        // Re-runs are rare: read the definition and propValues back from the final JSON.
+    if (request_cut_) {
+        // Re-runs are rare: parse the definition and propValues again where they lie in the
+        // cached text.
+        const std::string_view full = *cache_[static_cast<std::size_t>(RunView::kFull)];
+        const auto& cut = *request_cut_;
         boost::system::error_code ec;
-        const auto doc = boost::json::parse(*cache_[static_cast<std::size_t>(RunView::kFull)], ec);
-        const auto* o = ec ? nullptr : doc.if_object();
-        const auto* def = o ? o->if_contains("workflowDefinition") : nullptr;
-        const auto* props = o ? o->if_contains("propValues") : nullptr;
-        if (def && def->is_object()) {
-            copy.workflow_definition = def->get_object();
+        auto def = boost::json::parse(full.substr(cut[0], cut[1]), ec);
+        if (!ec && def.is_object()) {
+            copy.workflow_definition = std::move(def.as_object());
         }
-        if (props && props->is_object()) {
-            copy.prop_values = props->get_object();
+        auto props = boost::json::parse(full.substr(cut[2], cut[3]), ec);
+        if (!ec && props.is_object()) {
+            copy.prop_values = std::move(props.as_object());
         }
     }
     return copy;
+}
+
+void RunRecord::drop_request() {
+    // Where the definition and propValues lie in the full text: any place their own
+    // serialization appears parses back to them, whatever the format around it.
+    const std::string_view full = *cache_[static_cast<std::size_t>(RunView::kFull)];
+    const std::string def = boost::json::serialize(run_.workflow_definition);
+    const std::string props = boost::json::serialize(run_.prop_values);
+    const auto def_at = full.find(def);
+    const auto props_at = full.find(props);
+    if (def_at == std::string_view::npos || props_at == std::string_view::npos ||
+        full.size() >= UINT32_MAX) {
+        return;  // kept, then: a re-run must find them
+    }
+    request_cut_ = std::array<std::uint32_t, 4>{
+        static_cast<std::uint32_t>(def_at), static_cast<std::uint32_t>(def.size()),
+        static_cast<std::uint32_t>(props_at), static_cast<std::uint32_t>(props.size())};
+    // Swapped with empties, so the memory goes back now rather than when the record does.
+    boost::json::object().swap(run_.workflow_definition);
+    boost::json::object().swap(run_.prop_values);
 }
 
 void RunRecord::compact(const std::function<std::string(const Run&)>& full,
@@ -223,9 +245,7 @@ void RunRecord::compact(const std::function<std::string(const Run&)>& full,
         summary_cut_ = *cut;
         summary_slot.reset();
     }
-    // Swapped with empties, so the memory goes back now rather than when the record does.
-    boost::json::object().swap(run_.workflow_definition);
-    boost::json::object().swap(run_.prop_values);
+    drop_request();
     std::vector<NodeState>().swap(run_.nodes);
     std::vector<ForkInfo>().swap(run_.forks);
     run_.error.reset();

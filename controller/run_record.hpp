@@ -44,7 +44,8 @@ class RunRecord {
     RunRecord(Run run, std::uint64_t seq, std::uint64_t org_seq = 0);
 
     /// A terminal run read back from a durable store: compacted from the start, `full` and
-    /// `summary` are its cached JSON; `run` holds the fields lists filter on.
+    /// `summary` are its cached JSON; `run` holds the fields lists filter on, and its
+    /// definition and propValues for re-runs (dropped like compact() drops them).
     static std::shared_ptr<RunRecord> restored(Run run,
                                                std::uint64_t seq,
                                                std::uint64_t org_seq,
@@ -67,7 +68,8 @@ class RunRecord {
     }
 
     /// A copy of the run. Of a compacted run, only its fields and its `workflow_definition` and
-    /// `prop_values` (read back from the cached JSON) are there, not its executionState.
+    /// `prop_values` (parsed again from where they lie in the cached text) are there, not its
+    /// executionState.
     Run snapshot() const;
 
     RunStatus status() const {
@@ -127,6 +129,9 @@ class RunRecord {
 
   private:
     void notify(std::vector<std::weak_ptr<StatusWatcher>>& watchers);
+    /// Under the lock, with the full text cached: frees the definition and propValues once
+    /// their places in that text are known (request_cut_).
+    void drop_request();
 
     const std::string id_;
     const std::string organization_id_;
@@ -137,6 +142,8 @@ class RunRecord {
     mutable std::array<std::shared_ptr<const std::string>, 2> cache_;
     // Of a compacted run: its summary is full[0, a) + full[b, b + n) + "}", {a, b, n}.
     std::optional<std::array<std::uint32_t, 3>> summary_cut_;
+    // Of a compacted run: its definition is full[a, a + n), its propValues full[b, b + m).
+    std::optional<std::array<std::uint32_t, 4>> request_cut_;
     bool compacted_ = false;
     std::vector<std::weak_ptr<StatusWatcher>> watchers_;
     std::shared_ptr<RunEvents> events_;
