@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "controller/block_library.hpp"
 #include "controller/run_plan.hpp"
 #include "controller/run_request.hpp"
 
@@ -14,7 +15,8 @@ namespace {
 
 namespace json = boost::json;
 
-boost::system::result<NewRun, FieldErrors> decode(std::string_view nodes) {
+boost::system::result<NewRun, FieldErrors> decode(std::string_view nodes,
+                                                  const BlockLibrary* blocks = nullptr) {
     json::object body{{"workflowId", "wf_plan"},
                       {"workflowVersion", 1},
                       {"isSimulation", true},
@@ -23,6 +25,7 @@ boost::system::result<NewRun, FieldErrors> decode(std::string_view nodes) {
     RunRequestContext ctx;
     ctx.organization_id = "org_a";
     ctx.enabled_types = NodeTypeSet::all();
+    ctx.blocks = blocks;
     return decode_run_request(body, ctx);
 }
 
@@ -80,6 +83,36 @@ TEST(RunPlan, OnlyManualAssertAndTimedWaitNodesTouchNoChain) {
     const auto rpc = plan(R"({"root": {"type": "manual", "children": ["r"]},
                               "r": {"type": "rpc", "props": {"chainId": 1, "method": "m"}}})");
     EXPECT_FALSE(rpc.touches_no_chain(64));
+}
+
+TEST(RunPlan, ABlocksNodesComeTypedFromTheLibraryAndTheBlockNodeFollowsItsExit) {
+    BlockLibrary lib;
+    std::vector<std::string> problems;
+    lib.add(json::parse(R"({"blockId": "probe", "entry": "ask", "exit": "check",
+        "inputs": [{"key": "chainId", "type": "number", "required": true}],
+        "nodes": {
+            "ask": {"type": "rpc", "children": ["check"],
+                    "props": {"chainId": "{{inputs.chainId}}", "method": "eth_chainId"}},
+            "check": {"type": "assert", "props": {"value": 1, "equals": 1}}}})"),
+            "probe.json", problems);
+    ASSERT_TRUE(problems.empty()) << problems.front();
+    auto run = decode(R"({"root": {"type": "manual", "children": ["p"]},
+                          "p": {"type": "block", "props": {"blockId": "probe",
+                                                           "props": {"chainId": 10}}}})",
+                      &lib);
+    ASSERT_TRUE(run) << run.error().front().path << ": " << run.error().front().message;
+    const RunPlan& plan = run->plan;
+    ASSERT_EQ(plan.nodes.size(), 4u);
+    const auto ask = plan.find("p.ask");
+    const auto check = plan.find("p.check");
+    const auto block = plan.find("p");
+    ASSERT_TRUE(ask && check && block);
+    EXPECT_EQ(plan.nodes[*ask].type, NodeType::kRpc);
+    EXPECT_EQ(plan.nodes[*check].type, NodeType::kAssert);
+    EXPECT_EQ(plan.nodes[*block].type, NodeType::kBlock);
+    EXPECT_TRUE(plan.nodes[*block].props.is_null()) << "consumed by the expansion";
+    EXPECT_EQ(plan.nodes[*block].parents, (std::vector<std::size_t>{*check}));
+    EXPECT_EQ(plan.nodes[*ask].props.at("chainId"), 10);
 }
 
 }  // namespace
