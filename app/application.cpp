@@ -175,7 +175,7 @@ controller::ControllerConfig controller_config(const Config& o,
     ccfg.limits = o.limits;
     // A finished run keeps only its JSON (what GET and lists answer), not its state.
     ccfg.on_finished = [](controller::RunRecord& r) {
-        r.compact(http::run_to_json, http::run_summary_to_json);
+        r.compact(http::run_to_json, http::run_summary_to_json, http::run_json_dictionary());
     };
     ccfg.enabled_types.insert(controller::NodeType::kBlock)
         .insert(controller::NodeType::kRpc)

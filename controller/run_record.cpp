@@ -21,15 +21,35 @@ std::shared_ptr<RunRecord> RunRecord::restored(Run run,
                                                std::uint64_t seq,
                                                std::uint64_t org_seq,
                                                std::string full,
-                                               std::string summary) {
+                                               std::string summary,
+                                               std::string_view dictionary) {
     auto rec = std::make_shared<RunRecord>(std::move(run), seq, org_seq);
     rec->cache_[static_cast<std::size_t>(RunView::kFull)] =
         std::make_shared<const std::string>(std::move(full));
     rec->cache_[static_cast<std::size_t>(RunView::kSummary)] =
         std::make_shared<const std::string>(std::move(summary));
-    rec->compacted_ = true;
+    // Not shared yet: no lock needed. The request's places are read before the text is packed.
     rec->drop_request();
+    rec->pack_full_locked(dictionary);
+    rec->compacted_ = true;
     return rec;
+}
+
+std::shared_ptr<const std::string> RunRecord::full_locked() const {
+    const auto& cached = cache_[static_cast<std::size_t>(RunView::kFull)];
+    return cached ? cached : packed_full_.text();
+}
+
+void RunRecord::pack_full_locked(std::string_view dictionary) {
+    auto& full = cache_[static_cast<std::size_t>(RunView::kFull)];
+    if (!full) {
+        return;
+    }
+    PackedText packed(*full, dictionary);
+    if (!packed.empty()) {
+        packed_full_ = std::move(packed);
+        full.reset();
+    }
 }
 
 void RunRecord::set_change_sink(RunChangeSink* sink) {
@@ -139,45 +159,13 @@ bool RunRecord::finish(RunStatus terminal, const std::function<void(Run&)>& f) {
     return true;
 }
 
-namespace {
-
-// Where a run's summary lies in its full JSON: the summary is the full text less the members
-// only `view=full` has (workflowDefinition, executionState), so it is two runs of the full text
-// and its closing brace: the summary's longest common start with the full text, then the rest
-// of it (but its brace) found whole further on. None when it is not so.
-std::optional<std::array<std::uint32_t, 3>> summary_in(const std::string& full,
-                                                       const std::string& summary) {
-    if (summary.empty() || summary.back() != '}' || full.size() >= UINT32_MAX) {
-        return std::nullopt;
-    }
-    const auto head = static_cast<std::uint32_t>(
-        std::mismatch(summary.begin(), summary.end(), full.begin(), full.end()).first -
-        summary.begin());
-    const std::string_view middle(summary.data() + head, summary.size() - 1 - head);
-    const auto at = std::string_view(full).find(middle, head);
-    if (at == std::string_view::npos) {
-        return std::nullopt;
-    }
-    return std::array<std::uint32_t, 3>{head, static_cast<std::uint32_t>(at),
-                                        static_cast<std::uint32_t>(middle.size())};
-}
-
-}  // namespace
-
 std::shared_ptr<const std::string> RunRecord::serialized(
     RunView view,
     const std::function<std::string(const Run&)>& serialize) const {
-    std::unique_lock lock(mu_);
+    std::lock_guard lock(mu_);
     auto& slot = cache_[static_cast<std::size_t>(view)];
-    if (!slot && view == RunView::kSummary && summary_cut_) {
-        // A compacted run's summary, made again from its full text (decision 65).
-        const auto full = cache_[static_cast<std::size_t>(RunView::kFull)];
-        const auto cut = *summary_cut_;
-        lock.unlock();
-        auto out = std::make_shared<std::string>();
-        out->reserve(cut[0] + cut[2] + 1);
-        out->append(*full, 0, cut[0]).append(*full, cut[1], cut[2]).push_back('}');
-        return out;
+    if (!slot && view == RunView::kFull && !packed_full_.empty()) {
+        return packed_full_.text();  // a compacted run's, inflated (decision 70)
     }
     if (!slot) {
         slot = std::make_shared<const std::string>(serialize(run_));
@@ -190,17 +178,21 @@ Run RunRecord::snapshot() const {
     Run copy = run_;
     if (request_cut_) {
         // Re-runs are rare: parse the definition and propValues again where they lie in the
-        // cached text.
-        const std::string_view full = *cache_[static_cast<std::size_t>(RunView::kFull)];
+        // full text (inflated if it is packed).
+        const auto text = full_locked();
+        const std::string_view full = text ? std::string_view(*text) : std::string_view();
         const auto& cut = *request_cut_;
         boost::system::error_code ec;
-        auto def = boost::json::parse(full.substr(cut[0], cut[1]), ec);
-        if (!ec && def.is_object()) {
-            copy.workflow_definition = std::move(def.as_object());
-        }
-        auto props = boost::json::parse(full.substr(cut[2], cut[3]), ec);
-        if (!ec && props.is_object()) {
-            copy.prop_values = std::move(props.as_object());
+        if (full.size() >= std::size_t(cut[0]) + cut[1] &&
+            full.size() >= std::size_t(cut[2]) + cut[3]) {
+            auto def = boost::json::parse(full.substr(cut[0], cut[1]), ec);
+            if (!ec && def.is_object()) {
+                copy.workflow_definition = std::move(def.as_object());
+            }
+            auto props = boost::json::parse(full.substr(cut[2], cut[3]), ec);
+            if (!ec && props.is_object()) {
+                copy.prop_values = std::move(props.as_object());
+            }
         }
     }
     return copy;
@@ -227,7 +219,8 @@ void RunRecord::drop_request() {
 }
 
 void RunRecord::compact(const std::function<std::string(const Run&)>& full,
-                        const std::function<std::string(const Run&)>& summary) {
+                        const std::function<std::string(const Run&)>& summary,
+                        std::string_view dictionary) {
     std::lock_guard lock(mu_);
     if (compacted_ || !is_terminal(run_.status)) {
         return;
@@ -240,12 +233,8 @@ void RunRecord::compact(const std::function<std::string(const Run&)>& full,
     if (!summary_slot) {
         summary_slot = std::make_shared<const std::string>(summary(run_));
     }
-    // A finished run's summary is kept as where it lies in the full text, not as a copy.
-    if (auto cut = summary_in(*full_slot, *summary_slot)) {
-        summary_cut_ = *cut;
-        summary_slot.reset();
-    }
-    drop_request();
+    drop_request();  // before the text is packed
+    pack_full_locked(dictionary);
     std::vector<NodeState>().swap(run_.nodes);
     std::vector<ForkInfo>().swap(run_.forks);
     run_.error.reset();
@@ -307,15 +296,14 @@ std::shared_ptr<Subscription> RunRecord::subscribe_events(
     // Under the lock no event is published, so a snapshot is the run as of the latest id.
     std::lock_guard lock(mu_);
     if (!events_) {
-        return compacted_ ? restored_events(std::move(ex), id_, run_.status,
-                                            cache_[static_cast<std::size_t>(RunView::kFull)])
+        return compacted_ ? restored_events(std::move(ex), id_, run_.status, full_locked())
                           : nullptr;
     }
     auto snapshot = [&](std::uint64_t latest) {
         Event e;
         e.id = latest;
         e.type = "snapshot";
-        const auto& cached = cache_[static_cast<std::size_t>(RunView::kFull)];
+        const auto cached = full_locked();
         e.data = cached ? *cached : full(run_);
         return std::make_shared<const Event>(std::move(e));
     };

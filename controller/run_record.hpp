@@ -9,9 +9,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "controller/packed_text.hpp"
 #include "controller/run.hpp"
 #include "controller/run_events.hpp"
 
@@ -46,11 +48,13 @@ class RunRecord {
     /// A terminal run read back from a durable store: compacted from the start, `full` and
     /// `summary` are its cached JSON; `run` holds the fields lists filter on, and its
     /// definition and propValues for re-runs (dropped like compact() drops them).
+    /// `full` is kept deflated with `dictionary` (see compact()).
     static std::shared_ptr<RunRecord> restored(Run run,
                                                std::uint64_t seq,
                                                std::uint64_t org_seq,
                                                std::string full,
-                                               std::string summary);
+                                               std::string summary,
+                                               std::string_view dictionary = {});
 
     const std::string& id() const { return id_; }
     const std::string& organization_id() const { return organization_id_; }
@@ -105,9 +109,12 @@ class RunRecord {
 
     /// Once the run is terminal it never changes again: caches both views (made by `full` and
     /// `summary`), then frees the state only they needed (the definition, propValues and the
-    /// executionState), so a stored finished run costs about its JSON. Idempotent.
+    /// executionState). The full view is kept deflated with `dictionary` (text like it, which
+    /// must outlive the record) and inflated when read (PackedText), so a stored finished run
+    /// costs less than its JSON. Idempotent.
     void compact(const std::function<std::string(const Run&)>& full,
-                 const std::function<std::string(const Run&)>& summary);
+                 const std::function<std::string(const Run&)>& summary,
+                 std::string_view dictionary = {});
 
     /// Registers a one-shot watcher of the next status change. Register first, then read the
     /// status: a change between the two is never missed.
@@ -129,9 +136,12 @@ class RunRecord {
 
   private:
     void notify(std::vector<std::weak_ptr<StatusWatcher>>& watchers);
-    /// Under the lock, with the full text cached: frees the definition and propValues once
-    /// their places in that text are known (request_cut_).
+    /// Under the lock, with the full text cached (not packed yet): frees the definition and
+    /// propValues once their places in that text are known (request_cut_).
     void drop_request();
+    /// The full view as cached or packed; null when neither (a live run not serialized yet).
+    std::shared_ptr<const std::string> full_locked() const;
+    void pack_full_locked(std::string_view dictionary);
 
     const std::string id_;
     const std::string organization_id_;
@@ -140,8 +150,8 @@ class RunRecord {
     mutable std::mutex mu_;
     Run run_;
     mutable std::array<std::shared_ptr<const std::string>, 2> cache_;
-    // Of a compacted run: its summary is full[0, a) + full[b, b + n) + "}", {a, b, n}.
-    std::optional<std::array<std::uint32_t, 3>> summary_cut_;
+    // Of a compacted run: its full view, deflated (cache_'s slot is empty then).
+    PackedText packed_full_;
     // Of a compacted run: its definition is full[a, a + n), its propValues full[b, b + m).
     std::optional<std::array<std::uint32_t, 4>> request_cut_;
     bool compacted_ = false;

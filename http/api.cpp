@@ -410,21 +410,23 @@ ApiResponse Api::list_runs(const TokenGrant& grant,
         parts.push_back(run_json(*rec, full ? RunView::kFull : RunView::kSummary));
         size += parts.back()->size() + 1;
     }
-    std::string data;
-    data.reserve(size);
-    data.append("{\"runs\":[");
+    std::string body;
+    body.reserve(size + request_id.size() + 64);
+    envelope_open(body, 200);
+    body.append("{\"runs\":[");
     for (std::size_t i = 0; i < parts.size(); ++i) {
         if (i > 0) {
-            data.push_back(',');
+            body.push_back(',');
         }
-        data.append(*parts[i]);
+        body.append(*parts[i]);
     }
-    data.append("],\"nextCursor\":");
-    data.append(page.next_before_seq ? json_quote(cursors_.encode(grant.principal.organization_id,
+    body.append("],\"nextCursor\":");
+    body.append(page.next_before_seq ? json_quote(cursors_.encode(grant.principal.organization_id,
                                                                   *page.next_before_seq))
                                      : "null");
-    data.push_back('}');
-    return ok(200, data, std::move(request_id));
+    body.push_back('}');
+    envelope_close(body, "success", request_id);
+    return respond(200, std::move(body), std::move(request_id));
 }
 
 asio::awaitable<ApiResponse> Api::create_run(const ApiRequest& req,

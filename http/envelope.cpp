@@ -36,21 +36,29 @@ std::string request_id_for(std::string_view header) {
     return id;
 }
 
+void envelope_open(std::string& out, unsigned code) {
+    out.append("{\"code\":");
+    out.append(std::to_string(code));
+    out.append(",\"data\":");
+}
+
+void envelope_close(std::string& out, std::string_view message, std::string_view request_id) {
+    out.append(",\"message\":");
+    out.append(json_quote(message));
+    out.append(",\"requestId\":");
+    out.append(json_quote(request_id));
+    out.push_back('}');
+}
+
 std::string envelope(unsigned code,
                      std::string_view data_json,
                      std::string_view message,
                      std::string_view request_id) {
     std::string out;
     out.reserve(data_json.size() + message.size() + request_id.size() + 64);
-    out.append("{\"code\":");
-    out.append(std::to_string(code));
-    out.append(",\"data\":");
+    envelope_open(out, code);
     out.append(data_json);
-    out.append(",\"message\":");
-    out.append(json_quote(message));
-    out.append(",\"requestId\":");
-    out.append(json_quote(request_id));
-    out.push_back('}');
+    envelope_close(out, message, request_id);
     return out;
 }
 

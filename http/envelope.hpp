@@ -22,6 +22,11 @@ std::string envelope(unsigned code,
                      std::string_view message,
                      std::string_view request_id);
 
+/// The same written in place: envelope_open appends `{"code":N,"data":` to `out`, the caller
+/// appends the data, envelope_close the rest.
+void envelope_open(std::string& out, unsigned code);
+void envelope_close(std::string& out, std::string_view message, std::string_view request_id);
+
 /// A 400 envelope whose data lists every problem: {"errors": [{"path", "message"}]} (made valid
 /// UTF-8 like json_quote).
 std::string validation_envelope(const controller::FieldErrors& errors,

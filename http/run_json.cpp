@@ -3,6 +3,7 @@
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>
 
@@ -151,6 +152,46 @@ std::string run_summary_to_json(const Run& run) {
 
 std::shared_ptr<const std::string> run_json(const RunRecord& rec, RunView view) {
     return rec.serialized(view, view == RunView::kFull ? run_to_json : run_summary_to_json);
+}
+
+std::string_view run_json_dictionary() {
+    // What most finished runs look like: a few node types, nodes that succeeded, a released
+    // fork. Deflate finds the repeats of keys and statuses here rather than in the run itself.
+    static const std::string dictionary = [] {
+        Run r;
+        r.id = "run_AAAAAAAAAAAAAAAAAAAAAA";
+        r.organization_id = "org_";
+        r.workflow_id = "wf_";
+        r.status = RunStatus::kSuccess;
+        r.started_at = Clock::now();
+        r.finished_at = r.started_at;
+        r.is_simulation = true;
+        r.simulation_mode = SimulationMode::kPool;
+        r.triggered_by = "user";
+        r.workflow_definition =
+            json::parse(R"({"nodes":{"root":{"type":"manual","children":["a"]},)"
+                        R"("w":{"type":"wait","props":{"seconds":1},"children":["r"]},)"
+                        R"("r":{"type":"rpc","props":{"chainId":1,"method":"eth_blockNumber",)"
+                        R"("params":[]},"children":["a"]},)"
+                        R"("a":{"type":"assert","props":{"value":"1","equals":"1"}}},)"
+                        R"("inputSchema":[]})")
+                .as_object();
+        for (const char* id : {"root", "w", "r", "a"}) {
+            NodeState n;
+            n.id = id;
+            n.status = NodeStatus::kSuccess;
+            n.started_at = r.started_at;
+            n.finished_at = r.started_at;
+            r.nodes.push_back(std::move(n));
+        }
+        ForkInfo f;
+        f.fork_id = "fork_AAAAAAAAAAAAAAAAAAAAAA";
+        f.chain_id = 1;
+        f.state = ForkState::kReleased;
+        r.forks.push_back(std::move(f));
+        return run_to_json(r);
+    }();
+    return dictionary;
 }
 
 }  // namespace forkrun::http

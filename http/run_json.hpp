@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "controller/run_record.hpp"
 
@@ -16,5 +17,8 @@ std::string run_summary_to_json(const controller::Run& run);
 /// The cached serialization of a record in the given view.
 std::shared_ptr<const std::string> run_json(const controller::RunRecord& rec,
                                             controller::RunView view);
+/// Text like a finished run's full JSON, to deflate it with (RunRecord::compact): the
+/// serialization of a typical finished simulation, made once.
+std::string_view run_json_dictionary();
 
 }  // namespace forkrun::http

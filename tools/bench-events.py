@@ -13,7 +13,10 @@ Starts `forkrun serve` with a devnet upstream and a warm pool, then measures:
 2. Idle subscribers: the server's RSS (/proc/PID/status VmRSS) before and after N subscribers of
    the organization stream have connected and been answered, divided by N.
 3. The org stream's cost to creates: `POST /v1/runs` (root only) with wrk, in alternating rounds
-   without and with M subscribers of `GET /v1/events` that read everything they are sent.
+   without and with M subscribers of `GET /v1/events` that read everything they are sent; and,
+   as the reference, with M curl readers of the same bytes at the same rate served by nginx (a
+   sparse file, sendfile), which is what moving that much data through loopback to readers on
+   the same cores costs by itself.
 
 Usage: tools/bench-events.py [--build DIR] [--samples N] [--subscribers N] [--org-subscribers M]
                              [--rounds R] [--duration SECONDS] [--parts memory,latency,org]
@@ -26,6 +29,7 @@ import os
 import re
 import resource
 import select
+import shutil
 import socket
 import statistics
 import subprocess
@@ -173,6 +177,51 @@ def stop_curls(procs):
         n = int(out.strip() or 0)
         least = n if least is None else min(least, n)
     return least
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_nginx(tmp):
+    """nginx serving a sparse 64 GB file: the reference writer of the org-stream part."""
+    d = os.path.join(tmp, "nginx")
+    os.makedirs(os.path.join(d, "www"), exist_ok=True)
+    os.chmod(tmp, 0o755)
+    os.chmod(d, 0o755)
+    os.chmod(os.path.join(d, "www"), 0o755)
+    with open(os.path.join(d, "www", "zeros"), "wb") as f:
+        f.truncate(64 << 30)
+    os.chmod(os.path.join(d, "www", "zeros"), 0o644)
+    port = free_port()
+    with open(os.path.join(d, "nginx.conf"), "w") as f:
+        f.write("""worker_processes auto; daemon off; pid %(d)s/nginx.pid; error_log %(d)s/error.log warn;
+events { worker_connections 4096; }
+http { access_log off; sendfile on; types { } default_type application/octet-stream;
+  client_body_temp_path %(d)s/cb; proxy_temp_path %(d)s/p; fastcgi_temp_path %(d)s/f;
+  uwsgi_temp_path %(d)s/u; scgi_temp_path %(d)s/s;
+  server { listen 127.0.0.1:%(port)d; root %(d)s/www; location / { } } }
+""" % {"d": d, "port": port})
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+    nginx = subprocess.Popen([nginx_bin, "-p", d + "/", "-c", os.path.join(d, "nginx.conf"), "-e",
+                              os.path.join(d, "error.log")], stderr=subprocess.DEVNULL)
+    url = "http://127.0.0.1:%d" % port
+    deadline = time.time() + 20
+    while subprocess.run(["curl", "-sf", "-o", "/dev/null", "-r", "0-0", url + "/zeros"]).returncode:
+        if time.time() > deadline or nginx.poll() is not None:
+            raise RuntimeError("nginx did not start")
+        time.sleep(0.05)
+    return nginx, url
+
+
+def reference_readers(url, n, rate, seconds):
+    """n curl readers of nginx's file at `rate` bytes/s each, for `seconds`."""
+    return [subprocess.Popen(["curl", "-s", "-o", "/dev/null", "--max-time", str(seconds),
+                              "--limit-rate", str(max(1024, int(rate))), "-w", "%{size_download}",
+                              url + "/zeros"], stdout=subprocess.PIPE, text=True)
+            for _ in range(n)]
 
 
 def start_server(build, tmp):
@@ -347,26 +396,52 @@ def main():
             json.dump({"workflowId": "bench", "workflowVersion": 1,
                        "workflowDefinition": {"nodes": {"root": {"type": "manual"}}}}, f)
         wrk_posts(base, token, body_file, 2)  # warm-up
-        without, with_subs = [], []
-        for r in range(a.rounds):
-            for subscribed in ((False, True) if r % 2 == 0 else (True, False)):
-                procs = None
-                if subscribed:
-                    procs = curl_subscribers(base, "/v1/events", token, a.org_subscribers, tmp,
-                                             a.duration + 3)
-                rps = wrk_posts(base, token, body_file, a.duration)
-                if procs:
-                    got = stop_curls(procs)
-                    with_subs.append(rps)
-                    print("  round %d with %d org subscribers: %.0f creates/s (each subscriber "
-                          "read >= %.1f MB)" % (r + 1, a.org_subscribers, rps, got / 1e6))
-                else:
-                    without.append(rps)
-                    print("  round %d without: %.0f creates/s" % (r + 1, rps))
-                sys.stdout.flush()
+        nginx, nginx_url = start_nginx(tmp)
+        without, with_subs, with_ref = [], [], []
+        rate = None  # bytes/s one org subscriber read, measured in the round before
+        try:
+            for r in range(a.rounds):
+                arms = ["without", "subscribed", "reference"]
+                if r % 2:
+                    arms.reverse()
+                if rate is None:  # the reference needs a subscriber's rate first
+                    arms.remove("reference")
+                    arms.insert(arms.index("subscribed") + 1, "reference")
+                for arm in arms:
+                    procs = refs = None
+                    if arm == "subscribed":
+                        procs = curl_subscribers(base, "/v1/events", token, a.org_subscribers,
+                                                 tmp, a.duration + 3)
+                    elif arm == "reference":
+                        refs = reference_readers(nginx_url, a.org_subscribers, rate,
+                                                 a.duration + 3)
+                    rps = wrk_posts(base, token, body_file, a.duration)
+                    if procs:
+                        got = stop_curls(procs)
+                        rate = got / a.duration  # the events come while wrk creates
+                        with_subs.append(rps)
+                        print("  round %d with %d org subscribers: %.0f creates/s (each "
+                              "subscriber read >= %.1f MB)" % (r + 1, a.org_subscribers, rps,
+                                                                got / 1e6))
+                    elif refs:
+                        least = min(int(p.communicate()[0].strip() or 0) for p in refs)
+                        with_ref.append(rps)
+                        print("  round %d with %d reference readers of nginx: %.0f creates/s "
+                              "(each read >= %.1f MB)" % (r + 1, a.org_subscribers, rps,
+                                                           least / 1e6))
+                    else:
+                        without.append(rps)
+                        print("  round %d without: %.0f creates/s" % (r + 1, rps))
+                    sys.stdout.flush()
+        finally:
+            nginx.terminate()
+            nginx.wait()
         w, s = statistics.median(without), statistics.median(with_subs)
-        print("POST /v1/runs median: %.0f/s without, %.0f/s with %d org subscribers: %.1f%% slower"
-              % (w, s, a.org_subscribers, (w - s) / w * 100))
+        ref = statistics.median(with_ref)
+        print("POST /v1/runs median: %.0f/s without, %.0f/s with %d org subscribers: %.1f%% slower;"
+              " %.0f/s with the reference readers of the same bytes: %.1f%% slower; the org "
+              "stream's own cost: %.1f%%" % (w, s, a.org_subscribers, (w - s) / w * 100, ref,
+                                             (w - ref) / w * 100, (ref - s) / w * 100))
     finally:
         srv.terminate()
         srv.wait()

@@ -2,7 +2,8 @@
 // The dashboard at GET / driven in a real browser (a ctest test): starts `forkrun serve`,
 // checks the page's headers and size, then in headless Chromium enters the token, watches a run
 // created from here appear in the list live, opens it and sees its nodes go to success, then
-// cancels a waiting simulation with the button and sees it cancelled with its fork torn down.
+// cancels a waiting simulation with the button and sees it cancelled with its fork torn down,
+// and releases a failed simulation's kept fork with the Release button.
 // Fails on any console error. Every wait is on a DOM condition, never a fixed sleep. Needs
 // FORKRUN_BIN and FORKRUN_ANVIL (ctest sets them), Chromium at $CHROMIUM or /usr/bin/chromium,
 // and puppeteer-core (pinned in tools/package.json). Writes a screenshot to
@@ -433,6 +434,38 @@ async function main() {
     await page.waitForSelector('#cancel[hidden]', WAIT);
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     console.log(`screenshot: ${SCREENSHOT}`);
+
+    step("a failed simulation's kept forks, released with the button");
+    // keepForksOnFailure: the failed run's fork stays up, shown as kept; the button lets it go.
+    const failed = await createRun(
+      base,
+      runBody(
+        'wf_dash_kept',
+        {
+          root: { type: 'manual', children: ['bad'] },
+          bad: { type: 'assert', props: { value: '1', equals: '2' } },
+        },
+        {
+          isSimulation: true,
+          simulationMode: 'fork',
+          chains: [31337],
+          keepForksOnFailure: 120,
+        },
+      ),
+    );
+    await page.evaluate((id) => (location.hash = `#/runs/${id}`), failed.id);
+    await page.waitForSelector('#run-status[data-status="failure"]', WAIT);
+    await page.waitForSelector('#forks tr[data-state="kept"]', WAIT);
+    await page.waitForFunction(
+      () => document.querySelector('#forks tr[data-state="kept"]')?.textContent.includes('until'),
+      WAIT,
+    );
+    await page.waitForSelector('#release:not([hidden]):not([disabled])', WAIT);
+    await page.click('#release');
+    await page.waitForSelector('#forks tr[data-state="released"]', WAIT);
+    await page.waitForSelector('#release[hidden]', WAIT);
+    const said = await page.$eval('#cancel-state', (e) => e.textContent);
+    check(said === 'Kept forks released.', `after Release the page says "${said}"`);
 
     step('back to the first run');
     await page.evaluate((id) => (location.hash = `#/runs/${id}`), quick.id);

@@ -289,8 +289,37 @@ const NH = 46;
 const GX = 60;
 const GY = 18;
 
+// What a graph's drawing depends on besides statuses: its nodes, their types and edges.
+const shapes = new WeakMap();
+function shapeOf(nodes) {
+  let sig = shapes.get(nodes);
+  if (sig === undefined) {
+    sig = JSON.stringify(Object.entries(nodes).map(([id, n]) => [id, n.type, n.children || []]));
+    shapes.set(nodes, sig);
+  }
+  return sig;
+}
+
+// The parts of a drawn node that change with its status.
+function paintNode(el, id, type, st) {
+  if (el.g.dataset.status === st) return;
+  el.g.dataset.status = st;
+  el.g.setAttribute('aria-label', `node ${id}, ${type}, ${st}`);
+  el.title.textContent = `${id} (${type}): ${st}`;
+  el.rect.setAttribute('class', `st-${st}`);
+  el.detail.textContent = `${type} · ${st}`;
+}
+
+// Draws the graph once per shape; an event that changes statuses only repaints those nodes.
 function drawGraph(container, definition, nodeStates, onSelect) {
   const nodes = (definition && definition.nodes) || {};
+  const statusOf = (id) => (nodeStates[id] && nodeStates[id].status) || 'pending';
+  const shape = shapeOf(nodes);
+  const drawn = container.graph;
+  if (drawn && drawn.shape === shape && drawn.onSelect === onSelect && drawn.svg.isConnected) {
+    for (const [id, n] of Object.entries(nodes)) paintNode(drawn.els.get(id), id, n.type, statusOf(id));
+    return;
+  }
   const { layers, pos, layer } = layout(nodes);
   const tallest = Math.max(1, ...layers.map((l) => l.length));
   const width = layers.length * (NW + GX) - GX + 20;
@@ -323,43 +352,62 @@ function drawGraph(container, definition, nodeStates, onSelect) {
     }
   }
   svg.append(edges);
+  const els = new Map();
   for (const [id, n] of Object.entries(nodes)) {
     const [x, y] = xy(id);
-    const st = (nodeStates[id] && nodeStates[id].status) || 'pending';
     const label = id.length > 20 ? `${id.slice(0, 19)}…` : id;
-    const g = s(
+    const el = {
+      title: s('title', {}),
+      rect: s('rect', { width: NW, height: NH, rx: 6 }),
+      detail: s('text', { x: 8, y: 36 }),
+    };
+    el.g = s(
       'g',
       {
         class: 'gnode',
         tabindex: 0,
         role: 'button',
         'data-node': id,
-        'data-status': st,
-        'aria-label': `node ${id}, ${n.type}, ${st}`,
         transform: `translate(${x},${y})`,
       },
-      s('title', {}, `${id} (${n.type}): ${st}`),
-      s('rect', { class: `st-${st}`, width: NW, height: NH, rx: 6 }),
+      el.title,
+      el.rect,
       s('text', { x: 8, y: 18 }, label),
-      s('text', { x: 8, y: 36 }, `${n.type} · ${st}`),
+      el.detail,
     );
-    g.addEventListener('click', () => onSelect(id));
-    g.addEventListener('keydown', (e) => {
+    paintNode(el, id, n.type, statusOf(id));
+    el.g.addEventListener('click', () => onSelect(id));
+    el.g.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' || e.key === ' ') {
         e.preventDefault();
         onSelect(id);
       }
     });
-    svg.append(g);
+    els.set(id, el);
+    svg.append(el.g);
   }
   // A redraw keeps the keyboard focus on the node that had it.
   const active = document.activeElement;
   const focused = active && container.contains(active) ? active.getAttribute('data-node') : null;
   container.replaceChildren(svg);
-  if (focused !== null) {
-    const again = [...svg.querySelectorAll('.gnode')].find((g) => g.dataset.node === focused);
-    if (again) again.focus();
-  }
+  container.graph = { shape, onSelect, svg, els };
+  if (focused !== null && els.has(focused)) els.get(focused).g.focus();
+}
+
+// A table body's rows, each rebuilt only when its content changed: `rows` is a list of
+// [key, content, build]; rows whose content is the same stay the same elements.
+function updateRows(tbody, rows) {
+  const before = tbody.rowsByKey || new Map();
+  const after = new Map();
+  const els = rows.map(([key, content, build]) => {
+    const was = before.get(key);
+    const el = was && was.content === content ? was.el : build();
+    after.set(key, { content, el });
+    return el;
+  });
+  tbody.rowsByKey = after;
+  const kids = tbody.children;
+  if (els.length !== kids.length || els.some((el, i) => kids[i] !== el)) tbody.replaceChildren(...els);
 }
 
 function copyButton(text) {
@@ -394,30 +442,37 @@ function renderRun(run, ui) {
   const cancellable = run.status === 'waiting' || run.status === 'running';
   $('cancel').hidden = !cancellable;
   $('cancel').disabled = ui.cancelling || !cancellable;
+  // A failed simulation's forks kept for inspection (keepForksOnFailure) can be let go early.
+  const kept = Object.values(es.forks || {}).some((f) => f.state === 'kept');
+  $('release').hidden = !kept;
+  $('release').disabled = ui.releasing || !kept;
 
   const nodeStates = es.nodes || {};
   const defNodes = (run.workflowDefinition && run.workflowDefinition.nodes) || {};
   drawGraph($('graph'), run.workflowDefinition, nodeStates, ui.select);
-  $('nodes').tBodies[0].replaceChildren(
-    ...Object.entries(defNodes).map(([id, n]) => {
+  updateRows(
+    $('nodes').tBodies[0],
+    Object.entries(defNodes).map(([id, n]) => {
       const ns = nodeStates[id] || {};
       const st = ns.status || 'pending';
-      const detail = [];
-      if (ns.output !== undefined && ns.output !== null) detail.push(h('pre', {}, json(ns.output)));
-      if (ns.error) {
-        detail.push(
-          h('pre', { class: 'error' }, `${ns.error.code || 'error'}: ${ns.error.message || ''}`),
+      const output = ns.output !== undefined && ns.output !== null ? json(ns.output) : null;
+      const error = ns.error ? `${ns.error.code || 'error'}: ${ns.error.message || ''}` : null;
+      const selected = ui.selected === id;
+      const build = () => {
+        const detail = [];
+        if (output !== null) detail.push(h('pre', {}, output));
+        if (error !== null) detail.push(h('pre', { class: 'error' }, error));
+        return h(
+          'tr',
+          { id: `node-${id}`, 'data-node': id, class: selected ? 'selected' : '' },
+          h('th', { scope: 'row' }, id),
+          h('td', {}, n.type),
+          h('td', {}, badge(st)),
+          h('td', { class: 'num' }, ns.cu ?? 0),
+          h('td', {}, detail.length ? detail : '—'),
         );
-      }
-      return h(
-        'tr',
-        { id: `node-${id}`, 'data-node': id, class: ui.selected === id ? 'selected' : '' },
-        h('th', { scope: 'row' }, id),
-        h('td', {}, n.type),
-        h('td', {}, badge(st)),
-        h('td', { class: 'num' }, ns.cu ?? 0),
-        h('td', {}, detail.length ? detail : '—'),
-      );
+      };
+      return [id, JSON.stringify([n.type, st, ns.cu ?? 0, output, error, selected]), build];
     }),
   );
 
@@ -433,7 +488,13 @@ function renderRun(run, ui) {
         { 'data-fork': id, 'data-state': f.state },
         h('th', { scope: 'row' }, id),
         h('td', {}, f.chainId),
-        h('td', {}, badge(f.state), err),
+        h(
+          'td',
+          {},
+          badge(f.state),
+          f.state === 'kept' && f.keptUntil ? ` until ${fmtTime(f.keptUntil)}` : '',
+          err,
+        ),
         h('td', { class: 'num' }, f.cu ?? 0),
         h('td', {}, url ? h('div', { class: 'url' }, h('code', {}, url), copyButton(url)) : '—'),
       );
@@ -563,12 +624,14 @@ async function runView(id, signal) {
     $(el).replaceChildren();
   }
   $('nodes').tBodies[0].replaceChildren();
+  $('nodes').tBodies[0].rowsByKey = null;
   $('forks').tBodies[0].replaceChildren();
   $('run-title').textContent = `Run ${id}`;
   $('cancel-state').textContent = '';
   let run = null;
   const ui = {
     cancelling: false,
+    releasing: false,
     selected: null,
     rpcUrls: new Map(),
     teardown: new Map(),
@@ -643,6 +706,7 @@ async function runView(id, signal) {
         f.state = d.state;
         f.chainId = d.chainId;
         f.error = d.error;
+        if (d.keptUntil !== undefined) f.keptUntil = d.keptUntil;
         if (d.rpcUrl) ui.rpcUrls.set(d.forkId, d.rpcUrl);
         if (ui.cancelling) ui.teardown.set(d.forkId, d);
         break;
@@ -700,6 +764,26 @@ async function cancelRun() {
 }
 
 // ---- Measuring: draws a synthetic graph of `n` nodes off screen and answers the time it took.
+async function releaseForks() {
+  const cur = currentRun;
+  if (!cur || cur.signal.aborted) return;
+  cur.ui.releasing = true;
+  cur.render();
+  $('cancel-state').textContent = 'Releasing kept forks…';
+  try {
+    const { status, message } = await api(`/v1/runs/${cur.id}/release`, {
+      method: 'POST',
+      accept: [409],
+    });
+    $('cancel-state').textContent =
+      status === 200 ? 'Kept forks released.' : `Not released: ${message}`;
+  } catch (e) {
+    $('cancel-state').textContent = `Release failed: ${e.message}`;
+  }
+  cur.ui.releasing = false;
+  cur.render();
+}
+
 function measureGraph(n) {
   const nodes = { root: { type: 'manual', children: [] } };
   const width = Math.max(1, Math.round(Math.sqrt(n)));
@@ -737,6 +821,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('filter-sim').addEventListener('change', renderRuns);
   $('filters').addEventListener('submit', (e) => e.preventDefault());
   $('cancel').addEventListener('click', cancelRun);
+  $('release').addEventListener('click', releaseForks);
   window.addEventListener('hashchange', route);
   route();
 });

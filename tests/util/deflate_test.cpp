@@ -28,6 +28,16 @@ TEST(Deflate, WrongSizeDictionaryOrDataIsRefused) {
     EXPECT_NE(inflate_text(packed, text.size(), "other"), std::optional<std::string>(text));
 }
 
+TEST(Deflate, ManyTextsInARowEachWithItsOwnDictionary) {
+    // The compressor is reused on a thread: nothing of one text may leak into the next.
+    for (int i = 0; i < 200; ++i) {
+        const std::string dict = "dict" + std::to_string(i % 3);
+        const std::string text = "event " + std::to_string(i) + " " + std::string(i, 'x');
+        const auto packed = deflate_text(text, dict);
+        ASSERT_EQ(inflate_text(packed, text.size(), dict), text) << i;
+    }
+}
+
 TEST(Deflate, EmptyTextRoundTrips) {
     EXPECT_EQ(inflate_text(deflate_text("", ""), 0, ""), std::string());
 }
