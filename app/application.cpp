@@ -182,7 +182,6 @@ controller::ControllerConfig controller_config(const Config& o,
             r->compact(http::run_to_json, http::run_summary_to_json, http::run_json_dictionary());
         });
     };
-    ccfg.event_formats.cancellation = http::cancellation_to_json;
     ccfg.enabled_types.insert(controller::NodeType::kBlock)
         .insert(controller::NodeType::kRpc)
         .insert(controller::NodeType::kCall)

@@ -146,8 +146,9 @@ std::optional<json::object> expand_one(std::string_view x,
     }
     const Instance in{x, given};
     json::object out;
-    for (const auto& [sub, node_value] : def.nodes) {
-        const json::object& node = node_value.as_object();
+    for (std::size_t k = 0; k < def.nodes.size(); ++k) {
+        const std::string_view sub = def.nodes.begin()[k].key();
+        const json::object& node = def.nodes.begin()[k].value().as_object();
         json::object expanded;
         expanded["type"] = node.at("type");
         json::array children;
@@ -164,10 +165,9 @@ std::optional<json::object> expand_one(std::string_view x,
         json::value instantiated =
             sub_props ? instantiate(*sub_props, in) : json::value(json::object());
         const std::string id = expanded_id(x, sub);
-        const auto type = parse_node_type(node.at("type").as_string());
         FieldErrors node_errors;
-        check_props(*type, instantiated, pointer_append(node_pointer(id), "props"), is_simulation,
-                    node_errors);
+        check_props(def.types[k], instantiated, pointer_append(node_pointer(id), "props"),
+                    is_simulation, node_errors);
         for (FieldError& e : node_errors) {
             e.message =
                 "block " + in_quotes(def.block_id) + ", node " + in_quotes(sub) + ": " + e.message;
@@ -228,6 +228,7 @@ Expansion expand_blocks(const json::object& nodes,
         for (const auto& entry : *expanded) {
             out.nodes.emplace(entry.key(), entry.value());
         }
+        out.types.insert(out.types.end(), def->types.begin(), def->types.end());
         out.expansions.emplace(
             x, json::object{{"blockId", def->block_id}, {"nodes", std::move(*expanded)}});
     }

@@ -143,7 +143,7 @@ FieldErrors check_block(const json::value& doc, BlockDef& out) {
         }
         const json::object* node = entry.value().if_object();
         const json::value* type = node ? node->if_contains("type") : nullptr;
-        if (type && type->is_string() && type->get_string() == "block") {
+        if (type && type->is_string() && type->get_string() == to_string(NodeType::kBlock)) {
             errors.push_back({pointer_append(path, "type"), "a block cannot contain block nodes"});
         }
         const json::value* props = node ? node->if_contains("props") : nullptr;
@@ -173,7 +173,13 @@ FieldErrors check_block(const json::value& doc, BlockDef& out) {
     opts.is_simulation = true;  // a live run that uses a setBalance block is refused at creation
     opts.allow_inputs = true;
     opts.base_path = "";
-    for (FieldError& e : validate_workflow_definition(as_workflow, opts)) {
+    auto decoded = decode_workflow_definition(as_workflow, opts);
+    if (decoded) {
+        decoded->resize(out.nodes.size());  // less the root added above, which comes last
+        out.types = std::move(*decoded);
+        return errors;
+    }
+    for (FieldError& e : decoded.error()) {
         if (e.path == "/inputSchema" || e.path.starts_with("/inputSchema/")) {
             e.path.replace(0, std::string_view("/inputSchema").size(), "/inputs");
         }

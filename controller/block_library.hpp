@@ -14,6 +14,7 @@
 #include <boost/json/value.hpp>
 
 #include "controller/field_error.hpp"
+#include "controller/node_types.hpp"
 
 namespace forkrun::controller {
 
@@ -26,6 +27,7 @@ struct BlockDef {
     std::string entry;
     std::string exit;
     boost::json::object nodes;
+    std::vector<NodeType> types;  ///< the type of each of `nodes`, in its order
 };
 
 class BlockLibrary {
@@ -56,6 +58,9 @@ struct Expansion {
     boost::json::object nodes;
     /// `workflowDefinition.blockExpansions`: `{"X": {"blockId", "nodes": {"X.<subId>": ...}}}`.
     boost::json::object expansions;
+    /// The types of the nodes the expansions added, in their order in `nodes` (after the
+    /// definition's own nodes, whose types the definition's validation gave).
+    std::vector<NodeType> types;
 };
 
 /// Expands the block nodes of a validated definition's `nodes`, adding every problem (unknown

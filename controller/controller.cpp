@@ -22,42 +22,12 @@ namespace json = boost::json;
 Controller::Controller(ControllerConfig config, asio::any_io_executor exec)
     : config_(std::move(config)),
       exec_(std::move(exec)),
-      events_(exec_, config_.event_formats),
+      events_(exec_),
       store_(config_.retain_runs),
       start_gate_(config_.start_backlog),
       quotas_(config_.limits) {}
 
 Controller::~Controller() = default;
-
-namespace {
-
-/// A small run whose nodes only hold, wait for time or compare: it needs no chain, so it can
-/// run where it was created (a single-threaded HTTP context) instead of paying two thread hops.
-/// A big one stays on the execution thread, so it cannot hold up the requests of that context.
-bool touches_no_chain(const json::object& nodes) {
-    constexpr std::size_t kMaxLocalNodes = 64;
-    if (nodes.size() > kMaxLocalNodes) {
-        return false;
-    }
-    for (const auto& [id, v] : nodes) {
-        const auto& node = v.as_object();
-        const auto type = parse_node_type(node.at("type").as_string());
-        if (!type) {
-            return false;
-        }
-        if (*type == NodeType::kWait) {
-            const auto* props = node.if_contains("props");
-            if (props && props->is_object() && props->as_object().contains("blocks")) {
-                return false;  // waits for a chain's head
-            }
-        } else if (*type != NodeType::kManual && *type != NodeType::kAssert) {
-            return false;
-        }
-    }
-    return true;
-}
-
-}  // namespace
 
 RunRequestContext Controller::request_context(const Principal& who) const {
     RunRequestContext ctx;
@@ -108,15 +78,19 @@ boost::system::result<std::shared_ptr<RunRecord>, CreateRefusal> Controller::cre
         }
         hold = std::move(*held);
     }
-    const bool local = here && !run.is_simulation && touches_no_chain(decoded->nodes);
+    // A small run that needs no chain runs where it was created (a single-threaded HTTP
+    // context) instead of paying two thread hops; a big one stays on the execution thread, so
+    // it cannot hold up the requests of that context.
+    constexpr std::size_t kMaxLocalNodes = 64;
+    const bool local = here && !run.is_simulation && decoded->plan.touches_no_chain(kMaxLocalNodes);
     run.id = new_run_id();
     run.status = RunStatus::kWaiting;
     run.started_at = Clock::now();
     auto record = config_.durable ? store_.make(std::move(run)) : store_.insert(std::move(run));
 
     auto exec = std::make_shared<RunExecution>(
-        local ? here : exec_, record, std::move(decoded->graph), decoded->nodes,
-        local ? nullptr : config_.chains, config_.transfers,
+        local ? here : exec_, record, std::move(decoded->plan), local ? nullptr : config_.chains,
+        config_.transfers,
         [this](const RunRecord& rec, RunStatus from, RunStatus to) {
             log_transition(rec, from, to);
         },

@@ -68,7 +68,6 @@ struct ControllerConfig {
     /// Idempotency keys of creates; null: the controller's own in-memory table.
     IdempotencyKeys* idempotency_keys = nullptr;
     /// The wire layer's JSON in run events.
-    EventFormats event_formats;
     /// Where runs are written to outlive the process (--store postgresql://...); null: memory
     /// only. Then create_run leaves the run unstarted until commit_created().
     DurableStore* durable = nullptr;

@@ -87,7 +87,7 @@ asio::awaitable<boost::system::result<json::value, ErrorInfo>> ForkChains::call(
         simulation_ ? forks::RpcTarget::kFork : forks::RpcTarget::kLive, method, &checked);
     params = std::move(checked.as_array());
     if (verdict.method_class == forks::MethodClass::kRefused) {
-        co_return ErrorInfo{"method_refused",
+        co_return ErrorInfo{RunErrc::kMethodRefused,
                             "method " + method + " is refused: " + std::string(verdict.reason)};
     }
     std::string url;
@@ -103,15 +103,16 @@ asio::awaitable<boost::system::result<json::value, ErrorInfo>> ForkChains::call(
             slot->tainted = true;
         }
         if (url.empty()) {
-            co_return ErrorInfo{"chain_not_forked",
+            co_return ErrorInfo{RunErrc::kChainNotForked,
                                 "chain " + std::to_string(chain_id) +
                                     " is not one of this simulation's forked chains"};
         }
     } else {
         auto up = forks_.upstream(chain_id);
         if (!up) {
-            co_return ErrorInfo{"chain_not_configured", "chain " + std::to_string(chain_id) +
-                                                            " has no configured upstream RPC"};
+            co_return ErrorInfo{
+                RunErrc::kChainNotConfigured,
+                "chain " + std::to_string(chain_id) + " has no configured upstream RPC"};
         }
         url = *up;
     }
@@ -135,16 +136,18 @@ asio::awaitable<boost::system::result<json::value, ErrorInfo>> ForkChains::call(
             if (slot && forks::changes_state(method)) {
                 slot->tainted = true;
             }
-            throw boost::system::system_error(asio::error::operation_aborted);
+            co_return ErrorInfo{RunErrc::kCancelled, "chain " + std::to_string(chain_id) + ": " +
+                                                         method + " was cancelled"};
         }
         if (res.error().too_large) {
-            co_return ErrorInfo{kTooLargeCode, too_large("chain " + std::to_string(chain_id) +
-                                                             ": the " + method + " reply",
-                                                         max_output_bytes_, kMaxNodeOutputBytes)};
+            co_return ErrorInfo{
+                RunErrc::kTooLarge,
+                too_large("chain " + std::to_string(chain_id) + ": the " + method + " reply",
+                          max_output_bytes_, kMaxNodeOutputBytes)};
         }
-        co_return ErrorInfo{
-            res.error().code == forks::RpcErrc::kRpcError ? "rpc_error" : "rpc_failed",
-            forks::redact_upstreams(res.error().message, forks_.config())};
+        co_return ErrorInfo{res.error().code == forks::RpcErrc::kRpcError ? RunErrc::kRpcError
+                                                                          : RunErrc::kRpcFailed,
+                            forks::redact_upstreams(res.error().message, forks_.config())};
     }
     co_return std::move(*res);
 }
@@ -180,7 +183,7 @@ asio::awaitable<std::optional<RunError>> ForkChains::provision_one(std::size_t i
                 f->error = forks::redact_upstreams(opened.error(), forks_.config());
             }
         });
-        co_return RunError{"provisioning_failed",
+        co_return RunError{RunErrc::kProvisioningFailed,
                            forks::redact_upstreams(opened.error(), forks_.config()), std::nullopt};
     }
     s.fork = std::make_shared<forks::ForkHandle>(std::move(*opened));

@@ -148,7 +148,7 @@ asio::awaitable<ForkTeardown> ForkChains::release_one(std::size_t i, bool collec
         }
     } else {
         out.ok = false;
-        out.method = pool_ ? "evm_revert" : "SIGTERM";
+        out.method = pool_ ? forks::TeardownMethod::kEvmRevert : forks::TeardownMethod::kSigterm;
         out.error = "teardown did not finish within " +
                     std::to_string(forks_.config().teardown_timeout.count()) +
                     " ms; handed to the background reaper";

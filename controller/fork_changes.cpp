@@ -150,7 +150,7 @@ ForkCall metered_fork_call(forks::ForkManager& forks,
                               max_reply_bytes};
         auto res = co_await forks::async_call(forks.rpc(), std::move(req), asio::use_awaitable);
         if (!res) {
-            co_return ErrorInfo{"rpc_failed",
+            co_return ErrorInfo{RunErrc::kRpcFailed,
                                 forks::redact_upstreams(res.error().message, forks.config())};
         }
         co_return std::move(*res);

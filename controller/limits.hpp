@@ -47,9 +47,6 @@ inline constexpr std::string_view kMaxTemplateStringBytes = "maxTemplateStringBy
 inline constexpr std::string_view kMaxNodeOutputBytes = "maxNodeOutputBytes";
 inline constexpr std::string_view kMaxRunJsonBytes = "maxRunJsonBytes";
 
-/// The error code of a node that passed a size limit.
-inline constexpr const char* kTooLargeCode = "tooLarge";
-
 /// Reads the limit keys of a config file; every problem is listed. Other keys are left alone.
 void read_limits_config(const boost::json::value& doc,
                         Limits& out,

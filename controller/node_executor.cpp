@@ -18,42 +18,22 @@ namespace json = boost::json;
 
 namespace {
 
-std::uint64_t chain_of(const json::object& p) {
-    std::error_code ec;
-    const auto* c = p.if_contains("chainId");
-    const auto id = c && c->is_number() ? c->to_number<std::uint64_t>(ec) : 0;
-    return ec ? 0 : id;
-}
-
-asio::awaitable<NodeResult> run_wait(const json::value& props, NodeEnv& env) {
-    const auto& p = props.as_object();
-    const auto* seconds = p.if_contains("seconds");
+asio::awaitable<NodeResult> run_wait(const WaitProps& p, NodeEnv& env) {
     if (env.mark_waiting) {
         env.mark_waiting();
     }
-    if (seconds && seconds->is_number()) {
-        const double s = seconds->to_number<double>();
-        if (!(s >= 0 && s <= 86400)) {
-            co_return ErrorInfo{"invalid_props", "wait seconds must be between 0 and 86400"};
-        }
+    if (p.time) {
         asio::steady_timer timer(co_await asio::this_coro::executor);
-        timer.expires_after(std::chrono::microseconds(static_cast<std::int64_t>(s * 1e6)));
+        timer.expires_after(*p.time);
         co_await timer.async_wait(asio::use_awaitable);
-    } else if (seconds) {
-        co_return ErrorInfo{"invalid_props", "wait seconds must be a number"};
     }
-    const auto* blocks = p.if_contains("blocks");
-    if (!blocks) {
+    if (!p.blocks) {
         co_return json::value();
     }
-    std::error_code ec;
-    const auto n = blocks->is_number() ? blocks->to_number<std::uint64_t>(ec) : 0;
-    const auto chain = chain_of(p);
-    if (ec || n == 0 || chain == 0) {
-        co_return ErrorInfo{"invalid_props", "wait blocks needs a positive integer and a chainId"};
-    }
+    const auto n = *p.blocks;
+    const auto chain = p.chain_id;
     if (!env.chains) {
-        co_return ErrorInfo{"no_chains", "this server has no chain access configured"};
+        co_return ErrorInfo{RunErrc::kNoChains, "this server has no chain access configured"};
     }
     if (env.is_simulation) {
         // A fork mines them at once.
@@ -81,7 +61,7 @@ asio::awaitable<NodeResult> run_wait(const json::value& props, NodeEnv& env) {
     const auto first = start->is_string() ? eth::quantity_from_hex(start->get_string())
                                           : boost::system::result<std::uint64_t>(0);
     if (!first) {
-        co_return ErrorInfo{"rpc_failed", "eth_blockNumber answered a non-quantity"};
+        co_return ErrorInfo{RunErrc::kRpcFailed, "eth_blockNumber answered a non-quantity"};
     }
     asio::steady_timer timer(co_await asio::this_coro::executor);
     auto delay = std::chrono::milliseconds(250);
@@ -104,24 +84,16 @@ asio::awaitable<NodeResult> run_wait(const json::value& props, NodeEnv& env) {
 }
 
 // setBalance: anvil_setBalance on the run's fork (validation keeps it out of live runs).
-asio::awaitable<NodeResult> run_set_balance(const json::value& props, NodeEnv& env) {
-    const auto& p = props.as_object();
-    const auto* address = p.if_contains("address");
-    const auto* value = p.if_contains("valueWei");
+asio::awaitable<NodeResult> run_set_balance(const SetBalanceProps& p, NodeEnv& env) {
     if (!env.is_simulation) {
-        co_return ErrorInfo{"simulation_only", "setBalance runs only in simulations"};
-    }
-    if (!address || !address->is_string() || !value || !value->is_string()) {
-        co_return ErrorInfo{"invalid_props", "setBalance needs an address and a valueWei string"};
-    }
-    auto wei = eth::Uint256::from_decimal(value->get_string());
-    if (!wei) {
-        co_return ErrorInfo{"invalid_props", "valueWei must be a decimal string below 2^256"};
+        co_return ErrorInfo{RunErrc::kSimulationOnly, "setBalance runs only in simulations"};
     }
     if (!env.chains) {
-        co_return ErrorInfo{"no_chains", "this server has no chain access configured"};
+        co_return ErrorInfo{RunErrc::kNoChains, "this server has no chain access configured"};
     }
-    const auto chain = chain_of(p);
+    const auto* wei = &p.value_wei;
+    const json::value address(p.address);
+    const auto chain = p.chain_id;
     // The report needs the balance before and where on the chain it was set.
     std::optional<BalanceChange> change;
     std::uint64_t head = 0;
@@ -129,7 +101,7 @@ asio::awaitable<NodeResult> run_set_balance(const json::value& props, NodeEnv& e
         json::array none;  // named: GCC 12 mishandles brace temporaries in co_await
         auto h =
             co_await env.chains->call(env.node_index, chain, "eth_blockNumber", std::move(none));
-        json::array at{*address, "latest"};
+        json::array at{address, "latest"};
         auto b = co_await env.chains->call(env.node_index, chain, "eth_getBalance", std::move(at));
         if (!h || !b) {
             co_return h ? b.error() : h.error();
@@ -139,11 +111,11 @@ asio::awaitable<NodeResult> run_set_balance(const json::value& props, NodeEnv& e
         auto block = h->is_string() ? eth::quantity_from_hex(h->get_string())
                                     : boost::system::result<std::uint64_t>(0);
         if (before && block) {
-            change = BalanceChange{std::string(address->get_string()), *before, *wei};
+            change = BalanceChange{p.address, *before, *wei};
             head = *block;
         }
     }
-    json::array params{*address, wei->to_hex()};
+    json::array params{address, wei->to_hex()};
     auto r =
         co_await env.chains->call(env.node_index, chain, "anvil_setBalance", std::move(params));
     if (!r) {
@@ -156,88 +128,60 @@ asio::awaitable<NodeResult> run_set_balance(const json::value& props, NodeEnv& e
 }
 
 // call: eth_call, answering the returned bytes as a hex string.
-asio::awaitable<NodeResult> run_call(const json::value& props, NodeEnv& env) {
-    const auto& p = props.as_object();
-    json::object tx;
-    for (const char* key : {"to", "data", "from"}) {
-        if (const auto* v = p.if_contains(key)) {
-            tx[key] = *v;
-        }
-    }
-    json::value block = "latest";
-    if (const auto* b = p.if_contains("block")) {
-        block =
-            b->is_number() ? json::value(eth::Uint256(b->to_number<std::uint64_t>()).to_hex()) : *b;
-    }
+asio::awaitable<NodeResult> run_call(const CallProps& p, NodeEnv& env) {
     if (!env.chains) {
-        co_return ErrorInfo{"no_chains", "this server has no chain access configured"};
+        co_return ErrorInfo{RunErrc::kNoChains, "this server has no chain access configured"};
     }
-    json::array params{std::move(tx), std::move(block)};
-    co_return co_await env.chains->call(env.node_index, chain_of(p), "eth_call", std::move(params));
+    json::array params{p.tx, p.block};
+    co_return co_await env.chains->call(env.node_index, p.chain_id, "eth_call", std::move(params));
 }
 
-NodeResult run_assert(const json::value& props) {
-    const auto& p = props.as_object();
-    const json::value value = p.contains("value") ? p.at("value") : json::value();
-    for (auto op : {AssertOp::kEquals, AssertOp::kNotEquals, AssertOp::kGte, AssertOp::kLte}) {
-        const auto* expected = p.if_contains(to_string(op));
-        if (!expected) {
-            continue;
-        }
-        if (!assert_holds(value, op, *expected)) {
-            return ErrorInfo{"assertion_failed", "assert " + std::string(to_string(op)) +
-                                                     " failed: value " + json::serialize(value) +
-                                                     ", expected " + json::serialize(*expected)};
-        }
-        return json::value{{"value", value}};
+NodeResult run_assert(const AssertProps& p) {
+    const std::string_view op = to_string(p.op);
+    if (!assert_holds(p.value, p.op, p.expected)) {
+        return ErrorInfo{RunErrc::kAssertionFailed, "assert " + std::string(op) +
+                                                        " failed: value " +
+                                                        json::serialize(p.value) + ", expected " +
+                                                        json::serialize(p.expected)};
     }
-    return ErrorInfo{"invalid_props", "assert needs one of equals, notEquals, gte, lte"};
+    return json::value{{"value", p.value}};
 }
 
-asio::awaitable<NodeResult> run_rpc(const json::value& props, NodeEnv& env) {
-    const auto& p = props.as_object();
-    const auto chain = chain_of(p);
-    const auto* method = p.if_contains("method");
-    if (chain == 0 || !method || !method->is_string() || method->get_string().empty()) {
-        co_return ErrorInfo{"invalid_props", "rpc needs a positive chainId and a method"};
-    }
-    json::array params;
-    if (const auto* ps = p.if_contains("params")) {
-        if (!ps->is_array()) {
-            co_return ErrorInfo{"invalid_props", "rpc params must be an array"};
-        }
-        params = ps->get_array();
-    }
+asio::awaitable<NodeResult> run_rpc(const RpcProps& p, NodeEnv& env) {
     if (!env.chains) {
-        co_return ErrorInfo{"no_chains", "this server has no chain access configured"};
+        co_return ErrorInfo{RunErrc::kNoChains, "this server has no chain access configured"};
     }
-    co_return co_await env.chains->call(env.node_index, chain, std::string(method->get_string()),
+    std::string method = p.method;  // named copies: GCC 12 mishandles temporaries in co_await
+    json::array params = p.params;
+    co_return co_await env.chains->call(env.node_index, p.chain_id, std::move(method),
                                         std::move(params));
 }
 
 }  // namespace
 
-asio::awaitable<NodeResult> execute_node(NodeType type, const json::value& props, NodeEnv& env) {
-    switch (type) {
-        case NodeType::kManual:
-            co_return json::value();
-        case NodeType::kWait:
-            co_return co_await run_wait(props, env);
-        case NodeType::kAssert:
-            co_return run_assert(props);
-        case NodeType::kRpc:
-            co_return co_await run_rpc(props, env);
-        case NodeType::kSetBalance:
-            co_return co_await run_set_balance(props, env);
-        case NodeType::kCall:
-            co_return co_await run_call(props, env);
-        case NodeType::kTransfer:
-        case NodeType::kSendTransaction:
-            co_return co_await run_transaction(type, props, env);
-        default:
-            break;
+asio::awaitable<NodeResult> execute_node(NodeType type, const NodeProps& props, NodeEnv& env) {
+    if (const auto* p = std::get_if<WaitProps>(&props)) {
+        co_return co_await run_wait(*p, env);
     }
-    co_return ErrorInfo{"unsupported_node_type",
+    if (const auto* p = std::get_if<AssertProps>(&props)) {
+        co_return run_assert(*p);
+    }
+    if (const auto* p = std::get_if<RpcProps>(&props)) {
+        co_return co_await run_rpc(*p, env);
+    }
+    if (const auto* p = std::get_if<SetBalanceProps>(&props)) {
+        co_return co_await run_set_balance(*p, env);
+    }
+    if (const auto* p = std::get_if<CallProps>(&props)) {
+        co_return co_await run_call(*p, env);
+    }
+    if (const auto* p = std::get_if<TransactionProps>(&props)) {
+        co_return co_await run_transaction(*p, env);
+    }
+    if (type == NodeType::kManual) {
+        co_return json::value();
+    }
+    co_return ErrorInfo{RunErrc::kUnsupportedNodeType,
                         "node type " + std::string(to_string(type)) + " is not supported here"};
 }
 

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 
+#include "controller/node_props.hpp"
 #include "controller/node_types.hpp"
 #include "controller/run.hpp"
 #include "controller/run_chains.hpp"
@@ -35,10 +36,11 @@ struct NodeEnv {
 
 using NodeResult = boost::system::result<boost::json::value, ErrorInfo>;
 
-/// Executes a node. Honours Asio cancellation: a cancelled node ends with operation_aborted
-/// thrown out of its await, which the caller records as `cancelled`.
+/// Executes a node. Honours Asio cancellation: a cancelled chain call ends the node with
+/// RunErrc::kCancelled, a cancelled timer with operation_aborted thrown out of its await; the
+/// caller records either as `cancelled`.
 boost::asio::awaitable<NodeResult> execute_node(NodeType type,
-                                                const boost::json::value& props,
+                                                const NodeProps& props,
                                                 NodeEnv& env);
 
 }  // namespace forkrun::controller

@@ -1,6 +1,8 @@
 // Names of the Run object's enumerations and its derived totals.
 #include "controller/run.hpp"
 
+#include <boost/json/value_from.hpp>
+
 namespace forkrun::controller {
 
 std::string_view to_string(RunStatus s) {
@@ -87,6 +89,32 @@ ForkInfo* Run::find_fork(std::string_view fork_id) {
         }
     }
     return nullptr;
+}
+
+void tag_invoke(const boost::json::value_from_tag&, boost::json::value& jv, const Cancellation& c) {
+    namespace json = boost::json;
+    const json::storage_ptr& sp = jv.storage();
+    auto opt_string = [&](const std::optional<std::string>& s) {
+        return s ? json::value(*s, sp) : json::value(sp);
+    };
+    json::array teardowns(sp);
+    for (const auto& t : c.forks) {
+        teardowns.push_back(json::object({{"forkId", t.fork_id},
+                                          {"chainId", t.chain_id},
+                                          {"ok", t.ok},
+                                          {"method", forks::to_string(t.method)},
+                                          {"ms", t.ms},
+                                          {"error", opt_string(t.error)}},
+                                         sp));
+    }
+    jv = json::object(
+        {{"requestedBy", c.requested_by},
+         {"requestedAt", util::format_timestamp(c.requested_at)},
+         {"reason", opt_string(c.reason)},
+         {"completedAt", c.completed_at ? json::value(util::format_timestamp(*c.completed_at), sp)
+                                        : json::value(sp)},
+         {"forks", std::move(teardowns)}},
+        sp);
 }
 
 }  // namespace forkrun::controller

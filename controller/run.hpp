@@ -1,6 +1,7 @@
 // The Run object of the contract, as the controller keeps it in memory.
 #pragma once
 
+#include <boost/json/conversion.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
@@ -11,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "controller/run_error.hpp"
+#include "forks/teardown_method.hpp"
 #include "util/timestamp.hpp"
 
 namespace forkrun::controller {
@@ -37,7 +40,7 @@ constexpr bool is_terminal(RunStatus s) {
 
 /// A machine-readable code with a human sentence.
 struct ErrorInfo {
-    std::string code;
+    RunErrc code = RunErrc::kInternalError;
     std::string message;
 };
 
@@ -70,7 +73,7 @@ struct ForkInfo {
 };
 
 struct RunError {
-    std::string code;
+    RunErrc code = RunErrc::kInternalError;
     std::string message;
     std::optional<std::string> node_id;
 };
@@ -80,7 +83,7 @@ struct ForkTeardown {
     std::string fork_id;
     std::uint64_t chain_id = 0;
     bool ok = false;
-    std::string method;
+    forks::TeardownMethod method = forks::TeardownMethod::kSigterm;
     double ms = 0;
     std::optional<std::string> error;
 };
@@ -92,6 +95,10 @@ struct Cancellation {
     std::optional<Timestamp> completed_at;
     std::vector<ForkTeardown> forks;
 };
+
+/// The contract's cancellation object (`executionState.cancellation`, the `cancellation` event),
+/// made in `jv`'s storage.
+void tag_invoke(const boost::json::value_from_tag&, boost::json::value& jv, const Cancellation& c);
 
 struct Run {
     std::string id;

@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
 
 #include <algorithm>
 
@@ -25,14 +26,8 @@ struct EventBus::Timer {
     bool armed = false;
 };
 
-EventBus::EventBus(asio::any_io_executor ex,
-                   EventFormats formats,
-                   std::size_t keep,
-                   std::size_t byte_cap)
-    : formats_(std::move(formats)),
-      keep_(keep),
-      byte_cap_(byte_cap),
-      timer_(std::make_shared<Timer>(std::move(ex))) {}
+EventBus::EventBus(asio::any_io_executor ex, std::size_t keep, std::size_t byte_cap)
+    : keep_(keep), byte_cap_(byte_cap), timer_(std::make_shared<Timer>(std::move(ex))) {}
 
 EventBus::~EventBus() = default;
 
@@ -91,7 +86,7 @@ json::value error_json(const std::optional<ErrorInfo>& e) {
     if (!e) {
         return nullptr;
     }
-    return json::object{{"code", e->code}, {"message", e->message}};
+    return json::object{{"code", to_string(e->code)}, {"message", e->message}};
 }
 
 }  // namespace
@@ -171,8 +166,7 @@ void RunEvents::observe(const Run& run) {
         const auto previous = status_;
         status_ = run.status;
         if (is_terminal(run.status) && run.cancellation) {
-            const auto& fmt = bus_.formats().cancellation;
-            publish("cancellation", fmt ? fmt(*run.cancellation) : "null", false);
+            publish("cancellation", json::serialize(json::value_from(*run.cancellation)), false);
         }
         run_event(json::value(to_string(previous)));
         if (is_terminal(run.status)) {

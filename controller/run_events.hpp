@@ -17,11 +17,6 @@
 
 namespace forkrun::controller {
 
-/// The JSON the wire layer owns (the cancellation object); null functions write `null`.
-struct EventFormats {
-    std::function<std::string(const Cancellation&)> cancellation;
-};
-
 class RunEvents;
 
 /// The organization streams, and the timer that sends each run's pending `cu` event (at most
@@ -32,7 +27,6 @@ class EventBus {
 
     /// The `cu` timer runs on `ex`.
     EventBus(boost::asio::any_io_executor ex,
-             EventFormats formats = {},
              std::size_t keep = EventStream::kDefaultKeep,
              std::size_t byte_cap = EventStream::kDefaultByteCap);
     ~EventBus();
@@ -48,14 +42,12 @@ class EventBus {
     /// Sends `run`'s pending `cu` event within kCuInterval.
     void flush_later(std::weak_ptr<RunEvents> run);
 
-    const EventFormats& formats() const { return formats_; }
     std::size_t keep() const { return keep_; }
     std::size_t byte_cap() const { return byte_cap_; }
 
   private:
     struct Timer;
 
-    const EventFormats formats_;
     const std::size_t keep_;
     const std::size_t byte_cap_;
     std::mutex mu_;

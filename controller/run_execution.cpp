@@ -20,8 +20,7 @@ namespace json = boost::json;
 
 RunExecution::RunExecution(asio::any_io_executor ex,
                            std::shared_ptr<RunRecord> record,
-                           Graph graph,
-                           const json::object& nodes,
+                           RunPlan plan,
                            ChainProvider* chains,
                            const TransferSettings* transfers,
                            TransitionHook on_transition,
@@ -31,20 +30,12 @@ RunExecution::RunExecution(asio::any_io_executor ex,
       record_(std::move(record)),
       transfers_(transfers),
       on_transition_(std::move(on_transition)),
-      graph_(std::move(graph)),
+      plan_(std::move(plan)),
       limits_(limits),
       wake_(strand_),
       done_(strand_),
       keep_timer_(strand_) {
-    const std::size_t n = graph_.ids.size();
-    types_.reserve(n);
-    props_.reserve(n);
-    for (const auto& id : graph_.ids) {
-        const auto& node = nodes.at(id).as_object();
-        types_.push_back(*parse_node_type(node.at("type").as_string()));
-        const auto* props = node.if_contains("props");
-        props_.push_back(props ? *props : json::value(json::object()));
-    }
+    const std::size_t n = plan_.nodes.size();
     record_->read([&](const Run& r) {
         prop_values_ = r.prop_values;
         is_simulation_ = r.is_simulation;
@@ -60,7 +51,7 @@ RunExecution::RunExecution(asio::any_io_executor ex,
         nonces_ = live_nonces;
     }
     for (std::size_t i = 0; i < n; ++i) {
-        missing_parents_.push_back(graph_.parents[i].size());
+        missing_parents_.push_back(plan_.nodes[i].parents.size());
     }
     if (chains) {
         chains_ = chains->open(record_, strand_);
@@ -93,12 +84,12 @@ asio::awaitable<void> RunExecution::drive() {
             }
         } catch (const std::exception& e) {
             if (phase_ == Phase::kActive && !failure_) {
-                failure_ = RunError{"provisioning_failed", e.what(), std::nullopt};
+                failure_ = RunError{RunErrc::kProvisioningFailed, e.what(), std::nullopt};
             }
         }
         provisioning_ = false;
     }
-    if (phase_ == Phase::kActive && !failure_ && !graph_.ids.empty()) {
+    if (phase_ == Phase::kActive && !failure_ && !plan_.nodes.empty()) {
         set_status(RunStatus::kRunning);
         ready_.push_back(0);  // root
         for (;;) {
@@ -152,7 +143,7 @@ asio::awaitable<void> RunExecution::run_node(std::size_t i) {
     TemplateContext ctx;
     ctx.props = &prop_values_;
     ctx.node_output = [this](std::string_view id) -> const json::value* {
-        const auto i = graph_.find(id);
+        const auto i = plan_.find(id);
         if (!i || node_status_[*i] != NodeStatus::kSuccess) {
             return nullptr;
         }
@@ -163,21 +154,19 @@ asio::awaitable<void> RunExecution::run_node(std::size_t i) {
     const bool node_bound = limits_.node_output_bytes <= room;
     ctx.max_string_bytes = limits_.template_string_bytes;
     ctx.max_total_bytes = std::max<std::size_t>(1, std::min(limits_.node_output_bytes, room));
-    // A block node's props were consumed by its expansion.
-    const json::value no_props;
-    auto resolved =
-        resolve_templates_within(types_[i] == NodeType::kBlock ? no_props : props_[i], ctx);
+    const PlanNode& node = plan_.nodes[i];
+    auto resolved = resolve_templates_within(node.props, ctx);
     std::size_t props_bytes = 0;
     if (resolved) {
         props_bytes = json_size(*resolved, ctx.max_total_bytes);
         inflight_props_bytes_ += props_bytes;
     }
-    if (types_[i] == NodeType::kBlock) {
+    if (node.type == NodeType::kBlock) {
         // A block node runs after its expansion's exit node, its only parent, and takes its output.
         status = NodeStatus::kSuccess;
-        output = outputs_[graph_.parents[i].front()];
+        output = outputs_[node.parents.front()];
     } else if (!resolved && resolved.error().kind == TemplateFailure::Kind::kReference) {
-        error = ErrorInfo{"template_error", resolved.error().message};
+        error = ErrorInfo{RunErrc::kTemplateError, resolved.error().message};
     } else if (!resolved) {
         std::string message = resolved.error().message;
         if (resolved.error().kind == TemplateFailure::Kind::kTooBig) {
@@ -186,7 +175,7 @@ asio::awaitable<void> RunExecution::run_node(std::size_t i) {
                                  : too_large("the run's stored JSON with this node's props",
                                              limits_.run_json_bytes, kMaxRunJsonBytes);
         }
-        error = ErrorInfo{kTooLargeCode, std::move(message)};
+        error = ErrorInfo{RunErrc::kTooLarge, std::move(message)};
     } else {
         NodeEnv env;
         env.node_index = i;
@@ -205,10 +194,17 @@ asio::awaitable<void> RunExecution::run_node(std::size_t i) {
             refresh_status();
         };
         try {
-            auto r = co_await execute_node(types_[i], *resolved, env);
+            // Decoded inside the try: a number too big for its field throws.
+            auto props = decode_props(node.type, *resolved);
+            NodeResult r = props.has_error() ? NodeResult(props.error()) : NodeResult();
+            if (props) {
+                r = co_await execute_node(node.type, *props, env);
+            }
             if (r) {
                 status = NodeStatus::kSuccess;
                 output = std::move(*r);
+            } else if (r.error().code == RunErrc::kCancelled && phase_ != Phase::kFinishing) {
+                status = NodeStatus::kCancelled;  // a call of the node was cancelled
             } else {
                 error = r.error();
                 output = std::move(env.failed_output);
@@ -217,14 +213,15 @@ asio::awaitable<void> RunExecution::run_node(std::size_t i) {
             if (e.code() == asio::error::operation_aborted && phase_ != Phase::kFinishing) {
                 status = NodeStatus::kCancelled;
             } else {
-                error = ErrorInfo{"internal_error", e.what()};
+                error = ErrorInfo{RunErrc::kInternalError, e.what()};
             }
         } catch (const std::exception& e) {
-            error = ErrorInfo{"internal_error", e.what()};
+            error = ErrorInfo{RunErrc::kInternalError, e.what()};
         }
         if (status == NodeStatus::kCancelled && phase_ == Phase::kActive && failure_) {
-            error = ErrorInfo{"interrupted", "stopped because node \"" +
-                                                 failure_->node_id.value_or("?") + "\" failed"};
+            error =
+                ErrorInfo{RunErrc::kInterrupted, "stopped because node \"" +
+                                                     failure_->node_id.value_or("?") + "\" failed"};
         }
     }
     inflight_props_bytes_ -= props_bytes;
@@ -245,7 +242,7 @@ asio::awaitable<void> RunExecution::run_node(std::size_t i) {
         if (size > limits_.node_output_bytes || size > run_room()) {
             status = NodeStatus::kFailure;
             error = ErrorInfo{
-                kTooLargeCode,
+                RunErrc::kTooLarge,
                 size > limits_.node_output_bytes
                     ? too_large("the node's output", limits_.node_output_bytes, kMaxNodeOutputBytes)
                     : too_large("the run's stored JSON with this node's output",
@@ -283,17 +280,17 @@ void RunExecution::on_node_done(std::size_t i,
     });
     if (status == NodeStatus::kSuccess) {
         outputs_[i] = std::move(output);
-        for (auto c : graph_.children[i]) {
+        for (auto c : plan_.nodes[i].children) {
             if (--missing_parents_[c] == 0) {
                 ready_.push_back(c);
             }
         }
     } else if (status == NodeStatus::kFailure && phase_ == Phase::kActive && !failure_) {
         // Fail fast: a failed node fails the run, so siblings still running are stopped.
-        failure_ = RunError{error ? error->code : "node_failed",
-                            "node \"" + graph_.ids[i] + "\" failed: " +
+        failure_ = RunError{error ? error->code : RunErrc::kNodeFailed,
+                            "node \"" + plan_.nodes[i].id + "\" failed: " +
                                 (error ? error->message : std::string("unknown error")),
-                            graph_.ids[i]};
+                            plan_.nodes[i].id};
         interrupt_all();
     }
     refresh_status();

@@ -17,9 +17,9 @@
 #include "controller/node_types.hpp"
 #include "controller/nonce_book.hpp"
 #include "controller/run_chains.hpp"
+#include "controller/run_plan.hpp"
 #include "controller/run_record.hpp"
 #include "controller/transfer_node.hpp"
-#include "controller/workflow_validation.hpp"
 #include "util/async_flag.hpp"
 #include "util/limiter.hpp"
 
@@ -34,13 +34,12 @@ using TransitionHook = std::function<void(const RunRecord&, RunStatus from, RunS
 
 class RunExecution : public std::enable_shared_from_this<RunExecution> {
   public:
-    /// `graph` is the validated graph of `nodes` (the run's nodes with blocks expanded), in the
-    /// order of `Run::nodes`. A live run takes its nonces from `live_nonces` (shared by every
-    /// run); a simulation, or a live run without one, keeps a book of its own.
+    /// `plan` is the run's compiled plan, in the order of `Run::nodes`. A live run takes its nonces
+    /// from `live_nonces` (shared by every run); a simulation, or a live run without one, keeps a
+    /// book of its own.
     RunExecution(boost::asio::any_io_executor ex,
                  std::shared_ptr<RunRecord> record,
-                 Graph graph,
-                 const boost::json::object& nodes,
+                 RunPlan plan,
                  ChainProvider* chains,
                  const TransferSettings* transfers,
                  TransitionHook on_transition,
@@ -98,9 +97,7 @@ class RunExecution : public std::enable_shared_from_this<RunExecution> {
     StartSlot start_slot_;
 
     // Immutable after construction.
-    Graph graph_;
-    std::vector<NodeType> types_;
-    std::vector<boost::json::value> props_;
+    RunPlan plan_;
     boost::json::object prop_values_;
     bool is_simulation_ = false;
     bool is_dust_test_ = false;

@@ -28,7 +28,9 @@ std::shared_ptr<RunRecord> RunRecord::restored(Run run,
         std::make_shared<const std::string>(std::move(full));
     rec->cache_[static_cast<std::size_t>(RunView::kSummary)] =
         std::make_shared<const std::string>(std::move(summary));
-    rec->pack_full_locked(dictionary);  // not shared yet: no lock needed
+    // Not shared yet: no lock needed. The request's places are read before the text is packed.
+    rec->drop_request();
+    rec->pack_full_locked(dictionary);
     rec->compacted_ = true;
     return rec;
 }
@@ -174,22 +176,46 @@ std::shared_ptr<const std::string> RunRecord::serialized(
 Run RunRecord::snapshot() const {
     std::lock_guard lock(mu_);
     Run copy = run_;
-    if (compacted_) {
-        // Re-runs are rare: read the definition and propValues back from the final JSON.
+    if (request_cut_) {
+        // Re-runs are rare: parse the definition and propValues again where they lie in the
+        // full text (inflated if it is packed).
+        const auto text = full_locked();
+        const std::string_view full = text ? std::string_view(*text) : std::string_view();
+        const auto& cut = *request_cut_;
         boost::system::error_code ec;
-        const auto full = full_locked();
-        const auto doc = full ? boost::json::parse(*full, ec) : boost::json::value();
-        const auto* o = ec ? nullptr : doc.if_object();
-        const auto* def = o ? o->if_contains("workflowDefinition") : nullptr;
-        const auto* props = o ? o->if_contains("propValues") : nullptr;
-        if (def && def->is_object()) {
-            copy.workflow_definition = def->get_object();
-        }
-        if (props && props->is_object()) {
-            copy.prop_values = props->get_object();
+        if (full.size() >= std::size_t(cut[0]) + cut[1] &&
+            full.size() >= std::size_t(cut[2]) + cut[3]) {
+            auto def = boost::json::parse(full.substr(cut[0], cut[1]), ec);
+            if (!ec && def.is_object()) {
+                copy.workflow_definition = std::move(def.as_object());
+            }
+            auto props = boost::json::parse(full.substr(cut[2], cut[3]), ec);
+            if (!ec && props.is_object()) {
+                copy.prop_values = std::move(props.as_object());
+            }
         }
     }
     return copy;
+}
+
+void RunRecord::drop_request() {
+    // Where the definition and propValues lie in the full text: any place their own
+    // serialization appears parses back to them, whatever the format around it.
+    const std::string_view full = *cache_[static_cast<std::size_t>(RunView::kFull)];
+    const std::string def = boost::json::serialize(run_.workflow_definition);
+    const std::string props = boost::json::serialize(run_.prop_values);
+    const auto def_at = full.find(def);
+    const auto props_at = full.find(props);
+    if (def_at == std::string_view::npos || props_at == std::string_view::npos ||
+        full.size() >= UINT32_MAX) {
+        return;  // kept, then: a re-run must find them
+    }
+    request_cut_ = std::array<std::uint32_t, 4>{
+        static_cast<std::uint32_t>(def_at), static_cast<std::uint32_t>(def.size()),
+        static_cast<std::uint32_t>(props_at), static_cast<std::uint32_t>(props.size())};
+    // Swapped with empties, so the memory goes back now rather than when the record does.
+    boost::json::object().swap(run_.workflow_definition);
+    boost::json::object().swap(run_.prop_values);
 }
 
 void RunRecord::compact(const std::function<std::string(const Run&)>& full,
@@ -207,13 +233,11 @@ void RunRecord::compact(const std::function<std::string(const Run&)>& full,
     if (!summary_slot) {
         summary_slot = std::make_shared<const std::string>(summary(run_));
     }
+    drop_request();  // before the text is packed
     pack_full_locked(dictionary);
     if (events_) {
         events_->stream().pack();
     }
-    // Swapped with empties, so the memory goes back now rather than when the record does.
-    boost::json::object().swap(run_.workflow_definition);
-    boost::json::object().swap(run_.prop_values);
     std::vector<NodeState>().swap(run_.nodes);
     std::vector<ForkInfo>().swap(run_.forks);
     run_.error.reset();

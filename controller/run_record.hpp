@@ -46,7 +46,8 @@ class RunRecord {
     RunRecord(Run run, std::uint64_t seq, std::uint64_t org_seq = 0);
 
     /// A terminal run read back from a durable store: compacted from the start, `full` and
-    /// `summary` are its cached JSON; `run` holds the fields lists filter on.
+    /// `summary` are its cached JSON; `run` holds the fields lists filter on, and its
+    /// definition and propValues for re-runs (dropped like compact() drops them).
     /// `full` is kept deflated with `dictionary` (see compact()).
     static std::shared_ptr<RunRecord> restored(Run run,
                                                std::uint64_t seq,
@@ -71,7 +72,8 @@ class RunRecord {
     }
 
     /// A copy of the run. Of a compacted run, only its fields and its `workflow_definition` and
-    /// `prop_values` (read back from the cached JSON) are there, not its executionState.
+    /// `prop_values` (parsed again from where they lie in the cached text) are there, not its
+    /// executionState.
     Run snapshot() const;
 
     RunStatus status() const {
@@ -134,6 +136,9 @@ class RunRecord {
 
   private:
     void notify(std::vector<std::weak_ptr<StatusWatcher>>& watchers);
+    /// Under the lock, with the full text cached (not packed yet): frees the definition and
+    /// propValues once their places in that text are known (request_cut_).
+    void drop_request();
     /// The full view as cached or packed; null when neither (a live run not serialized yet).
     std::shared_ptr<const std::string> full_locked() const;
     void pack_full_locked(std::string_view dictionary);
@@ -147,6 +152,8 @@ class RunRecord {
     mutable std::array<std::shared_ptr<const std::string>, 2> cache_;
     // Of a compacted run: its full view, deflated (cache_'s slot is empty then).
     PackedText packed_full_;
+    // Of a compacted run: its definition is full[a, a + n), its propValues full[b, b + m).
+    std::optional<std::array<std::uint32_t, 4>> request_cut_;
     bool compacted_ = false;
     std::vector<std::weak_ptr<StatusWatcher>> watchers_;
     std::shared_ptr<RunEvents> events_;

@@ -34,35 +34,18 @@ std::string too_many_chains(std::size_t n, std::size_t max) {
            std::string(kMaxChainsPerRun) + ")";
 }
 
-// The chain ids that nodes name literally, in first-seen order.
-std::vector<std::uint64_t> chains_used(const json::object& nodes) {
-    std::vector<std::uint64_t> out;
-    for (const auto& [id, node] : nodes) {
-        const auto* obj = node.if_object();
-        const auto* props = obj ? obj->if_contains("props") : nullptr;
-        const auto* chain =
-            props && props->is_object() ? props->as_object().if_contains("chainId") : nullptr;
-        if (chain && chain->is_number()) {
-            std::error_code ec;
-            const auto v = chain->to_number<std::uint64_t>(ec);
-            if (!ec && v > 0 && std::find(out.begin(), out.end(), v) == out.end()) {
-                out.push_back(v);
-            }
-        }
-    }
-    return out;
-}
-
 // What validation of the definition alone cannot know: a live run's chains need an upstream, and
 // value moved outside a simulation needs a configured signer.
+// `nodes` are the expanded nodes and `types` theirs, in the order written (the problems' order).
 void check_reachability(const json::object& nodes,
+                        const std::vector<NodeType>& types,
                         const Run& run,
                         const RunRequestContext& ctx,
                         FieldErrors& errors) {
-    for (const auto& [id, node] : nodes) {
-        const auto& n = node.as_object();
-        const auto type = parse_node_type(n.at("type").as_string());
-        const auto* props = n.if_contains("props");
+    for (std::size_t i = 0; i < nodes.size() && i < types.size(); ++i) {
+        const auto& [id, node] = nodes.begin()[i];
+        const auto type = types[i];
+        const auto* props = node.as_object().if_contains("props");
         const auto* p = props ? props->if_object() : nullptr;
         const std::string path = node_pointer(id);
         const auto* chain = p ? p->if_contains("chainId") : nullptr;
@@ -221,11 +204,15 @@ boost::system::result<NewRun, FieldErrors> decode_run_request(const json::value&
     vopts.enabled = ctx.enabled_types;
     vopts.is_simulation = run.is_simulation;
     vopts.max_nodes = ctx.max_nodes;
-    bool definition_valid = false;
+    std::optional<std::vector<NodeType>> types;  // of a valid definition's nodes
     if (!definition.is_null()) {
-        auto def_errors = validate_workflow_definition(definition, vopts);
-        definition_valid = def_errors.empty();
-        errors.insert(errors.end(), def_errors.begin(), def_errors.end());
+        auto decoded = decode_workflow_definition(definition, vopts);
+        if (decoded) {
+            types = std::move(*decoded);
+        } else {
+            const FieldErrors problems = decoded.error();  // error() is a copy
+            errors.insert(errors.end(), problems.begin(), problems.end());
+        }
     }
     const auto* def_obj = definition.if_object();
 
@@ -242,13 +229,18 @@ boost::system::result<NewRun, FieldErrors> decode_run_request(const json::value&
         errors.insert(errors.end(), prop_errors.begin(), prop_errors.end());
     }
 
-    // Block nodes expand once the definition itself is valid; from here on `nodes` is what runs.
-    const json::object* nodes = nullptr;
-    Expansion expansion;
-    if (definition_valid) {
-        expansion = expand_blocks(definition.as_object().at("nodes").as_object(), ctx.blocks,
-                                  run.is_simulation, ctx.max_nodes, errors);
-        nodes = &expansion.nodes;
+    // Block nodes expand once the definition itself is valid; from here on the plan is what runs.
+    std::optional<RunPlan> plan;
+    json::object expansions;
+    FieldErrors reach_errors;
+    if (types) {
+        Expansion expansion = expand_blocks(definition.as_object().at("nodes").as_object(),
+                                            ctx.blocks, run.is_simulation, ctx.max_nodes, errors);
+        types->insert(types->end(), expansion.types.begin(), expansion.types.end());
+        // Needed only if nothing else is wrong, but read before the plan takes the props.
+        check_reachability(expansion.nodes, *types, run, ctx, reach_errors);
+        plan = compile_plan(std::move(expansion.nodes), *types);
+        expansions = std::move(expansion.expansions);
     }
     if (const auto* v = field("chains")) {
         const auto* arr = v->if_array();
@@ -279,8 +271,8 @@ boost::system::result<NewRun, FieldErrors> decode_run_request(const json::value&
             errors.push_back({"/chains", "the source run has " +
                                              too_many_chains(run.chains.size(), ctx.max_chains)});
         }
-    } else if (nodes) {
-        run.chains = chains_used(*nodes);
+    } else if (plan) {
+        run.chains = plan->chains;
         if (run.chains.size() > ctx.max_chains) {
             errors.push_back({"/chains", "the nodes name " +
                                              too_many_chains(run.chains.size(), ctx.max_chains)});
@@ -288,21 +280,21 @@ boost::system::result<NewRun, FieldErrors> decode_run_request(const json::value&
     }
 
     decode_simulation_options(*obj, source, ctx.has_upstream, run, errors);
-    if (errors.empty() && nodes) {
-        check_reachability(*nodes, run, ctx, errors);
+    if (errors.empty()) {
+        errors = std::move(reach_errors);
     }
     if (!errors.empty()) {
         return errors;
     }
     run.workflow_definition = std::move(definition.as_object());
-    run.workflow_definition["blockExpansions"] = std::move(expansion.expansions);
+    run.workflow_definition["blockExpansions"] = std::move(expansions);
     run.prop_values = prop_values.is_object() ? std::move(prop_values.as_object()) : json::object();
-    out.graph = build_graph(expansion.nodes);
-    out.nodes = std::move(expansion.nodes);
-    run.nodes.reserve(out.graph.ids.size());
-    for (const auto& id : out.graph.ids) {
+    out.plan = std::move(*plan);
+    out.plan.chains = run.chains;
+    run.nodes.reserve(out.plan.nodes.size());
+    for (const auto& node : out.plan.nodes) {
         NodeState n;
-        n.id = id;
+        n.id = node.id;
         run.nodes.push_back(std::move(n));
     }
     return out;

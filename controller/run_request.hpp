@@ -10,6 +10,7 @@
 #include "controller/field_error.hpp"
 #include "controller/node_types.hpp"
 #include "controller/run.hpp"
+#include "controller/run_plan.hpp"
 #include "controller/run_store.hpp"
 #include "controller/signers.hpp"
 #include "controller/workflow_validation.hpp"
@@ -29,9 +30,8 @@ struct RunRequestContext {
 };
 
 struct NewRun {
-    Run run;                    // id, status and timestamps not set yet
-    Graph graph;                // run.nodes follow graph.ids
-    boost::json::object nodes;  // what executes: the definition's nodes with blocks expanded
+    Run run;       // id, status and timestamps not set yet
+    RunPlan plan;  // what executes; run.nodes follow plan.nodes
 };
 
 /// The run a request describes, or every problem with its JSON pointer.

@@ -26,10 +26,6 @@ namespace json = boost::json;
 
 namespace {
 
-ErrorInfo invalid(std::string message) {
-    return ErrorInfo{"invalid_props", std::move(message)};
-}
-
 std::optional<std::uint64_t> quantity(const json::value& v) {
     if (!v.is_string()) {
         return std::nullopt;
@@ -48,7 +44,7 @@ std::optional<eth::Uint256> big_quantity(const json::value& v) {
 
 // A send refused because its nonce is used or queued by another transaction already.
 bool nonce_taken(const ErrorInfo& e) {
-    if (e.code != "rpc_error") {
+    if (e.code != RunErrc::kRpcError) {
         return false;
     }
     std::string m = e.message;
@@ -62,8 +58,8 @@ bool nonce_taken(const ErrorInfo& e) {
 // A send refused because this very transaction is known already: it was sent (a signed
 // transaction's hash names it), so it must not be signed again with another nonce.
 bool nonce_already_sent(const ErrorInfo& e) {
-    return e.code == "rpc_error" && (e.message.find("already known") != std::string::npos ||
-                                     e.message.find("AlreadyKnown") != std::string::npos);
+    return e.code == RunErrc::kRpcError && (e.message.find("already known") != std::string::npos ||
+                                            e.message.find("AlreadyKnown") != std::string::npos);
 }
 
 // Sends refused as stale before the node gives up.
@@ -71,58 +67,27 @@ constexpr int kNonceAttempts = 3;
 
 }  // namespace
 
-asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& props, NodeEnv& env) {
-    const auto& p = props.as_object();
+asio::awaitable<NodeResult> run_transaction(const TransactionProps& p, NodeEnv& env) {
     if (!env.chains || !env.transfers || !env.nonces) {
-        co_return ErrorInfo{"no_chains", "this server has no chain access configured"};
+        co_return ErrorInfo{RunErrc::kNoChains, "this server has no chain access configured"};
     }
     const auto& settings = *env.transfers;
-    std::error_code ec;
-    const auto* chain_v = p.if_contains("chainId");
-    const std::uint64_t chain =
-        chain_v && chain_v->is_number() ? chain_v->to_number<std::uint64_t>(ec) : 0;
-    if (chain == 0 || ec) {
-        co_return invalid("chainId must be a positive integer");
-    }
-    const auto* to_v = p.if_contains("to");
-    auto to =
-        to_v && to_v->is_string()
-            ? eth::Address::parse(to_v->get_string())
-            : boost::system::result<eth::Address>(make_error_code(eth::AddressError::kNotAString));
-    if (!to) {
-        co_return invalid("to must be a 0x-prefixed 20-byte address");
-    }
-    const auto* value_v = p.if_contains("valueWei");
-    auto requested = eth::Uint256::from_decimal(
-        value_v && value_v->is_string() ? std::string_view(value_v->get_string()) : "0");
-    if (!requested || (value_v && !value_v->is_string())) {
-        co_return invalid("valueWei must be a decimal string below 2^256");
-    }
+    const std::uint64_t chain = p.chain_id;
+    const auto* to = &p.to;
+    const auto* requested = &p.value_wei;
     const eth::Uint256 sent =
         env.is_dust_test ? std::min(*requested, settings.dust_wei) : *requested;
-    std::vector<std::uint8_t> data;
-    if (type == NodeType::kSendTransaction) {
-        const auto* d = p.if_contains("data");
-        auto bytes = d && d->is_string() ? eth::from_hex(d->get_string())
-                                         : boost::system::result<std::vector<std::uint8_t>>(
-                                               make_error_code(eth::HexError::kMissingPrefix));
-        if (!bytes) {
-            co_return invalid("data must be 0x-prefixed hex");
-        }
-        data = std::move(*bytes);
-    }
-    const auto* signer_v = p.if_contains("signer");
-    const std::string signer_name =
-        signer_v && signer_v->is_string() ? std::string(signer_v->get_string()) : "";
+    std::vector<std::uint8_t> data = p.data;
+    const std::string& signer_name = p.signer;
     const eth::PrivateKey* key = settings.signers ? settings.signers->find(signer_name) : nullptr;
     if (!key && env.is_simulation && (signer_name.empty() || signer_name == Signers::kDefault)) {
         key = &Signers::simulation_default();
     }
     if (!key) {
         co_return ErrorInfo{
-            "no_signer", "no signer \"" +
-                             (signer_name.empty() ? std::string(Signers::kDefault) : signer_name) +
-                             "\" is configured"};
+            RunErrc::kNoSigner,
+            "no signer \"" + (signer_name.empty() ? std::string(Signers::kDefault) : signer_name) +
+                "\" is configured"};
     }
     const std::string from = key->address().to_checksum();
     const std::string to_hex = to->to_checksum();
@@ -136,18 +101,18 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
     }
     auto price = big_quantity(*price_v);
     if (!price) {
-        co_return ErrorInfo{"rpc_failed", "eth_gasPrice answered a non-quantity"};
+        co_return ErrorInfo{RunErrc::kRpcFailed, "eth_gasPrice answered a non-quantity"};
     }
     const eth::Uint256 tip = std::min(*price, settings.max_tip_wei);
     auto doubled = checked_add(*price, *price);
     auto max_fee = doubled ? checked_add(*doubled, tip) : doubled;
     if (!max_fee) {
-        co_return ErrorInfo{"rpc_failed", "eth_gasPrice is out of range"};
+        co_return ErrorInfo{RunErrc::kRpcFailed, "eth_gasPrice is out of range"};
     }
 
     std::uint64_t gas = 0;
-    if (const auto* g = p.if_contains("gasLimit"); g && g->is_number()) {
-        gas = g->to_number<std::uint64_t>(ec);
+    if (p.gas_limit) {
+        gas = *p.gas_limit;
     } else {
         json::object call{
             {"from", from}, {"to", to_hex}, {"value", sent.to_hex()}, {"data", eth::to_hex(data)}};
@@ -159,7 +124,7 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
         }
         auto estimated = quantity(*est);
         if (!estimated) {
-            co_return ErrorInfo{"rpc_failed", "eth_estimateGas answered a non-quantity"};
+            co_return ErrorInfo{RunErrc::kRpcFailed, "eth_estimateGas answered a non-quantity"};
         }
         gas = *estimated;
     }
@@ -176,7 +141,8 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
         }
         auto n = quantity(*count);
         if (!n) {
-            co_return ErrorInfo{"rpc_failed", "eth_getTransactionCount answered a non-quantity"};
+            co_return ErrorInfo{RunErrc::kRpcFailed,
+                                "eth_getTransactionCount answered a non-quantity"};
         }
         co_return *n;
     };
@@ -236,7 +202,7 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
             break;
         }
         if (std::chrono::steady_clock::now() >= deadline) {
-            co_return ErrorInfo{"receipt_timeout",
+            co_return ErrorInfo{RunErrc::kReceiptTimeout,
                                 "no receipt for " + tx_hash + " within " +
                                     std::to_string(settings.receipt_timeout.count()) + " ms"};
         }
@@ -258,7 +224,11 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
                      {"sentValueWei", sent.to_decimal()}};
     std::optional<json::object> reason;
     if (env.is_simulation && settings.simulation_report) {
-        reason = co_await report_transaction(env, chain, tx_hash, receipt, out);
+        auto reported = co_await report_transaction(env, chain, tx_hash, receipt, out);
+        if (!reported) {
+            co_return reported.error();  // cancelled
+        }
+        reason = std::move(*reported);
     }
     if (field("status") != "0x1") {
         std::string message = "transaction " + tx_hash + " reverted";
@@ -266,7 +236,7 @@ asio::awaitable<NodeResult> run_transaction(NodeType type, const json::value& pr
             message += ": " + describe_revert(*reason);
         }
         env.failed_output = std::move(out);
-        co_return ErrorInfo{"transaction_reverted",
+        co_return ErrorInfo{RunErrc::kTransactionReverted,
                             message + "; receipt: " + json::serialize(receipt)};
     }
     co_return out;

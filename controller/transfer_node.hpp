@@ -6,6 +6,7 @@
 #include <string>
 
 #include "controller/node_executor.hpp"
+#include "controller/node_props.hpp"
 #include "controller/signers.hpp"
 #include "forks/eth/uint256.hpp"
 
@@ -23,8 +24,6 @@ struct TransferSettings {
 };
 
 /// Runs a transfer (`data` absent) or a sendTransaction node.
-boost::asio::awaitable<NodeResult> run_transaction(NodeType type,
-                                                   const boost::json::value& props,
-                                                   NodeEnv& env);
+boost::asio::awaitable<NodeResult> run_transaction(const TransactionProps& props, NodeEnv& env);
 
 }  // namespace forkrun::controller

@@ -49,11 +49,12 @@ std::optional<std::vector<std::uint8_t>> revert_data(const json::value& call_fra
     return bytes ? std::optional(std::move(*bytes)) : std::vector<std::uint8_t>();
 }
 
-asio::awaitable<std::optional<json::object>> report_transaction(NodeEnv& env,
-                                                                std::uint64_t chain,
-                                                                const std::string& tx_hash,
-                                                                const json::value& receipt,
-                                                                json::object& out) {
+asio::awaitable<boost::system::result<std::optional<json::object>, ErrorInfo>> report_transaction(
+    NodeEnv& env,
+    std::uint64_t chain,
+    const std::string& tx_hash,
+    const json::value& receipt,
+    json::object& out) {
     std::string problems;
     // Both tracers at once: each replays the transaction, so the node waits for one replay.
     const auto ex = co_await asio::this_coro::executor;
@@ -75,6 +76,11 @@ asio::awaitable<std::optional<json::object>> report_transaction(NodeEnv& env,
     for (const auto& e : {trace_error, diff_error}) {
         if (e) {
             std::rethrow_exception(e);
+        }
+    }
+    for (const auto* r : {&trace, &diff}) {
+        if (!*r && r->error().code == RunErrc::kCancelled) {
+            co_return r->error();
         }
     }
     out["trace"] = trace ? *trace : json::value();

@@ -20,12 +20,13 @@ std::optional<std::vector<std::uint8_t>> revert_data(const boost::json::value& c
 /// Adds `trace`, `stateDiff`, `balanceChanges` and, for a reverted receipt, `revertReason` to
 /// `out`; the calls are metered to the node. A tracer that fails leaves `reportError` instead of
 /// failing the node. The transaction's balance changes are noted in the run's chain changes.
-/// Returns the decoded revert reason when the transaction reverted.
-boost::asio::awaitable<std::optional<boost::json::object>> report_transaction(
-    NodeEnv& env,
-    std::uint64_t chain,
-    const std::string& tx_hash,
-    const boost::json::value& receipt,
-    boost::json::object& out);
+/// Returns the decoded revert reason when the transaction reverted; a cancelled call ends the
+/// report with RunErrc::kCancelled.
+boost::asio::awaitable<boost::system::result<std::optional<boost::json::object>, ErrorInfo>>
+report_transaction(NodeEnv& env,
+                   std::uint64_t chain,
+                   const std::string& tx_hash,
+                   const boost::json::value& receipt,
+                   boost::json::object& out);
 
 }  // namespace forkrun::controller

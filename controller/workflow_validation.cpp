@@ -22,11 +22,12 @@ using detail::view;
 
 namespace {
 
-void check_type(std::string_view id,
-                const json::object& node,
-                const std::string& node_path,
-                const ValidationOptions& opts,
-                FieldErrors& errors) {
+// The node's type as parsed (kManual where it has none that is known), its problems reported.
+NodeType check_type(std::string_view id,
+                    const json::object& node,
+                    const std::string& node_path,
+                    const ValidationOptions& opts,
+                    FieldErrors& errors) {
     const std::string type_path = pointer_append(node_path, "type");
     const json::value* type_value = node.if_contains("type");
     // A flag beside a plain value rather than std::optional: GCC 12 warns falsely on the latter.
@@ -64,6 +65,7 @@ void check_type(std::string_view id,
     } else if (props != nullptr && !props->is_null() && !props->is_object()) {
         errors.push_back({props_path, "props must be an object"});
     }
+    return type;
 }
 
 void check_children(std::size_t self,
@@ -113,6 +115,7 @@ void check_children(std::size_t self,
 void check_nodes(const json::object& nodes,
                  const std::string& nodes_path,
                  const ValidationOptions& opts,
+                 std::vector<NodeType>& types,
                  FieldErrors& errors) {
     if (nodes.size() > opts.max_nodes) {
         errors.push_back({nodes_path, "a workflow has at most " + std::to_string(opts.max_nodes) +
@@ -120,6 +123,7 @@ void check_nodes(const json::object& nodes,
         return;
     }
     std::vector<std::size_t> last_parent(nodes.size(), kNone);
+    types.assign(nodes.size(), NodeType::kManual);
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         const json::key_value_pair& entry = nodes.begin()[i];
         const std::string_view id = entry.key();
@@ -138,7 +142,7 @@ void check_nodes(const json::object& nodes,
                 errors.push_back({pointer_append(node_path, name), unknown_key(name)});
             }
         }
-        check_type(id, *node, node_path, opts, errors);
+        types[i] = check_type(id, *node, node_path, opts, errors);
         check_children(i, nodes, *node, node_path, last_parent, errors);
     }
     detail::check_graph(nodes, nodes_path, errors);
@@ -147,7 +151,15 @@ void check_nodes(const json::object& nodes,
 }  // namespace
 
 FieldErrors validate_workflow_definition(const json::value& def, const ValidationOptions& opts) {
+    auto decoded = decode_workflow_definition(def, opts);
+    return decoded ? FieldErrors{} : std::move(decoded.error());
+}
+
+boost::system::result<std::vector<NodeType>, FieldErrors> decode_workflow_definition(
+    const json::value& def,
+    const ValidationOptions& opts) {
     FieldErrors errors;
+    std::vector<NodeType> types;
     const std::string& base = opts.base_path;
     const json::object* object = def.if_object();
     if (object == nullptr) {
@@ -172,11 +184,14 @@ FieldErrors validate_workflow_definition(const json::value& def, const Validatio
     } else if (!nodes->is_object()) {
         errors.push_back({nodes_path, "nodes must be an object keyed by node id"});
     } else {
-        check_nodes(nodes->get_object(), nodes_path, opts, errors);
+        check_nodes(nodes->get_object(), nodes_path, opts, types, errors);
     }
     detail::check_input_schema(object->if_contains("inputSchema"),
                                pointer_append(base, "inputSchema"), errors);
-    return errors;
+    if (!errors.empty()) {
+        return errors;
+    }
+    return types;
 }
 
 }  // namespace forkrun::controller

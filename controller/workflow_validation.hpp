@@ -10,6 +10,7 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
 
 #include "controller/field_error.hpp"
 #include "controller/node_types.hpp"
@@ -29,6 +30,12 @@ struct ValidationOptions {
 /// JSON pointer; empty when valid. Runs in O(nodes + edges) without recursion and never throws.
 FieldErrors validate_workflow_definition(const boost::json::value& def,
                                          const ValidationOptions& opts);
+
+/// The same check, keeping what it parsed: the type of each node of a valid definition, in the
+/// order of its `nodes` object. The one place a node's `type` string is read.
+boost::system::result<std::vector<NodeType>, FieldErrors> decode_workflow_definition(
+    const boost::json::value& def,
+    const ValidationOptions& opts);
 
 /// Every problem in `prop_values` (null when the request has none) against `input_schema` (null
 /// when the definition has none): required keys present, values of their declared type, no

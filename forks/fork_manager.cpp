@@ -335,7 +335,7 @@ asio::awaitable<ForkRelease> ForkManager::release(std::shared_ptr<ForkHandle> fo
     if (fork->process) {
         auto r = co_await fork->process->stop(std::chrono::milliseconds(2000));
         out.ok = r.ok;
-        out.method = r.killed ? "SIGKILL" : "SIGTERM";
+        out.method = r.killed ? TeardownMethod::kSigkill : TeardownMethod::kSigterm;
         if (!r.ok) {
             out.error = r.error;
         } else if (r.already_exited) {
@@ -344,7 +344,7 @@ asio::awaitable<ForkRelease> ForkManager::release(std::shared_ptr<ForkHandle> fo
     } else if (fork->pool) {
         auto r = co_await fork->pool->release(fork->lease, meter, reusable);
         out.ok = r.ok;
-        out.method = std::string(r.method);
+        out.method = r.method;
         out.error = r.error;
         fork->hold.release();
     }

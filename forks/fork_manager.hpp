@@ -49,8 +49,8 @@ struct SpawnAheadTotals {
 
 struct ForkRelease {
     bool ok = false;
-    std::string method;  // how it was torn down
-    std::string error;   // empty when ok
+    TeardownMethod method = TeardownMethod::kSigterm;  // how it was torn down
+    std::string error;                                 // empty when ok
 };
 
 class ForkManager {

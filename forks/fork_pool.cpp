@@ -233,7 +233,7 @@ asio::awaitable<PoolRelease> ForkPool::release_on_strand(PoolLease lease,
         // trusted to undo: the fork is never lent again.
         out.ok = true;
         out.destroyed = true;
-        out.method = "destroy";
+        out.method = TeardownMethod::kDestroy;
         destroy(fork);
         co_return finish();
     }

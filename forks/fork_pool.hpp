@@ -5,6 +5,7 @@
 #include "forks/anvil_process.hpp"
 #include "forks/rpc_client.hpp"
 #include "forks/strand_tasks.hpp"
+#include "forks/teardown_method.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -77,7 +78,7 @@ struct PoolRelease {
     bool reverted = false;   ///< evm_revert answered true.
     bool destroyed = false;  ///< The fork was not reusable: it is being stopped and replaced.
     std::string error;       ///< Why not ok; empty when ok.
-    std::string_view method = "evm_revert";  ///< "evm_revert", or "destroy" when not reusable.
+    TeardownMethod method = TeardownMethod::kEvmRevert;  ///< kDestroy when not reusable.
     std::chrono::microseconds took{0};
 };
 

@@ -149,9 +149,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         auto decoded = decode_run_request(doc, ctx);
         if (decoded) {
             const Run& run = decoded->run;
-            FUZZ_CHECK(run.nodes.size() == decoded->graph.ids.size(), "one node state per node");
+            FUZZ_CHECK(run.nodes.size() == decoded->plan.nodes.size(), "one node state per node");
             for (std::size_t i = 0; i < run.nodes.size(); ++i) {
-                FUZZ_CHECK(run.nodes[i].id == decoded->graph.ids[i], "nodes follow the graph");
+                FUZZ_CHECK(run.nodes[i].id == decoded->plan.nodes[i].id, "nodes follow the graph");
             }
             FUZZ_CHECK(!run.nodes.empty() && run.nodes[0].id == "root", "root runs first");
             FUZZ_CHECK(run.organization_id == "org_fuzz", "the run is the caller's");

@@ -5,6 +5,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
 
 #include "util/timestamp.hpp"
 
@@ -27,30 +28,11 @@ json::value error_info(const std::optional<ErrorInfo>& e, Sp sp) {
     if (!e) {
         return json::value(sp);
     }
-    return json::object({{"code", e->code}, {"message", e->message}}, sp);
+    return json::object({{"code", to_string(e->code)}, {"message", e->message}}, sp);
 }
 
 json::value opt_string(const std::optional<std::string>& s, Sp sp) {
     return s ? json::value(*s, sp) : json::value(sp);
-}
-
-json::value cancellation_value(const Cancellation& c, Sp sp) {
-    json::array teardowns(sp);
-    for (const auto& t : c.forks) {
-        teardowns.push_back(json::object({{"forkId", t.fork_id},
-                                          {"chainId", t.chain_id},
-                                          {"ok", t.ok},
-                                          {"method", t.method},
-                                          {"ms", t.ms},
-                                          {"error", opt_string(t.error, sp)}},
-                                         sp));
-    }
-    return json::object({{"requestedBy", c.requested_by},
-                         {"requestedAt", util::format_timestamp(c.requested_at)},
-                         {"reason", opt_string(c.reason, sp)},
-                         {"completedAt", ts(c.completed_at, sp)},
-                         {"forks", std::move(teardowns)}},
-                        sp);
 }
 
 json::object execution_state(const Run& r, Sp sp) {
@@ -87,14 +69,14 @@ json::object execution_state(const Run& r, Sp sp) {
     }
     json::value error(sp);
     if (r.error) {
-        error = json::object({{"code", r.error->code},
+        error = json::object({{"code", to_string(r.error->code)},
                               {"message", r.error->message},
                               {"nodeId", opt_string(r.error->node_id, sp)}},
                              sp);
     }
     json::value cancellation(sp);
     if (r.cancellation) {
-        cancellation = cancellation_value(*r.cancellation, sp);
+        cancellation = json::value_from(*r.cancellation, sp);
     }
     json::object state(sp);
     state.reserve(7);
@@ -166,12 +148,6 @@ std::string run_to_json(const Run& run) {
 
 std::string run_summary_to_json(const Run& run) {
     return serialize_run(run, false);
-}
-
-std::string cancellation_to_json(const Cancellation& c) {
-    json::monotonic_resource arena;
-    const json::storage_ptr sp(&arena);
-    return json::serialize(cancellation_value(c, sp));
 }
 
 std::shared_ptr<const std::string> run_json(const RunRecord& rec, RunView view) {

@@ -14,9 +14,6 @@ std::string run_to_json(const controller::Run& run);
 /// A list item: the run without workflowDefinition and executionState.
 std::string run_summary_to_json(const controller::Run& run);
 
-/// The `cancellation` object of executionState (also the data of a `cancellation` event).
-std::string cancellation_to_json(const controller::Cancellation& c);
-
 /// The cached serialization of a record in the given view.
 std::shared_ptr<const std::string> run_json(const controller::RunRecord& rec,
                                             controller::RunView view);

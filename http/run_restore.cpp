@@ -88,6 +88,12 @@ std::optional<RestoredRun> restore_run(const StoredRun& stored) {
     }
     run.trigger_source = string_of(*o, "triggerSource");
     run.triggered_by = string_of(*o, "triggeredBy");
+    if (const auto* v = o->if_contains("workflowDefinition"); v && v->is_object()) {
+        run.workflow_definition = v->get_object();  // for re-runs; dropped once placed in `full`
+    }
+    if (const auto* v = o->if_contains("propValues"); v && v->is_object()) {
+        run.prop_values = v->get_object();
+    }
     r.org_seq = stored.org_seq;
     r.full = stored.json;
     json::object summary;
@@ -110,7 +116,7 @@ std::string lost_run_json(std::string_view text, Timestamp now) {
     }
     const std::string at = util::format_timestamp(now);
     const json::value lost_error = {
-        {"code", "controllerLost"},
+        {"code", to_string(RunErrc::kControllerLost)},
         {"message", "the controller running this run stopped before it finished"}};
     (*o)["status"] = "failure";
     (*o)["finishedAt"] = at;
@@ -143,7 +149,7 @@ std::string lost_run_json(std::string_view text, Timestamp now) {
                 }
             }
         }
-        st["error"] = {{"code", "controllerLost"},
+        st["error"] = {{"code", to_string(RunErrc::kControllerLost)},
                        {"message",
                         "the controller running this run stopped before it finished; "
                         "its forks ended with it"},

@@ -184,11 +184,7 @@ std::vector<std::string> types(const Pulled& p) {
 
 TEST(RunEvents, EachChangeOfARunIsOneEventInOrderAndTheEndIsLast) {
     asio::io_context ioc;
-    EventFormats formats;
-    formats.cancellation = [](const Cancellation& c) {
-        return "{\"requestedBy\":\"" + c.requested_by + "\"}";
-    };
-    EventBus bus(ioc.get_executor(), formats);
+    EventBus bus(ioc.get_executor());
     auto org = bus.organization("org_a");
     auto org_sub = org->subscribe(SubscribeFrom{}, ioc.get_executor());
     RunRecord rec(two_node_run(), 1);

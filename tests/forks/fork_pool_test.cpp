@@ -287,7 +287,7 @@ TEST_F(ForkPoolTest, ALeaseThatIsNotReusableIsDestroyedWithoutARevert) {
     EXPECT_TRUE(released.ok);
     EXPECT_TRUE(released.destroyed);
     EXPECT_FALSE(released.reverted);
-    EXPECT_EQ(released.method, "destroy");
+    EXPECT_EQ(released.method, TeardownMethod::kDestroy);
     EXPECT_EQ(log.methods(), (std::vector<std::string>{"evm_snapshot"}));
     ASSERT_TRUE(eventually([&] { return pool->idle() == 1; }));
     EXPECT_NE(acquire_ok(*pool).fork_serial, lease.fork_serial);
