@@ -197,13 +197,18 @@ void PgRemote::request_cancel(std::string run_id,
     boost::json::object ask{{"subject", subject}};
     ask["reason"] = reason ? boost::json::value(*reason) : boost::json::value(nullptr);
     // The row as it was (a statement's CTEs and its query share one snapshot), and whether
-    // this request was the one recorded; the owner hears of it at the commit.
+    // this request was the one recorded; the owner hears of it at the commit. A signal, so its
+    // commit does not wait for the disk: what the asker answers is the final
+    // state the owner commits, which does. (synchronous_commit off for this statement's
+    // transaction; `s` is joined so that it is evaluated.)
     read_row(
-        "WITH u AS (UPDATE runs SET cancel_request = $3::json WHERE id = $1 AND organization_id "
+        "WITH s AS (SELECT set_config('synchronous_commit', 'off', true)), u AS (UPDATE runs "
+        "SET cancel_request = $3::json WHERE id = $1 AND organization_id "
         "= $2 AND status IN ('waiting', 'running') AND cancel_request IS NULL RETURNING "
-        "owner_id), n AS (SELECT pg_notify('forkrun_cancel', owner_id) FROM u) SELECT (SELECT "
-        "count(*) FROM n), " +
-            std::string(kRowColumns) + " FROM runs r WHERE r.id = $1 AND r.organization_id = $2",
+        "owner_id), n AS (SELECT pg_notify('forkrun_cancel', owner_id) FROM u) SELECT "
+        "(SELECT count(*) FROM n), " +
+            std::string(kRowColumns) +
+            " FROM runs r CROSS JOIN s WHERE r.id = $1 AND r.organization_id = $2",
         {std::move(run_id), std::move(org), boost::json::serialize(ask)}, true, std::move(done));
 }
 
@@ -214,8 +219,9 @@ void PgRemote::answer_cancel(std::string run_id, std::string result, std::functi
         while (!closing) {
             std::string error;
             if (run(conn,
-                    "WITH u AS (UPDATE runs SET cancel_result = $2 WHERE id = $1 RETURNING id) "
-                    "SELECT pg_notify('forkrun_runs', id) FROM u",
+                    "WITH s AS (SELECT set_config('synchronous_commit', 'off', true)), u AS "
+                    "(UPDATE runs SET cancel_result = $2 WHERE id = $1 RETURNING id) "
+                    "SELECT pg_notify('forkrun_runs', id) FROM u CROSS JOIN s",
                     std::vector<std::string>{id, result}, error) ||
                 SteadyClock::now() >= until) {
                 break;

@@ -5,7 +5,8 @@ not own the run, against the same cancel sent to its owner, in one run; and the 
 Starts a private PostgreSQL (tools/pg-server.sh, default settings: fsync on), controller A with a
 warm pool of 2 forks on each of 4 fresh local chains, and controller B with none, both on it.
 Then, alternating in each round:
-  cross   a pool simulation of the 4 chains created on A, running (GET ?waitUntil=running on A),
+  cross   a pool simulation of the 4 chains created on A, running (GET ?waitUntil=running on A:
+          its 4 forks up, waiting at its wait node),
           then POST /v1/runs/{id}/cancel on B, timed: B records the cancel, A hears the NOTIFY,
           tears the 4 forks down (back to the pool), commits the final run, answers in the row,
           B hears that and answers 200 with the final run
@@ -115,7 +116,9 @@ def main():
             assert st == 201, r
             rid = r["data"]["id"]
             st, r = on_a.req("GET", "/v1/runs/%s?waitUntil=running&timeoutMs=60000" % rid)
-            assert r["data"]["status"] == "running", r
+            # Running: its forks are up (it waits at its wait node, or is about to).
+            assert r["data"]["status"] in ("running", "waiting"), r
+            assert len(r["data"]["simulationForks"]) == len(CHAINS), r
             t0 = time.perf_counter()
             st, r = (on_b if kind == "cross" else on_a).req("POST", "/v1/runs/%s/cancel" % rid)
             t1 = time.perf_counter()
