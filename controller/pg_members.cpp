@@ -24,8 +24,11 @@ constexpr auto kReconnectPause = std::chrono::milliseconds(250);
 
 }  // namespace
 
-PgMembers::PgMembers(PgMembersConfig config, std::atomic<long long>& epoch, PgRemote& remote)
-    : config_(std::move(config)), epoch_(epoch), remote_(remote) {
+PgMembers::PgMembers(PgMembersConfig config,
+                     std::atomic<long long>& epoch,
+                     std::atomic<bool>& others,
+                     PgRemote& remote)
+    : config_(std::move(config)), epoch_(epoch), others_(others), remote_(remote) {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
@@ -118,8 +121,21 @@ void PgMembers::heartbeat() {
         run("UPDATE members SET heartbeat_at = now(), base_url = $2 WHERE id = $1 AND epoch = "
             "$3::bigint RETURNING epoch",
             {me, base.c_str(), epoch.c_str()});
-    if (!beat || PQntuples(beat.get()) > 0) {
-        return;  // the database is away (the lease runs on), or the lease is renewed
+    if (!beat) {
+        return;  // the database is away: the lease runs on
+    }
+    if (PQntuples(beat.get()) > 0) {
+        // Renewed. Is anyone else there to hear the writers' NOTIFYs (each one serializes the
+        // commits that carry one, so a lone controller sends none)?
+        const std::string lease = std::to_string(config_.lease.count()) + " milliseconds";
+        auto others =
+            run("SELECT EXISTS (SELECT 1 FROM members WHERE id <> $1 AND heartbeat_at > now() - "
+                "$2::interval)",
+                {me, lease.c_str()});
+        if (others) {
+            others_ = pg_first(others) == "t";
+        }
+        return;
     }
     // Fenced: another member found this one's lease lapsed and finished its runs. Register
     // again with a new epoch; runs written under the old one are finished by the next scan.

@@ -36,7 +36,11 @@ struct PgMembersConfig {
 class PgMembers {
   public:
     /// `epoch`: this controller's, as registered at open; replaced when it is found fenced.
-    PgMembers(PgMembersConfig config, std::atomic<long long>& epoch, PgRemote& remote);
+    /// `others`: whether another member's heartbeat is fresh (set every heartbeat).
+    PgMembers(PgMembersConfig config,
+              std::atomic<long long>& epoch,
+              std::atomic<bool>& others,
+              PgRemote& remote);
     ~PgMembers();
     PgMembers(const PgMembers&) = delete;
     PgMembers& operator=(const PgMembers&) = delete;
@@ -64,6 +68,7 @@ class PgMembers {
 
     PgMembersConfig config_;
     std::atomic<long long>& epoch_;
+    std::atomic<bool>& others_;
     PgRemote& remote_;
     PgConnection conn_;
     std::function<void(CancelAsk)> on_cancel_;

@@ -282,7 +282,7 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
     keys_ = std::make_unique<PgIdempotencyKeys>(*remote_, config_.controller_id);
     PgMembersConfig members{config_.url,       config_.controller_id, config_.lease,
                             config_.heartbeat, config_.bound,         config_.lost_json};
-    members_ = std::make_unique<PgMembers>(std::move(members), epoch_, *remote_);
+    members_ = std::make_unique<PgMembers>(std::move(members), epoch_, others_, *remote_);
     return stored;
 }
 
@@ -522,7 +522,8 @@ std::string PgStore::write(const Batch& batch, Connection& conn, std::vector<std
         insert_sql + " ON CONFLICT (id) DO NOTHING";
     // Only this controller's live rows, and only while its epoch is the member's: a controller
     // taken over (fenced) writes nothing more. The ids written are signalled to the members
-    // watching them (one NOTIFY a batch; "*" when too many for its payload).
+    // watching them (one NOTIFY a batch; "*" when too many for its payload) while another
+    // member is alive.
     const std::string update =
         "UPDATE runs AS r SET status = v.status, finished_at = "
         "nullif(v.finished_at, '')::timestamptz, run_json = v.doc::json, updated_at = now() "
@@ -536,15 +537,16 @@ std::string PgStore::write(const Batch& batch, Connection& conn, std::vector<std
     const std::string notify =
         "SELECT pg_notify('forkrun_runs', CASE WHEN count(*) > 250 THEN '*' ELSE "
         "string_agg(id, ' ') END) FROM u HAVING count(*) > 0";
+    const std::string rows = others_
+                                 ? " SELECT id FROM u UNION ALL SELECT NULL FROM (" + notify + ") n"
+                                 : " SELECT id FROM u";
     std::string sql;
     if (update_sql.empty()) {
         sql = insert;
     } else if (insert_sql.empty()) {
-        sql = "WITH u AS (" + update + ") SELECT id FROM u UNION ALL SELECT NULL FROM (" + notify +
-              ") n";
+        sql = "WITH u AS (" + update + ")" + rows;
     } else {
-        sql = "WITH i AS (" + insert + "), u AS (" + update +
-              ") SELECT id FROM u UNION ALL SELECT NULL FROM (" + notify + ") n";
+        sql = "WITH i AS (" + insert + "), u AS (" + update + ")" + rows;
     }
     std::string error;
     auto res = conn.run(sql, params, SteadyClock::now() + config_.bound, error);

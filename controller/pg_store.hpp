@@ -127,6 +127,7 @@ class PgStore final : public DurableStore {
     std::vector<std::unique_ptr<Connection>> conns_;  // one per writer thread, after open()
     std::vector<std::thread> threads_;
     std::atomic<long long> epoch_{0};
+    std::atomic<bool> others_{false};  // another member is alive: batches NOTIFY what they wrote
     std::unique_ptr<PgRemote> remote_;
     std::unique_ptr<PgIdempotencyKeys> keys_;
     std::unique_ptr<PgMembers> members_;
