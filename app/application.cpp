@@ -259,6 +259,9 @@ int serve(const Config& o) {
     controller::ControllerConfig ccfg =
         controller_config(o, blocks, event_log, metrics, compactions);
     ccfg.durable = durable.get();
+    if (durable) {
+        ccfg.idempotency_keys = durable->idempotency_keys();  // shared by the controllers
+    }
     controller::TransferSettings transfers;
     transfers.signers = &o.signers;
     transfers.dust_wei = o.dust_wei;
@@ -276,6 +279,10 @@ int serve(const Config& o) {
         }
     }
     http::ApiOptions api_options;
+    if (durable) {
+        serve_remote_cancels(*durable, ctl, exec.ioc.get_executor());
+        api_options.remote = durable->remote();
+    }
     api_options.controller_metrics = &metrics;
     api_options.cursor_key = cursor_key;  // empty with the memory store: a random one
     http::Api api(ctl, tokens->store, api_options, &gateway);
@@ -341,6 +348,9 @@ int serve(const Config& o) {
     http_ioc.run();
     for (auto& t : threads) {
         t.join();
+    }
+    if (durable) {
+        durable->stop_members();  // no cancel is handed to the controller after this
     }
     exec.guard.reset();
     return 0;

@@ -218,6 +218,10 @@ const std::vector<Flag>& flags() {
              "this controller's id in the durable store (default: the host name; config key "
              "controllerId)",
              text([](Config& c) -> std::string& { return c.controller_id; })},
+            {"lease-ms", "N",
+             "with --store postgresql://...: a controller silent for N ms has its live runs "
+             "finished as controllerLost by another (default 10000; config key leaseMs)",
+             millis([](Config & c) -> auto& { return c.lease; })},
             {"no-access-log", "", "do not log one line per request on stderr",
              [](Config& c, const std::string&, const std::string&) {
                  c.server.access_log = false;

@@ -40,6 +40,9 @@ struct Config {
     std::string store = "memory";
     /// This controller's id in the durable store (default: the host name).
     std::string controller_id;
+    /// With a durable store: a controller silent longer than this has its live runs finished
+    /// by another as controllerLost (--lease-ms, config key leaseMs).
+    std::chrono::milliseconds lease{10000};
 };
 
 /// The defaults, before any flag, variable or config file: paths under the source tree.

@@ -65,6 +65,15 @@ void read_server_keys(const boost::json::object& obj,
             o.controller_id = std::string(id->get_string());
         }
     }
+    if (const auto* n = obj.if_contains("leaseMs")) {
+        std::error_code ec;
+        const auto v = n->is_number() ? n->to_number<std::int64_t>(ec) : 0;
+        if (!n->is_number() || ec || v <= 0) {
+            problems.push_back("leaseMs must be a positive integer");
+        } else {
+            o.lease = std::chrono::milliseconds(v);
+        }
+    }
     if (const auto* n = obj.if_contains("maxConnections")) {
         std::error_code ec;
         const auto v = n->is_number() ? n->to_number<std::size_t>(ec) : 0;

@@ -3,6 +3,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
 #include "http/run_json.hpp"
 #include "http/run_restore.hpp"
 
@@ -34,6 +39,9 @@ std::unique_ptr<controller::PgStore> open_durable_store(const Config& o,
     };
     cfg.lost_json = http::lost_run_json;
     cfg.load_limit = o.retain_runs;
+    cfg.lease = o.lease;
+    cfg.heartbeat =
+        std::clamp(o.lease / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
     auto store = std::make_unique<controller::PgStore>(std::move(cfg));
     auto opened = store->open();
     if (!opened) {
@@ -55,8 +63,29 @@ std::size_t restore_runs(controller::Controller& ctl, controller::StoredRuns run
             ++unreadable;
         }
     }
-    ctl.restore(std::move(restored), runs.org_last_seq);
+    ctl.restore(std::move(restored), runs.org_last_seq, runs.org_seq_stride, runs.org_seq_slot);
     return unreadable;
+}
+
+void serve_remote_cancels(controller::PgStore& store,
+                          controller::Controller& ctl,
+                          boost::asio::any_io_executor exec) {
+    namespace asio = boost::asio;
+    store.start_members([&store, &ctl, exec](controller::CancelAsk ask) {
+        asio::co_spawn(
+            exec,
+            [&store, &ctl, ask = std::move(ask)]() -> asio::awaitable<void> {
+                // A named principal: GCC 12 destroys an aggregate temporary in a co_await twice.
+                const controller::Principal who{ask.organization_id, ask.subject};
+                auto result = co_await ctl.cancel(who, ask.run_id, ask.reason);
+                using controller::CancelOutcome;
+                store.answer_cancel(ask.run_id,
+                                    result.outcome == CancelOutcome::kCancelled   ? "cancelled"
+                                    : result.outcome == CancelOutcome::kNotStored ? "unstored"
+                                                                                  : "conflict");
+            },
+            asio::detached);
+    });
 }
 
 }  // namespace forkrun::app

@@ -149,9 +149,11 @@ class Controller {
     bool durable() const { return config_.durable != nullptr; }
 
     /// Before serving: the runs a durable store holds (oldest first, all terminal), and each
-    /// organization's last sequence number.
+    /// organization's last sequence number; new runs are numbered `slot` modulo `stride`.
     void restore(std::vector<RestoredRun> runs,
-                 const std::vector<std::pair<std::string, std::uint64_t>>& org_last_seq);
+                 const std::vector<std::pair<std::string, std::uint64_t>>& org_last_seq,
+                 std::uint64_t stride = 1,
+                 std::uint64_t slot = 0);
 
     std::shared_ptr<RunRecord> find(const Principal& who, std::string_view run_id) const;
     ListPage list(const Principal& who, const ListQuery& q) const;

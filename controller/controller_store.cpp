@@ -34,7 +34,10 @@ asio::awaitable<boost::system::error_code> Controller::commit_created(
 }
 
 void Controller::restore(std::vector<RestoredRun> runs,
-                         const std::vector<std::pair<std::string, std::uint64_t>>& org_last_seq) {
+                         const std::vector<std::pair<std::string, std::uint64_t>>& org_last_seq,
+                         std::uint64_t stride,
+                         std::uint64_t slot) {
+    store_.set_org_seq_slot(stride, slot);
     for (auto& r : runs) {
         store_.restore(std::move(r.run), r.org_seq, std::move(r.full), std::move(r.summary));
     }

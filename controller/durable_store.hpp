@@ -40,6 +40,10 @@ struct StoredRuns {
     /// The key list cursors are sealed with, the same for every process on this store, so a
     /// cursor stays valid across a restart.
     std::string cursor_key;
+    /// The organization numbers this controller gives out: `slot` modulo `stride` (each
+    /// controller sharing the store has a slot of its own).
+    std::uint64_t org_seq_stride = 1;
+    std::uint64_t org_seq_slot = 0;
 };
 
 class DurableStore : public RunChangeSink {

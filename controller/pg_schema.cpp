@@ -1,5 +1,6 @@
 // Migration 1: runs (the Run JSON with the columns lists and cursors filter on), settings (the
-// list cursors' key), members for the controllers sharing the database. A new migration is
+// list cursors' key), members for the controllers sharing the database; migration 2: ownership
+// (epochs) and cancels between members; migration 3: idempotency keys. A new migration is
 // appended, never edited.
 #include "controller/pg_schema.hpp"
 
@@ -41,8 +42,38 @@ CREATE TABLE members (
 );
 )sql";
 
+// Migration 2 (several controllers): a member's epoch, bumped each time it registers or is
+// taken over (fencing), and its slot (the organization numbers it gives out are its slot
+// modulo 64); the owner's epoch on each run, which every owner write must match; a
+// cancel asked on another member (who and why), and the owner's answer to it.
+constexpr std::string_view kOwnership = R"sql(
+ALTER TABLE members ADD COLUMN epoch bigint NOT NULL DEFAULT 0,
+                    ADD COLUMN slot integer UNIQUE;
+ALTER TABLE runs ADD COLUMN owner_epoch bigint NOT NULL DEFAULT 0,
+                 ADD COLUMN cancel_request json,
+                 ADD COLUMN cancel_result text;
+CREATE INDEX runs_cancel_asked ON runs (owner_id)
+    WHERE cancel_request IS NOT NULL AND cancel_result IS NULL;
+)sql";
+
+// Migration 3: idempotency keys shared by the controllers (a key's claim, then the run it made).
+constexpr std::string_view kIdempotencyKeys = R"sql(
+CREATE TABLE idempotency_keys (
+    organization_id text NOT NULL,
+    key             text NOT NULL,
+    digest          text NOT NULL,
+    claimed_at      timestamptz NOT NULL,
+    claimed_by      text NOT NULL,
+    run_id          text,
+    status          integer,
+    PRIMARY KEY (organization_id, key)
+);
+)sql";
+
 constexpr std::array kMigrations{
     PgMigration{1, kRunsAndMembers},
+    PgMigration{2, kOwnership},
+    PgMigration{3, kIdempotencyKeys},
 };
 
 }  // namespace

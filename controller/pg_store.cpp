@@ -1,15 +1,18 @@
-// PgStore: libpq in non-blocking mode on the store's own thread, every statement under a
-// deadline; a batch is one statement (INSERT and UPDATE in one WITH), so it commits as one.
+// PgStore: libpq in non-blocking mode on the writers' threads, every statement under a
+// deadline; a batch is one statement (INSERT and UPDATE in one WITH), so it commits as one, and
+// an UPDATE only lands while this controller's epoch is the member's (fencing).
 #include "controller/pg_store.hpp"
-
-#include <libpq-fe.h>
-#include <poll.h>
 
 #include <algorithm>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <cstdlib>
+#include <iostream>
+#include <unordered_set>
 
+#include "controller/pg_idempotency.hpp"
+#include "controller/pg_members.hpp"
+#include "controller/pg_remote.hpp"
 #include "controller/pg_schema.hpp"
 #include "controller/run_ids.hpp"
 #include "util/timestamp.hpp"
@@ -42,33 +45,11 @@ constexpr std::size_t kMaxBatch = 1000;
 constexpr auto kRetryPause = std::chrono::milliseconds(250);
 // The lock every controller takes while it migrates, so two never migrate at once.
 constexpr long long kMigrationLock = 0x666f726b72756e;  // "forkrun"
+// Controllers sharing a store at most: each gives out the organization numbers of its slot
+// modulo this.
+constexpr std::uint64_t kSeqStride = 64;
 
-struct ResultDeleter {
-    void operator()(PGresult* r) const { PQclear(r); }
-};
-using Result = std::unique_ptr<PGresult, ResultDeleter>;
-
-std::string trimmed(const char* message) {
-    std::string s = message ? message : "";
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
-        s.pop_back();
-    }
-    return s.empty() ? "no answer" : s;
-}
-
-// What a URL is shown as: without its password.
-std::string redacted(std::string_view url) {
-    const auto scheme = url.find("://");
-    const auto at = url.find('@');
-    if (scheme == std::string_view::npos || at == std::string_view::npos || at < scheme) {
-        return std::string(url);
-    }
-    const auto colon = url.find(':', scheme + 3);
-    if (colon == std::string_view::npos || colon > at) {
-        return std::string(url);
-    }
-    return std::string(url.substr(0, colon)) + ":***" + std::string(url.substr(at));
-}
+using Result = PgResult;
 
 const StoreCategory& category() {
     static const StoreCategory c;
@@ -99,123 +80,6 @@ int PgStore::schema_version() {
     return pg_migrations().back().version;
 }
 
-// The connection and its statements, each under a deadline.
-struct PgStore::Connection {
-    PGconn* conn = nullptr;
-
-    ~Connection() { close(); }
-    void close() {
-        if (conn) {
-            PQfinish(conn);
-            conn = nullptr;
-        }
-    }
-    bool ok() const { return conn && PQstatus(conn) == CONNECTION_OK; }
-
-    bool connect(const std::string& url, std::chrono::milliseconds bound, std::string& error) {
-        close();
-        const std::string timeout = std::to_string(std::max<long>(
-            2, static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(bound).count())));
-        const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
-        const char* values[] = {url.c_str(), timeout.c_str(), "forkrun", nullptr};
-        conn = PQconnectdbParams(keys, values, 1);
-        if (!conn || PQstatus(conn) != CONNECTION_OK) {
-            error = "cannot connect to PostgreSQL at " + redacted(url) + ": " +
-                    trimmed(conn ? PQerrorMessage(conn) : "out of memory");
-            close();
-            return false;
-        }
-        PQsetnonblocking(conn, 1);
-        // NOTICEs (a migration's "already exists, skipping") are not the operator's business.
-        PQsetNoticeProcessor(
-            conn, [](void*, const char*) {}, nullptr);
-        return true;
-    }
-
-    // Waits until the socket is ready for `events`, or the deadline; false at the deadline.
-    bool wait(short events, SteadyClock::time_point deadline) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
-        if (left.count() <= 0) {
-            return false;
-        }
-        pollfd p{PQsocket(conn), events, 0};
-        return ::poll(&p, 1, static_cast<int>(left.count())) > 0;
-    }
-
-    // Sends one command (with parameters when `params` is not empty: then one statement) and
-    // reads every result. The last result, or null with `error` (the connection is closed when
-    // it broke or the deadline passed).
-    Result run(const std::string& sql,
-               const std::vector<const char*>& params,
-               SteadyClock::time_point deadline,
-               std::string& error) {
-        if (!ok()) {
-            error = "not connected";
-            return nullptr;
-        }
-        const int sent = params.empty()
-                             ? PQsendQuery(conn, sql.c_str())
-                             : PQsendQueryParams(conn, sql.c_str(), static_cast<int>(params.size()),
-                                                 nullptr, params.data(), nullptr, nullptr, 0);
-        if (!sent) {
-            return broken(error);
-        }
-        for (;;) {
-            const int f = PQflush(conn);
-            if (f == 0) {
-                break;
-            }
-            if (f < 0 || !wait(POLLIN | POLLOUT, deadline)) {
-                return f < 0 ? broken(error) : timed_out(error);
-            }
-            if (!PQconsumeInput(conn)) {
-                return broken(error);
-            }
-        }
-        Result last;
-        std::string failed;
-        for (;;) {
-            while (PQisBusy(conn)) {
-                if (!wait(POLLIN, deadline)) {
-                    return timed_out(error);
-                }
-                if (!PQconsumeInput(conn)) {
-                    return broken(error);
-                }
-            }
-            Result r(PQgetResult(conn));
-            if (!r) {
-                break;
-            }
-            const auto st = PQresultStatus(r.get());
-            if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && failed.empty()) {
-                failed = trimmed(PQresultErrorMessage(r.get()));
-            }
-            last = std::move(r);
-        }
-        if (!failed.empty() || !last) {
-            error = failed.empty() ? "no result" : failed;
-            if (PQstatus(conn) != CONNECTION_OK) {
-                close();
-            }
-            return nullptr;
-        }
-        return last;
-    }
-
-    Result broken(std::string& error) {
-        error = trimmed(PQerrorMessage(conn));
-        close();
-        return nullptr;
-    }
-    Result timed_out(std::string& error) {
-        error = "the database did not answer in time";
-        close();  // what it was doing is abandoned with the connection
-        return nullptr;
-    }
-};
-
 PgStore::PgStore(PgStoreConfig config) : config_(std::move(config)) {
     config_.writers = std::max<std::size_t>(1, config_.writers);
     for (std::size_t i = 0; i < config_.writers; ++i) {
@@ -224,6 +88,7 @@ PgStore::PgStore(PgStoreConfig config) : config_(std::move(config)) {
 }
 
 PgStore::~PgStore() {
+    stop_members();
     {
         std::lock_guard lock(mu_);
         stop_ = true;
@@ -232,12 +97,47 @@ PgStore::~PgStore() {
     for (auto& t : threads_) {
         t.join();
     }
+    keys_.reset();
+    remote_.reset();  // its last jobs still tell the members a cancel was answered
+    members_.reset();
 }
 
 void PgStore::set_base_url(std::string url) {
-    std::lock_guard lock(mu_);
-    base_url_ = std::move(url);
-    next_heartbeat_ = {};
+    if (members_) {
+        members_->set_base_url(std::move(url));
+    }
+}
+
+void PgStore::start_members(std::function<void(CancelAsk)> asked) {
+    if (members_) {
+        members_->on_cancel_asked(std::move(asked));
+        members_->start();
+    }
+}
+
+void PgStore::answer_cancel(const std::string& run_id, std::string result) {
+    if (!remote_) {
+        return;
+    }
+    remote_->answer_cancel(run_id, std::move(result), [this, run_id] {
+        if (members_) {
+            members_->cancel_answered(run_id);
+        }
+    });
+}
+
+void PgStore::stop_members() {
+    if (members_) {
+        members_->stop();
+    }
+}
+
+RemoteRuns* PgStore::remote() {
+    return remote_.get();
+}
+
+IdempotencyKeys* PgStore::idempotency_keys() {
+    return keys_.get();
 }
 
 boost::system::result<StoredRuns, std::string> PgStore::open() {
@@ -287,6 +187,30 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
         return failed("cannot begin");
     }
     const char* me = config_.controller_id.c_str();
+    // Registered first, its row locked: a member taking this one over waits, and this start's
+    // epoch fences every write of the process before it.
+    // Its slot is kept for good once given: the lowest free one, under the migrations' lock.
+    if (!run("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLock) + ")")) {
+        return failed("cannot register in members");
+    }
+    auto registered = run(
+        "INSERT INTO members (id, base_url, started_at, heartbeat_at, epoch, slot) VALUES ($1, "
+        "'', now(), now(), 1, (SELECT min(s) FROM generate_series(0, " +
+            std::to_string(kSeqStride - 1) +
+            ") s WHERE s NOT IN (SELECT slot FROM members WHERE slot IS NOT NULL))) ON CONFLICT "
+            "(id) DO UPDATE SET started_at = now(), heartbeat_at = now(), epoch = members.epoch "
+            "+ 1, slot = coalesce(members.slot, EXCLUDED.slot) RETURNING epoch, slot",
+        {me});
+    if (!registered || PQntuples(registered.get()) < 1) {
+        return failed("cannot register in members");
+    }
+    if (PQgetisnull(registered.get(), 0, 1)) {
+        run("ROLLBACK");
+        return "the store already has " + std::to_string(kSeqStride) +
+               " controllers in members; remove one that is gone, or use another database";
+    }
+    epoch_ = std::stoll(pg_first(registered));
+    const auto slot = std::stoull(PQgetvalue(registered.get(), 0, 1));
     auto leftovers = run(
         "SELECT id, run_json FROM runs WHERE status IN ('waiting', 'running') AND owner_id = $1 "
         "FOR UPDATE",
@@ -302,20 +226,20 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
         }
         const std::string lost = config_.lost_json(PQgetvalue(leftovers.get(), i, 1), now);
         if (!run("UPDATE runs SET status = 'failure', finished_at = $2::timestamptz, "
-                 "run_json = $3::json, updated_at = now() WHERE id = $1",
+                 "run_json = $3::json, updated_at = now(), cancel_result = CASE WHEN "
+                 "cancel_request IS NOT NULL AND cancel_result IS NULL THEN 'lost' ELSE "
+                 "cancel_result END WHERE id = $1",
                  {PQgetvalue(leftovers.get(), i, 0), finished.c_str(), lost.c_str()})) {
             return failed("cannot finish an unfinished run");
         }
     }
-    if (!run("INSERT INTO members (id, base_url, started_at, heartbeat_at) VALUES ($1, '', "
-             "now(), now()) ON CONFLICT (id) DO UPDATE SET started_at = now(), heartbeat_at = "
-             "now()",
-             {me}) ||
-        !run("COMMIT")) {
+    if (!run("COMMIT")) {
         return failed("cannot resolve unfinished runs");
     }
 
     StoredRuns stored;
+    stored.org_seq_stride = kSeqStride;
+    stored.org_seq_slot = slot;
     const std::string key = random_token(32);
     auto cursor_key =
         run("WITH new AS (INSERT INTO settings (key, value) VALUES ('cursor_key', $1) ON CONFLICT "
@@ -329,7 +253,8 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
     const std::string limit = config_.load_limit == 0 ? "ALL" : std::to_string(config_.load_limit);
     auto rows =
         run("SELECT id, organization_id, org_seq, run_json FROM (SELECT id, organization_id, "
-            "org_seq, run_json, created_at FROM runs ORDER BY created_at DESC, id LIMIT " +
+            "org_seq, run_json, created_at FROM runs WHERE status IN ('success', 'failure', "
+            "'cancelled') ORDER BY created_at DESC, id LIMIT " +
             limit + ") newest ORDER BY created_at, id");
     if (!rows) {
         return failed("cannot read the runs");
@@ -353,6 +278,11 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
     for (std::size_t i = 0; i < conns_.size(); ++i) {
         threads_.emplace_back([this, i] { loop(i); });
     }
+    remote_ = std::make_unique<PgRemote>(PgRemoteConfig{config_.url, config_.bound});
+    keys_ = std::make_unique<PgIdempotencyKeys>(*remote_, config_.controller_id);
+    PgMembersConfig members{config_.url,       config_.controller_id, config_.lease,
+                            config_.heartbeat, config_.bound,         config_.lost_json};
+    members_ = std::make_unique<PgMembers>(std::move(members), epoch_, others_, *remote_);
     return stored;
 }
 
@@ -452,12 +382,6 @@ bool PgStore::take(Batch& batch, std::size_t writer) {
 
 void PgStore::loop(std::size_t writer) {
     Connection& conn = *conns_[writer];
-    // The first writer also keeps this controller's heartbeat.
-    auto heartbeat = [&] {
-        if (writer == 0) {
-            heartbeat_if_due(conn);
-        }
-    };
     std::unique_lock lock(mu_);
     for (;;) {
         Batch batch;
@@ -466,8 +390,8 @@ void PgStore::loop(std::size_t writer) {
             if (stop_) {
                 break;
             }
-            // Wake for new work, the oldest change's write-behind, the retry or the heartbeat.
-            auto until = SteadyClock::now() + config_.heartbeat;
+            // Wake for new work, the oldest change's write-behind or the retry.
+            auto until = SteadyClock::now() + std::chrono::seconds(1);
             if (!dirty_.empty()) {
                 until = std::min(until, SteadyClock::now() + config_.write_behind / 2);
             }
@@ -484,28 +408,26 @@ void PgStore::loop(std::size_t writer) {
                 return std::any_of(finals_.begin(), finals_.end(),
                                    [&](const auto& f) { return writer_of(f.first) == writer; });
             });
-            lock.unlock();
-            heartbeat();
-            lock.lock();
             continue;
         }
         lock.unlock();
         std::string error;
+        std::vector<std::string> fenced;
         const auto began = SteadyClock::now();
         bool connected = ensure_connected(conn, error);
         if (connected) {
-            error = write(batch, conn);
+            error = write(batch, conn, fenced);
             // A connection the database dropped (it restarted) is only found out by using it:
             // once more on a fresh one, if the first try failed fast. The insert is idempotent.
             if (!error.empty() && !conn.ok() && SteadyClock::now() - began < config_.bound / 2) {
                 connected = ensure_connected(conn, error);
                 if (connected) {
-                    error = write(batch, conn);
+                    error = write(batch, conn, fenced);
                 }
             }
         }
         lock.lock();
-        settle(batch, error, !connected || !conn.ok());
+        settle(batch, error, !connected || !conn.ok(), fenced);
         if (stop_ && !error.empty()) {
             // Closing with the database away: what is left is lost with the process anyway.
             for (auto& w : inserts_) {
@@ -522,9 +444,6 @@ void PgStore::loop(std::size_t writer) {
             finals_.clear();
             dirty_.clear();
         }
-        lock.unlock();
-        heartbeat();
-        lock.lock();
     }
 }
 
@@ -535,7 +454,7 @@ bool PgStore::ensure_connected(Connection& conn, std::string& error) {
     return conn.connect(config_.url, config_.bound, error);
 }
 
-std::string PgStore::write(const Batch& batch, Connection& conn) {
+std::string PgStore::write(const Batch& batch, Connection& conn, std::vector<std::string>& fenced) {
     // Parameters are text; each row's values are kept alive in `values` until the statement
     // is sent.
     std::vector<std::string> values;
@@ -554,6 +473,7 @@ std::string PgStore::write(const Batch& batch, Connection& conn) {
         param_of.push_back(-static_cast<int>(docs.size()));
         return "$" + std::to_string(param_of.size());
     };
+    const std::string epoch = std::to_string(epoch_.load());
     for (const auto& w : batch.inserts) {
         const auto& rec = *w.record;
         auto json = config_.full_json(rec);
@@ -564,7 +484,8 @@ std::string PgStore::write(const Batch& batch, Connection& conn) {
                    param(util::format_timestamp(r.started_at)) + "::timestamptz," +
                    param(r.is_simulation ? "t" : "f") + "::boolean," +
                    param(r.is_dust_test ? "t" : "f") + "::boolean," + param(r.workflow_id) + "," +
-                   param(config_.controller_id) + "," + doc(std::move(json)) + "::json)";
+                   param(config_.controller_id) + "," + param(epoch) + "::bigint," +
+                   doc(std::move(json)) + "::json)";
         });
         insert_sql += (insert_sql.empty() ? "" : ",") + row;
     }
@@ -583,6 +504,12 @@ std::string PgStore::write(const Batch& batch, Connection& conn) {
     for (const auto& r : batch.changes) {
         change(*r);
     }
+    std::string me;
+    std::string my_epoch;
+    if (!update_sql.empty()) {
+        me = param(config_.controller_id);
+        my_epoch = param(epoch);
+    }
     std::vector<const char*> params;
     params.reserve(param_of.size());
     for (int i : param_of) {
@@ -591,31 +518,61 @@ std::string PgStore::write(const Batch& batch, Connection& conn) {
     }
     const std::string insert =
         "INSERT INTO runs (id, organization_id, org_seq, status, created_at, is_simulation, "
-        "is_dust_test, workflow_id, owner_id, run_json) VALUES " +
+        "is_dust_test, workflow_id, owner_id, owner_epoch, run_json) VALUES " +
         insert_sql + " ON CONFLICT (id) DO NOTHING";
+    // Only this controller's live rows, and only while its epoch is the member's: a controller
+    // taken over (fenced) writes nothing more. The ids written are signalled to the members
+    // watching them (one NOTIFY a batch; "*" when too many for its payload) while another
+    // member is alive.
     const std::string update =
         "UPDATE runs AS r SET status = v.status, finished_at = "
         "nullif(v.finished_at, '')::timestamptz, run_json = v.doc::json, updated_at = now() "
         "FROM (VALUES " +
         update_sql +
         ") AS v(id, status, finished_at, doc) WHERE r.id = v.id AND r.status NOT IN ('success', "
-        "'failure', 'cancelled')";
+        "'failure', 'cancelled') AND r.owner_id = " +
+        me + " AND r.owner_epoch = " + my_epoch +
+        "::bigint AND EXISTS (SELECT 1 FROM members m WHERE m.id = " + me +
+        " AND m.epoch = " + my_epoch + "::bigint) RETURNING r.id";
+    const std::string notify =
+        "SELECT pg_notify('forkrun_runs', CASE WHEN count(*) > 250 THEN '*' ELSE "
+        "string_agg(id, ' ') END) FROM u HAVING count(*) > 0";
+    const std::string rows = others_
+                                 ? " SELECT id FROM u UNION ALL SELECT NULL FROM (" + notify + ") n"
+                                 : " SELECT id FROM u";
     std::string sql;
     if (update_sql.empty()) {
         sql = insert;
     } else if (insert_sql.empty()) {
-        sql = update;
+        sql = "WITH u AS (" + update + ")" + rows;
     } else {
-        sql = "WITH i AS (" + insert + "), u AS (" + update + ") SELECT 1";
+        sql = "WITH i AS (" + insert + "), u AS (" + update + ")" + rows;
     }
     std::string error;
-    if (!conn.run(sql, params, SteadyClock::now() + config_.bound, error)) {
+    auto res = conn.run(sql, params, SteadyClock::now() + config_.bound, error);
+    if (!res) {
         return error.empty() ? "failed" : error;
+    }
+    if (!batch.finals.empty()) {
+        std::unordered_set<std::string> written;
+        for (int i = 0; i < PQntuples(res.get()); ++i) {
+            if (!PQgetisnull(res.get(), i, 0)) {
+                written.insert(PQgetvalue(res.get(), i, 0));
+            }
+        }
+        for (const auto& w : batch.finals) {
+            if (!written.contains(w.record->id())) {
+                fenced.push_back(w.record->id());
+            }
+        }
     }
     return {};
 }
 
-void PgStore::settle(Batch& batch, const std::string& error, bool lost) {
+void PgStore::settle(Batch& batch,
+                     const std::string& error,
+                     bool lost,
+                     const std::vector<std::string>& fenced) {
     const auto ec = error.empty() ? boost::system::error_code()
                     : lost        ? make_error_code(StoreError::kUnavailable)
                                   : make_error_code(StoreError::kRejected);
@@ -633,9 +590,13 @@ void PgStore::settle(Batch& batch, const std::string& error, bool lost) {
     const auto now = SteadyClock::now();
     for (auto& w : batch.finals) {
         if (!ec) {
+            // A row this controller no longer owns (taken over as controllerLost) stays as the
+            // other member wrote it; the waiter hears that it was refused.
+            const bool refused =
+                std::find(fenced.begin(), fenced.end(), w.record->id()) != fenced.end();
             live_.erase(w.record->id());
             for (auto& d : w.done) {
-                complete(d, ec);
+                complete(d, refused ? make_error_code(StoreError::kRejected) : ec);
             }
             continue;
         }
@@ -663,27 +624,6 @@ void PgStore::settle(Batch& batch, const std::string& error, bool lost) {
             live_.erase(r->id());  // its last write
         }
     }
-}
-
-void PgStore::heartbeat_if_due(Connection& conn) {
-    const auto now = SteadyClock::now();
-    std::string base;
-    {
-        std::lock_guard lock(mu_);
-        if (now < next_heartbeat_ || now < retry_at_) {
-            return;
-        }
-        next_heartbeat_ = now + config_.heartbeat;
-        base = base_url_;
-    }
-    std::string error;
-    if (!ensure_connected(conn, error)) {
-        std::lock_guard lock(mu_);
-        retry_at_ = SteadyClock::now() + kRetryPause;
-        return;
-    }
-    conn.run("UPDATE members SET heartbeat_at = now(), base_url = $2 WHERE id = $1",
-             {config_.controller_id.c_str(), base.c_str()}, now + config_.bound, error);
 }
 
 }  // namespace forkrun::controller

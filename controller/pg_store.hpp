@@ -1,5 +1,6 @@
-// The durable store on PostgreSQL (libpq): one connection on a thread of its own, group commit of
-// everything queued, write-behind of intermediate changes, the schema migrated at start.
+// The durable store on PostgreSQL (libpq): writer connections on threads of their own, group
+// commit of everything queued, write-behind of intermediate changes, the schema migrated at
+// start; with the members (heartbeat, fencing, takeover) and the reads of other members' runs.
 #pragma once
 
 #include <chrono>
@@ -13,11 +14,19 @@
 #include <unordered_map>
 #include <vector>
 
+#include <atomic>
 #include <boost/system/result.hpp>
 
 #include "controller/durable_store.hpp"
+#include "controller/idempotency_keys.hpp"
+#include "controller/remote_runs.hpp"
 
 namespace forkrun::controller {
+
+class PgConnection;
+class PgIdempotencyKeys;
+class PgMembers;
+class PgRemote;
 
 struct PgStoreConfig {
     /// postgresql://... (any libpq connection string).
@@ -36,7 +45,11 @@ struct PgStoreConfig {
     /// An intermediate change of a run is written at most this long after it happened, and a
     /// run's changes at most once per this period.
     std::chrono::milliseconds write_behind{150};
-    std::chrono::milliseconds heartbeat{2000};
+    /// A controller silent longer than this has its live runs finished by another (--lease-ms).
+    std::chrono::milliseconds lease{10000};
+    /// How often the heartbeat is written (and lapsed members looked for): a quarter of the
+    /// lease, at most 1 s.
+    std::chrono::milliseconds heartbeat{1000};
     /// Connections writing at once, each with its thread: batches commit in parallel (the
     /// database groups their WAL flushes). A run's changes always go through the same one, so
     /// they commit in order.
@@ -59,6 +72,22 @@ class PgStore final : public DurableStore {
     /// Where this controller answers (its `members` row).
     void set_base_url(std::string url);
 
+    /// Starts the member thread (heartbeat, takeover of lapsed members, LISTEN): `asked` is
+    /// called on it for each cancel another member records for a run this controller owns, to
+    /// be answered with answer_cancel(). After open().
+    void start_members(std::function<void(CancelAsk)> asked);
+    /// The owner's answer to a cancel asked on another member ("cancelled", "conflict",
+    /// "unstored"), once the run's final state is committed.
+    void answer_cancel(const std::string& run_id, std::string result);
+    /// Stops the member thread: no callback after it returns.
+    void stop_members();
+    /// Other members' runs, read through the database (after open()).
+    RemoteRuns* remote();
+    /// Idempotency keys in the database, shared by the members (after open()).
+    IdempotencyKeys* idempotency_keys();
+    /// This controller's epoch (it changes when the controller is found fenced).
+    long long epoch() const { return epoch_.load(); }
+
     void insert(std::shared_ptr<RunRecord> record, Done done) override;
     void finish(std::shared_ptr<RunRecord> record, Done done) override;
     void run_changed(const RunRecord& record) override;
@@ -68,7 +97,7 @@ class PgStore final : public DurableStore {
 
   private:
     using SteadyClock = std::chrono::steady_clock;
-    struct Connection;
+    using Connection = PgConnection;
     struct Waiting {
         std::shared_ptr<RunRecord> record;
         std::vector<Done> done;
@@ -85,27 +114,33 @@ class PgStore final : public DurableStore {
     // nothing by the time the thread should look again. Holds `mu_`.
     bool take(Batch& batch, std::size_t writer);
     std::size_t writer_of(const std::string& run_id) const;
-    // One statement for the whole batch; the error, or empty once committed.
-    std::string write(const Batch& batch, Connection& conn);
-    void settle(Batch& batch, const std::string& error, bool lost);
-    void heartbeat_if_due(Connection& conn);
+    // One statement for the whole batch; the error, or empty once committed. `fenced`: the
+    // finals whose row this controller may no longer write (not its epoch's).
+    std::string write(const Batch& batch, Connection& conn, std::vector<std::string>& fenced);
+    void settle(Batch& batch,
+                const std::string& error,
+                bool lost,
+                const std::vector<std::string>& fenced);
     bool ensure_connected(Connection& conn, std::string& error);
 
     PgStoreConfig config_;
     std::vector<std::unique_ptr<Connection>> conns_;  // one per writer thread, after open()
     std::vector<std::thread> threads_;
+    std::atomic<long long> epoch_{0};
+    std::atomic<bool> others_{false};  // another member is alive: batches NOTIFY what they wrote
+    std::unique_ptr<PgRemote> remote_;
+    std::unique_ptr<PgIdempotencyKeys> keys_;
+    std::unique_ptr<PgMembers> members_;
 
     std::mutex mu_;
     std::condition_variable wake_;
     bool stop_ = false;
-    std::string base_url_;
     std::vector<Waiting> inserts_;
     std::unordered_map<std::string, Waiting> finals_;
     // Committed runs not yet terminal in the store, and those with changes to write behind
     // (the time their first unwritten change happened).
     std::unordered_map<std::string, std::shared_ptr<RunRecord>> live_;
     std::unordered_map<std::string, SteadyClock::time_point> dirty_;
-    SteadyClock::time_point next_heartbeat_{};
     SteadyClock::time_point retry_at_{};
 };
 

@@ -20,7 +20,9 @@ std::shared_ptr<RunRecord> RunStore::insert(Run run) {
 std::shared_ptr<RunRecord> RunStore::make(Run run) {
     std::unique_lock lock(mu_);
     auto& last = org_last_seq_[run.organization_id];
-    return std::make_shared<RunRecord>(std::move(run), next_seq_++, ++last);
+    auto seq = last - last % stride_ + slot_;
+    last = seq > last ? seq : seq + stride_;
+    return std::make_shared<RunRecord>(std::move(run), next_seq_++, last);
 }
 
 void RunStore::add(std::shared_ptr<RunRecord> record) {

@@ -1,6 +1,7 @@
 // The in-memory store of runs: lookup by id, and each organization's runs newest first.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -44,7 +45,9 @@ class RunStore {
     std::shared_ptr<RunRecord> insert(Run run);
 
     /// insert() in two steps, for a durable store: make() numbers a new run without storing
-    /// it (its numbers are never given out again), add() stores it once it is committed.
+    /// it (its numbers are never given out again), add() stores it once it is committed. Its
+    /// organization number is the next one that is `slot` modulo `stride` (set_org_seq_slot):
+    /// controllers sharing a store never give out the same one.
     std::shared_ptr<RunRecord> make(Run run);
     void add(std::shared_ptr<RunRecord> record);
 
@@ -53,6 +56,10 @@ class RunStore {
     void restore(Run run, std::uint64_t org_seq, std::string full, std::string summary);
     /// The organization has used numbers up to `org_seq` (its runs may not all be here).
     void note_org_seq(const std::string& organization_id, std::uint64_t org_seq);
+    void set_org_seq_slot(std::uint64_t stride, std::uint64_t slot) {
+        stride_ = std::max<std::uint64_t>(1, stride);
+        slot_ = slot % stride_;
+    }
 
     /// Any organization's run (for the controller's own use).
     std::shared_ptr<RunRecord> find(std::string_view id) const;
@@ -81,6 +88,8 @@ class RunStore {
     const std::size_t retain_;
     mutable std::shared_mutex mu_;
     std::uint64_t next_seq_ = 1;
+    std::uint64_t stride_ = 1;  // make()'s organization numbers: slot_ modulo stride_
+    std::uint64_t slot_ = 0;
     std::map<std::uint64_t, RunRecord*> by_age_;  // every stored run, oldest first
     std::unordered_map<std::string, std::shared_ptr<RunRecord>, StringHash, std::equal_to<>> by_id_;
     std::unordered_map<std::string, OrgRuns, StringHash, std::equal_to<>> by_org_;

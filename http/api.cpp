@@ -14,6 +14,7 @@
 
 #include "http/envelope.hpp"
 #include "http/idempotency.hpp"
+#include "http/long_poll.hpp"
 #include "http/query.hpp"
 #include "http/run_json.hpp"
 
@@ -280,61 +281,38 @@ asio::awaitable<ApiResponse> Api::get_run(const TokenGrant& grant,
                                           std::string_view query,
                                           std::string request_id) {
     auto rec = controller_.find(grant.principal, id);
-    if (!rec) {
+    if (!rec && !options_.remote) {
         co_return error(404, "no run " + std::string(id), std::move(request_id));
     }
-    if (!query.empty()) {
-        auto params = parse_query(query);
-        FieldErrors errors;
-        std::optional<std::string> wait_until;
-        std::int64_t timeout_ms = 30000;
-        if (!params) {
-            errors.push_back({"/query", "the query string is malformed"});
-        } else {
-            for (const auto& p : *params) {
-                if (p.key == "waitUntil") {
-                    if (p.value != "running" && p.value != "terminal") {
-                        errors.push_back(
-                            {"/query/waitUntil", "must be \"running\" or \"terminal\""});
-                    } else {
-                        wait_until = p.value;
-                    }
-                } else if (p.key == "timeoutMs") {
-                    auto v = parse_int(p.value);
-                    if (!v || *v < 0 || *v > options_.max_long_poll.count()) {
-                        errors.push_back({"/query/timeoutMs",
-                                          "must be an integer from 0 to " +
-                                              std::to_string(options_.max_long_poll.count())});
-                    } else {
-                        timeout_ms = *v;
-                    }
-                }
+    FieldErrors errors;
+    const auto poll = parse_long_poll(query, options_.max_long_poll, errors);
+    if (!errors.empty()) {
+        co_return bad_request(errors, std::move(request_id));
+    }
+    if (!rec) {
+        co_return co_await get_remote_run(grant, id, poll, std::move(request_id));
+    }
+    const std::int64_t timeout_ms = poll.timeout_ms;
+    if (poll.want_terminal) {
+        const bool want_terminal = *poll.want_terminal;
+        auto reached = [&] {
+            return rec->read([&](const Run& r) {
+                return is_terminal(r.status) || (!want_terminal && r.has_run);
+            });
+        };
+        auto ex = co_await asio::this_coro::executor;
+        auto timer = std::make_shared<asio::steady_timer>(ex);
+        const auto deadline =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        auto waker = std::make_shared<TimerWaker>(ex, timer);
+        for (;;) {
+            rec->add_watcher(waker);
+            if (reached() || std::chrono::steady_clock::now() >= deadline) {
+                break;
             }
-        }
-        if (!errors.empty()) {
-            co_return bad_request(errors, std::move(request_id));
-        }
-        if (wait_until) {
-            const bool want_terminal = *wait_until == "terminal";
-            auto reached = [&] {
-                return rec->read([&](const Run& r) {
-                    return is_terminal(r.status) || (!want_terminal && r.has_run);
-                });
-            };
-            auto ex = co_await asio::this_coro::executor;
-            auto timer = std::make_shared<asio::steady_timer>(ex);
-            const auto deadline =
-                std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-            auto waker = std::make_shared<TimerWaker>(ex, timer);
-            for (;;) {
-                rec->add_watcher(waker);
-                if (reached() || std::chrono::steady_clock::now() >= deadline) {
-                    break;
-                }
-                timer->expires_at(deadline);
-                boost::system::error_code ec;
-                co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            }
+            timer->expires_at(deadline);
+            boost::system::error_code ec;
+            co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
         }
     }
     co_return ok(200, *run_json(*rec, RunView::kFull), std::move(request_id));
@@ -468,6 +446,11 @@ asio::awaitable<ApiResponse> Api::create_run(const ApiRequest& req,
             co_await keys.claim(grant.principal.organization_id, std::string(req.idempotency_key),
                                 body_digest(*body), kIdempotencyWait);
         if (claim.outcome != IdempotencyClaim::Outcome::kClaimed) {
+            if (claim.outcome == IdempotencyClaim::Outcome::kReplay && options_.remote &&
+                !controller_.find(grant.principal, claim.run_id)) {
+                co_return co_await replay_remote(claim, grant, req.idempotency_key,
+                                                 std::move(request_id));
+            }
             co_return idempotent_answer(claim, grant, req.idempotency_key, std::move(request_id));
         }
         held.keys = &keys;
@@ -546,7 +529,8 @@ asio::awaitable<ApiResponse> Api::cancel_run(const ApiRequest& req,
                                              const TokenGrant& grant,
                                              std::string_view id,
                                              std::string request_id) {
-    if (!controller_.find(grant.principal, id)) {
+    const bool here = controller_.find(grant.principal, id) != nullptr;
+    if (!here && !options_.remote) {
         co_return error(404, "no run " + std::string(id), std::move(request_id));
     }
     std::optional<std::string> reason;
@@ -578,6 +562,9 @@ asio::awaitable<ApiResponse> Api::cancel_run(const ApiRequest& req,
         if (!errors.empty()) {
             co_return bad_request(errors, std::move(request_id));
         }
+    }
+    if (!here) {
+        co_return co_await cancel_remote_run(grant, id, std::move(reason), std::move(request_id));
     }
     auto result = co_await controller_.cancel(grant.principal, std::string(id), std::move(reason));
     switch (result.outcome) {

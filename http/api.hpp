@@ -16,7 +16,13 @@
 #include "http/cursor.hpp"
 #include "http/metrics.hpp"
 
+namespace forkrun::controller {
+class RemoteRuns;
+}
+
 namespace forkrun::http {
+
+struct LongPoll;
 
 struct ApiRequest {
     std::string_view method;  // "GET", "POST", ...
@@ -69,6 +75,9 @@ struct ApiOptions {
     const controller::ControllerMetrics* controller_metrics = nullptr;
     /// The key list cursors are sealed with; empty: a random one per process.
     std::string cursor_key;
+    /// Runs of other controllers on the same durable store (read and cancelled through it);
+    /// null: only this process's runs exist.
+    controller::RemoteRuns* remote = nullptr;
 };
 
 class Api {
@@ -113,6 +122,21 @@ class Api {
                                                    const TokenGrant& grant,
                                                    std::string_view id,
                                                    std::string request_id);
+    /// GET /v1/runs/{id} and its long-poll, and the cancel, of a run this process does not hold
+    /// (api_remote.cpp): read through the durable store; a cancel is carried out by the owner.
+    boost::asio::awaitable<ApiResponse> get_remote_run(const TokenGrant& grant,
+                                                       std::string_view id,
+                                                       const LongPoll& poll,
+                                                       std::string request_id);
+    boost::asio::awaitable<ApiResponse> cancel_remote_run(const TokenGrant& grant,
+                                                          std::string_view id,
+                                                          std::optional<std::string> reason,
+                                                          std::string request_id);
+    /// A create's Idempotency-Key made a run another controller holds: that run, replayed.
+    boost::asio::awaitable<ApiResponse> replay_remote(const controller::IdempotencyClaim& claim,
+                                                      const TokenGrant& grant,
+                                                      std::string_view key,
+                                                      std::string request_id);
     /// POST /v1/runs/{id}/release: a failed run's kept forks torn down now.
     boost::asio::awaitable<ApiResponse> release_run(const ApiRequest& req,
                                                     const TokenGrant& grant,

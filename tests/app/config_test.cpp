@@ -232,6 +232,21 @@ TEST_F(ConfigTest, ConfigFilePathsAndSwitches) {
     EXPECT_EQ(r.config->tokens_file, "t.json");
 }
 
+TEST_F(ConfigTest, TheLeaseOfControllersSharingAStore) {
+    EXPECT_EQ(parse_serve({}).config->lease, std::chrono::milliseconds(10000));
+    auto r = parse_serve({"--lease-ms", "2000"});
+    ASSERT_TRUE(r.config) << r.err;
+    EXPECT_EQ(r.config->lease, std::chrono::milliseconds(2000));
+    EXPECT_EQ(parse_serve({"--lease-ms", "0"}).err,
+              "forkrun: --lease-ms needs a positive number\n");
+    set_env("FORKRUN_CONFIG", write_config(R"({"leaseMs": 3000})"));
+    r = parse_serve({});
+    ASSERT_TRUE(r.config) << r.err;
+    EXPECT_EQ(r.config->lease, std::chrono::milliseconds(3000));
+    set_env("FORKRUN_CONFIG", write_config(R"({"leaseMs": -1})"));
+    EXPECT_NE(parse_serve({}).err.find("leaseMs must be a positive integer"), std::string::npos);
+}
+
 TEST_F(ConfigTest, HelpIsTheUsageAndExitsZero) {
     for (const char* flag : {"--help", "-h"}) {
         const auto r = parse_serve({"--listen", "x", flag});

@@ -195,7 +195,14 @@ TEST_F(ApiAuthTest, LogsNeverContainATokenOrTheAuthorizationHeader) {
     ASSERT_FALSE(run.empty());
     api().cancel(str_at(run, "id"), kTokenARw, "log check");
 
-    const std::string log = server().stderr_text();
+    // The log is written in batches: wait until the cancel's line is there.
+    std::string log;
+    const auto by = std::chrono::steady_clock::now() + 10s;
+    while ((log = server().stderr_text()).find("/cancel") == std::string::npos &&
+           std::chrono::steady_clock::now() < by) {
+        // Polling a condition against a deadline.
+        std::this_thread::sleep_for(10ms);
+    }
     EXPECT_FALSE(log.empty()) << "the server logs requests to stderr";
     for (const auto& token : all_tokens()) {
         EXPECT_EQ(log.find(token), std::string::npos) << "token " << token << " is in the log";

@@ -1,0 +1,179 @@
+// PgConnection: libpq's non-blocking calls polled against a deadline, so no statement waits
+// longer than its caller's bound.
+#include "controller/pg_connection.hpp"
+
+#include <poll.h>
+
+#include <algorithm>
+
+namespace forkrun::controller {
+
+namespace {
+
+std::string trimmed(const char* message) {
+    std::string s = message ? message : "";
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
+        s.pop_back();
+    }
+    return s.empty() ? "no answer" : s;
+}
+
+}  // namespace
+
+std::string pg_redacted(std::string_view url) {
+    const auto scheme = url.find("://");
+    const auto at = url.find('@');
+    if (scheme == std::string_view::npos || at == std::string_view::npos || at < scheme) {
+        return std::string(url);
+    }
+    const auto colon = url.find(':', scheme + 3);
+    if (colon == std::string_view::npos || colon > at) {
+        return std::string(url);
+    }
+    return std::string(url.substr(0, colon)) + ":***" + std::string(url.substr(at));
+}
+
+std::string pg_first(const PgResult& r) {
+    if (!r || PQntuples(r.get()) < 1 || PQnfields(r.get()) < 1) {
+        return {};
+    }
+    return PQgetvalue(r.get(), 0, 0);
+}
+
+void PgConnection::close() {
+    if (conn_) {
+        PQfinish(conn_);
+        conn_ = nullptr;
+    }
+}
+
+bool PgConnection::connect(const std::string& url,
+                           std::chrono::milliseconds bound,
+                           std::string& error) {
+    close();
+    const std::string timeout = std::to_string(std::max<long>(
+        2, static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(bound).count())));
+    const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
+    const char* values[] = {url.c_str(), timeout.c_str(), "forkrun", nullptr};
+    conn_ = PQconnectdbParams(keys, values, 1);
+    if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
+        error = "cannot connect to PostgreSQL at " + pg_redacted(url) + ": " +
+                trimmed(conn_ ? PQerrorMessage(conn_) : "out of memory");
+        close();
+        return false;
+    }
+    PQsetnonblocking(conn_, 1);
+    // NOTICEs (a migration's "already exists, skipping") are not the operator's business.
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
+    return true;
+}
+
+bool PgConnection::wait(short events, SteadyClock::time_point deadline) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    if (left.count() <= 0) {
+        return false;
+    }
+    pollfd p{PQsocket(conn_), events, 0};
+    return ::poll(&p, 1, static_cast<int>(left.count())) > 0;
+}
+
+PgResult PgConnection::run(const std::string& sql,
+                           const std::vector<const char*>& params,
+                           SteadyClock::time_point deadline,
+                           std::string& error) {
+    if (!ok()) {
+        error = "not connected";
+        return nullptr;
+    }
+    const int sent = params.empty()
+                         ? PQsendQuery(conn_, sql.c_str())
+                         : PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()),
+                                             nullptr, params.data(), nullptr, nullptr, 0);
+    if (!sent) {
+        return broken(error);
+    }
+    for (;;) {
+        const int f = PQflush(conn_);
+        if (f == 0) {
+            break;
+        }
+        if (f < 0 || !wait(POLLIN | POLLOUT, deadline)) {
+            return f < 0 ? broken(error) : timed_out(error);
+        }
+        if (!PQconsumeInput(conn_)) {
+            return broken(error);
+        }
+    }
+    PgResult last;
+    std::string failed;
+    for (;;) {
+        while (PQisBusy(conn_)) {
+            if (!wait(POLLIN, deadline)) {
+                return timed_out(error);
+            }
+            if (!PQconsumeInput(conn_)) {
+                return broken(error);
+            }
+        }
+        PgResult r(PQgetResult(conn_));
+        if (!r) {
+            break;
+        }
+        const auto st = PQresultStatus(r.get());
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && failed.empty()) {
+            failed = trimmed(PQresultErrorMessage(r.get()));
+        }
+        last = std::move(r);
+    }
+    if (!failed.empty() || !last) {
+        error = failed.empty() ? "no result" : failed;
+        if (PQstatus(conn_) != CONNECTION_OK) {
+            close();
+        }
+        return nullptr;
+    }
+    return last;
+}
+
+bool PgConnection::wait_input(SteadyClock::time_point deadline, int also) {
+    if (!ok()) {
+        return false;
+    }
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    pollfd p[2] = {{PQsocket(conn_), POLLIN, 0}, {also, POLLIN, 0}};
+    const int n = ::poll(p, also >= 0 ? 2 : 1, static_cast<int>(std::max<long>(0, left.count())));
+    if (n > 0 && (p[0].revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(conn_)) {
+        close();
+        return false;
+    }
+    return true;
+}
+
+std::vector<PgNotice> PgConnection::take_notices() {
+    std::vector<PgNotice> out;
+    if (!conn_) {
+        return out;
+    }
+    while (PGnotify* n = PQnotifies(conn_)) {
+        out.push_back({n->relname ? n->relname : "", n->extra ? n->extra : ""});
+        PQfreemem(n);
+    }
+    return out;
+}
+
+PgResult PgConnection::broken(std::string& error) {
+    error = trimmed(PQerrorMessage(conn_));
+    close();
+    return nullptr;
+}
+
+PgResult PgConnection::timed_out(std::string& error) {
+    error = "the database did not answer in time";
+    close();  // what it was doing is abandoned with the connection
+    return nullptr;
+}
+
+}  // namespace forkrun::controller
