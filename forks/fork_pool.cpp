@@ -80,25 +80,14 @@ asio::awaitable<ForkPool::AcquireResult> ForkPool::acquire(std::chrono::millisec
 
 asio::awaitable<PoolRelease> ForkPool::release(PoolLease lease, MethodMeter meter, bool reusable) {
     auto self = shared_from_this();
-    // A caller cancelled before this point must still give the fork back, so this frame's
-    // cancellation must not turn the co_await below into an exception.
-    const bool throw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
-    co_await asio::this_coro::throw_if_cancelled(false);
-    auto result = co_await asio::co_spawn(
-        strand_, release_on_strand(std::move(lease), std::move(meter), reusable),
-        asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
-    co_await asio::this_coro::throw_if_cancelled(throw_if_cancelled);
-    co_return result;
+    // A caller cancelled before this point must still give the fork back.
+    auto task = release_on_strand(std::move(lease), std::move(meter), reusable);
+    co_return co_await run_to_completion(strand_, std::move(task));
 }
 
 asio::awaitable<void> ForkPool::shutdown() {
     auto self = shared_from_this();
-    const bool throw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
-    co_await asio::this_coro::throw_if_cancelled(false);
-    co_await asio::co_spawn(
-        strand_, shutdown_on_strand(),
-        asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
-    co_await asio::this_coro::throw_if_cancelled(throw_if_cancelled);
+    co_await run_to_completion(strand_, shutdown_on_strand());
 }
 
 asio::awaitable<ForkPool::AcquireResult> ForkPool::acquire_on_strand(

@@ -66,12 +66,7 @@ asio::awaitable<std::optional<SpawnedFork>> SpawnAhead::take() {
 
 asio::awaitable<void> SpawnAhead::shutdown() {
     auto self = shared_from_this();
-    const bool throw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
-    co_await asio::this_coro::throw_if_cancelled(false);
-    co_await asio::co_spawn(
-        strand_, shutdown_on_strand(),
-        asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
-    co_await asio::this_coro::throw_if_cancelled(throw_if_cancelled);
+    co_await run_to_completion(strand_, shutdown_on_strand());
 }
 
 asio::awaitable<std::optional<SpawnedFork>> SpawnAhead::take_on_strand() {
