@@ -187,7 +187,9 @@ asio::awaitable<std::optional<RunError>> ForkChains::provision_one(std::size_t i
                            forks::redact_upstreams(opened.error(), forks_.config()), std::nullopt};
     }
     s.fork = std::make_shared<forks::ForkHandle>(std::move(*opened));
-    if (report_) {
+    if (report_ && s.fork->lease.head_block) {
+        s.start_block = s.fork->lease.head_block;  // a pooled fork is lent at its known head
+    } else if (report_) {
         // Before the rpcUrl exists, so nothing a client sends comes before it.
         auto call = fork_call(s);
         json::array none;  // named: GCC 12 mishandles temporaries in co_await

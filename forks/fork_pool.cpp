@@ -70,7 +70,7 @@ asio::awaitable<ForkPool::AcquireResult> ForkPool::acquire(std::chrono::millisec
             }
             auto fork = it->second;
             self->leased_.erase(it);
-            fork->snapshot.clear();
+            fork->next_snapshot = std::exchange(fork->snapshot, {});  // still unused
             self->make_idle(std::move(fork));
         });
         co_return failure("acquiring a fork of " + chain_label_ + " was cancelled");
@@ -103,8 +103,6 @@ asio::awaitable<ForkPool::AcquireResult> ForkPool::acquire_on_strand(
     auto shut_down_message = [this] {
         return failure("the fork pool of " + chain_label_ + " is shut down");
     };
-
-    std::string last_problem;  // A fork that failed its snapshot, for the timeout message.
 
     for (;;) {
         if (shutting_down_) {
@@ -140,7 +138,7 @@ asio::awaitable<ForkPool::AcquireResult> ForkPool::acquire_on_strand(
                     co_return cancelled_message();
                 }
                 if (Clock::now() >= deadline) {
-                    co_return failure(timeout_message(timeout, last_problem));
+                    co_return failure(timeout_message(timeout, last_snapshot_error_));
                 }
                 continue;
             }
@@ -155,34 +153,21 @@ asio::awaitable<ForkPool::AcquireResult> ForkPool::acquire_on_strand(
             make_idle(std::move(fork));  // A dead one is destroyed instead.
             continue;                    // Reports the cancel, or waits on.
         }
+        // The snapshot was taken while the fork was idle (ready_for_lease): it is this lease's
+        // call, metered to it, but no anvil call is on the lease path.
         if (meter) {
             meter("evm_snapshot");
         }
-        RpcRequest request{fork->url, "evm_snapshot", {}, options_.call_timeout, chain_label_};
-        auto snapshot = co_await async_call(rpc_, std::move(request), asio::use_awaitable);
-        if (fork->retired) {
-            co_return shut_down_message();  // shutdown() took it meanwhile.
-        }
-        if (cancelled(cancel_state) && !fork->dead) {
-            // Whether or not the snapshot was taken, the fork itself is unchanged.
-            leased_.erase(fork->serial);
-            make_idle(std::move(fork));
-            co_return cancelled_message();
-        }
-        if (!snapshot || !snapshot->is_string() || snapshot->as_string().empty()) {
-            // Not usable: replace it and try the next one.
-            last_problem = fork->dead  ? "fork " + std::to_string(fork->serial) + " " + fork->death
-                           : !snapshot ? snapshot.error().message
-                                       : chain_label_ + ": evm_snapshot answered " +
-                                             boost::json::serialize(*snapshot);
-            destroy(fork);
-            if (Clock::now() >= deadline) {
-                co_return failure(timeout_message(timeout, last_problem));
+        fork->snapshot = std::exchange(fork->next_snapshot, {});
+        PoolLease lease{fork->url, fork->snapshot, fork->serial, fork->process->pid(), {}};
+        if (const auto* head = fork->baseline.fields.if_contains("headNumber");
+            head != nullptr && head->is_number()) {
+            boost::system::error_code ec;
+            if (const auto n = head->to_number<std::uint64_t>(ec); !ec) {
+                lease.head_block = n;
             }
-            continue;
         }
-        fork->snapshot = std::string(snapshot->as_string());
-        co_return PoolLease{fork->url, fork->snapshot, fork->serial, fork->process->pid()};
+        co_return lease;
     }
 }
 
@@ -249,8 +234,9 @@ asio::awaitable<PoolRelease> ForkPool::release_on_strand(PoolLease lease,
         }
         if (mismatch.empty() && !fork->dead) {
             out.ok = true;
-            leased_.erase(fork->serial);
-            make_idle(std::move(fork));
+            ++readying_;  // counted idle: it is, but for its next snapshot
+            update_counts();
+            run_tracked(ready_for_lease(std::move(fork)));  // in leased_ until it is idle
             co_return finish();
         }
         out.error = chain_label_ +
@@ -296,6 +282,27 @@ asio::awaitable<std::string> ForkPool::verify_reverted(std::shared_ptr<Fork> for
         }
     }
     co_return fingerprint_difference(fork->baseline, *now);
+}
+
+asio::awaitable<void> ForkPool::ready_for_lease(std::shared_ptr<Fork> fork) {
+    RpcRequest request{fork->url, "evm_snapshot", {}, options_.call_timeout, chain_label_};
+    auto snapshot = co_await async_call(rpc_, std::move(request), asio::use_awaitable);
+    --readying_;
+    if (fork->retired) {
+        update_counts();
+        co_return;  // shutdown() took it meanwhile.
+    }
+    if (!fork->dead && snapshot && snapshot->is_string() && !snapshot->as_string().empty()) {
+        fork->next_snapshot = std::string(snapshot->as_string());
+        leased_.erase(fork->serial);
+        make_idle(std::move(fork));
+        co_return;
+    }
+    last_snapshot_error_ =
+        fork->dead  ? "fork " + std::to_string(fork->serial) + " " + fork->death
+        : !snapshot ? snapshot.error().message
+                    : chain_label_ + ": evm_snapshot answered " + boost::json::serialize(*snapshot);
+    destroy(fork);  // and replaced
 }
 
 asio::awaitable<void> ForkPool::shutdown_on_strand() {
@@ -355,7 +362,7 @@ void ForkPool::update_counts() {
     for (const auto& [serial, fork] : leased_) {
         live += fork->dead ? 0 : 1;
     }
-    idle_count_.store(idle_.size());
+    idle_count_.store(idle_.size() + readying_);
     waiting_count_.store(waiters_.size());
     for (std::size_t i = 0; i < waiters_.size(); ++i) {
         waiters_[i]->tell(i + 1);  // each waiter's place, when it moved

@@ -68,6 +68,9 @@ struct PoolLease {
     std::string snapshot_id;        ///< What release() reverts to.
     std::uint64_t fork_serial = 0;  ///< Unique per fork within the pool (for logs and records).
     pid_t pid = 0;                  ///< The fork's anvil process, for diagnostics.
+    /// The fork's head block as lent: the one of its first fingerprint, which every release
+    /// proved it back at (so a lease needs no eth_blockNumber to know where it started).
+    std::optional<std::uint64_t> head_block;
 };
 
 /// The outcome of release().
@@ -157,6 +160,9 @@ class ForkPool : public std::enable_shared_from_this<ForkPool> {
     /// After a revert that answered true: the fork's fingerprint, restored where it can be;
     /// empty when it matches the fork's first one, else why not.
     boost::asio::awaitable<std::string> verify_reverted(std::shared_ptr<Fork> fork);
+    /// Takes the snapshot of `fork`'s next lease, then makes it idle; a fork that cannot take one
+    /// is destroyed and replaced. The fork stays in leased_ meanwhile, so shutdown() finds it.
+    boost::asio::awaitable<void> ready_for_lease(std::shared_ptr<Fork> fork);
     boost::asio::awaitable<void> shutdown_on_strand();
     boost::asio::awaitable<void> spawn_one(std::uint64_t serial, std::chrono::milliseconds backoff);
     boost::asio::awaitable<void> watch(std::shared_ptr<Fork> fork);
@@ -190,6 +196,8 @@ class ForkPool : public std::enable_shared_from_this<ForkPool> {
     std::size_t starting_ = 0;
     std::size_t spawn_failures_ = 0;  ///< Consecutive; drives the backoff.
     std::string last_spawn_error_;
+    std::string last_snapshot_error_;  ///< A fork that failed its snapshot, for timeouts.
+    std::size_t readying_ = 0;         ///< In ready_for_lease(): counted idle.
     std::deque<std::shared_ptr<Fork>> idle_;
     std::map<std::uint64_t, std::shared_ptr<Fork>> leased_;
     std::deque<std::shared_ptr<Waiter>> waiters_;

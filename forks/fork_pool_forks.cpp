@@ -143,7 +143,11 @@ asio::awaitable<void> ForkPool::spawn_one(std::uint64_t serial, std::chrono::mil
                 spawn_failures_ = 0;
                 last_spawn_error_.clear();
                 run_tracked(watch(fork));
-                make_idle(std::move(fork));
+                fork->leased = true;  // by the pool itself, until its first snapshot is taken
+                leased_.emplace(fork->serial, fork);
+                ++readying_;
+                update_counts();
+                run_tracked(ready_for_lease(std::move(fork)));
             } else {
                 fork->retired = true;
                 run_tracked(retire(std::move(fork)));

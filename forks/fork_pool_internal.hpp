@@ -43,7 +43,9 @@ struct ForkPool::Fork {
     std::uint64_t serial = 0;
     std::unique_ptr<AnvilProcess> process;
     std::string url;
-    std::string snapshot;      ///< Of the outstanding lease; empty when none.
+    std::string snapshot;  ///< Of the outstanding lease; empty when none.
+    /// Taken while the fork was idle, for its next lease: no anvil call is on the lease path.
+    std::string next_snapshot;
     bool leased = false;       ///< In leased_ (lent out, or handed to a waiter).
     bool dead = false;         ///< Exited on its own.
     bool retired = false;      ///< Removed from the pool; being stopped.

@@ -293,6 +293,40 @@ TEST_F(ForkPoolTest, ALeaseThatIsNotReusableIsDestroyedWithoutARevert) {
     EXPECT_NE(acquire_ok(*pool).fork_serial, lease.fork_serial);
 }
 
+TEST_F(ForkPoolTest, ALeaseIsHandedOutWithoutWaitingOnAnvil) {
+    // The snapshot of a fork's next lease is taken while it is idle, so a lease makes no anvil
+    // call: a fork that cannot answer at this moment (stopped) is still lent at once, and the
+    // lease's snapshot is the one anvil holds.
+    ForkPoolOptions options;
+    options.call_timeout = 600s;  // a call to the stopped fork would outlast the test
+    auto pool = make_pool(fresh_chain(), 1, options);
+    ASSERT_TRUE(eventually([&] { return pool->idle() == 1; }));
+    const auto first = acquire_ok(*pool);
+    ASSERT_TRUE(run(pool->release(first, {})).ok);
+    auto open_snapshots = [&] {
+        auto meta = rpc(first.url, "anvil_metadata");
+        return meta && meta->is_object() ? meta->as_object().at("snapshots").as_object().size()
+                                         : std::size_t{0};
+    };
+    ASSERT_TRUE(eventually([&] { return open_snapshots() == 1; }));
+
+    ASSERT_EQ(::kill(first.pid, SIGSTOP), 0);
+    MeterLog log;
+    auto lease = asio::co_spawn(io_, pool->acquire(30s, log.meter()), asio::use_future);
+    const bool lent = lease.wait_for(60s) == std::future_status::ready;
+    ASSERT_EQ(::kill(first.pid, SIGCONT), 0);
+    ASSERT_TRUE(lent) << "the lease waited on the stopped fork";
+    auto got = lease.get();
+    ASSERT_TRUE(got) << got.error();
+    EXPECT_EQ(got->fork_serial, first.fork_serial);
+    EXPECT_EQ(log.methods(), (std::vector<std::string>{"evm_snapshot"})) << "billed as before";
+    const auto meta = rpc(got->url, "anvil_metadata");
+    ASSERT_TRUE(meta) << meta.error().message;
+    EXPECT_TRUE(meta->as_object().at("snapshots").as_object().contains(got->snapshot_id))
+        << boost::json::serialize(*meta);
+    EXPECT_TRUE(run(pool->release(*got, {})).ok);
+}
+
 TEST_F(ForkPoolTest, WaitersGetReleasedForksInOrder) {
     auto pool = make_pool(fresh_chain(), 2);
     ASSERT_TRUE(eventually([&] { return pool->idle() == 2; }));
