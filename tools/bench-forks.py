@@ -8,7 +8,8 @@ ready when eth_chainId answers); those chains have spawnAhead 0 (every fork-mode
 demand). Then, on one more chain with spawnAhead 1, three rounds of fork-mode provisioning with
 the fork started ahead (each create waits until /metrics shows it ready: the steady state of runs
 that come less often than an anvil takes to start), each against raw anvil spawn-to-ready in the
-same round, and three rounds of pool provisioning of that chain. Finally the gateway's overhead
+same round, three rounds of pool provisioning of that chain, and as its floor the same create and
+wait of a run that is no simulation (no fork to provision). Finally the gateway's overhead
 per forwarded call against a direct call to an anvil fork, both over kept-alive connections.
 
 With --pool-loop SECONDS it only repeats pool provisioning of that chain for SECONDS and prints
@@ -109,9 +110,11 @@ def metric(api, series):
 
 
 def provision(api, auth, mode, chains, wait_nodes):
-    """Create until running (ms) and cancel (ms) of one simulation."""
-    body = {"workflowId": "bench", "workflowVersion": 1, "isSimulation": True,
-            "simulationMode": mode, "chains": chains, "workflowDefinition": {"nodes": wait_nodes}}
+    """Create until running (ms) and cancel (ms) of one simulation; mode None: a run that is no
+    simulation and has no fork (the floor: the same two requests, no fork to provision)."""
+    body = {"workflowId": "bench", "workflowVersion": 1, "workflowDefinition": {"nodes": wait_nodes}}
+    if mode is not None:
+        body.update({"isSimulation": True, "simulationMode": mode, "chains": chains})
     t0 = time.perf_counter()
     st, r = api.req("POST", "/v1/runs", body, auth)
     assert st == 201, r
@@ -121,7 +124,7 @@ def provision(api, auth, mode, chains, wait_nodes):
     assert r["data"]["executionState"]["error"] is None, r["data"]["executionState"]
     st, r = api.req("POST", "/v1/runs/%s/cancel" % rid, None, auth)
     t2 = time.perf_counter()
-    assert st == 200 and all(f["ok"] for f in r["data"]["executionState"]["cancellation"]["forks"])
+    assert st == 200 and all(f["ok"] for f in r["data"]["executionState"]["cancellation"]["forks"]), r
     return (t1 - t0) * 1000, (t2 - t1) * 1000
 
 
@@ -129,8 +132,9 @@ def ahead_rounds(a, api, auth, wait_nodes, upstream):
     """Fork mode with the fork started ahead, and pool mode, on AHEAD_CHAIN: three rounds each."""
     print("\n1 chain, %d runs a round: fork mode with spawnAhead 1 (each create once the fork "
           "is ready) against raw anvil spawn-to-ready (5 a round), and pool mode" % a.ahead_rounds)
-    print("%-5s %12s %12s %9s %13s %12s %12s" % ("round", "ahead p50", "ahead p99", "taken",
-                                              "raw anvil p50", "pool p50", "pool p99"))
+    print("%-5s %12s %12s %9s %13s %12s %12s %12s" % ("round", "ahead p50", "ahead p99", "taken",
+                                                   "raw anvil p50", "pool p50", "pool p99",
+                                                   "no-fork p50"))
     taken = "forkrun_spawn_ahead_total{event=\"taken\"}"
     for rnd in range(1, 4):
         raw = [raw_spawn_to_ready([upstream]) * 1000 for _ in range(5)]
@@ -144,9 +148,10 @@ def ahead_rounds(a, api, auth, wait_nodes, upstream):
         got = metric(api, taken) - before
         pool = [provision(api, auth, "pool", [AHEAD_CHAIN], wait_nodes)[0]
                 for _ in range(a.ahead_rounds)]
-        print("%-5d %10.2fms %10.2fms %4d of %-2d %11.1fms %10.2fms %10.2fms" % (
+        floor = [provision(api, auth, None, [], wait_nodes)[0] for _ in range(a.ahead_rounds)]
+        print("%-5d %10.2fms %10.2fms %4d of %-2d %11.1fms %10.2fms %10.2fms %10.2fms" % (
             rnd, pct(prov, 50), pct(prov, 99), got, a.ahead_rounds, statistics.median(raw),
-            pct(pool, 50), pct(pool, 99)))
+            pct(pool, 50), pct(pool, 99), pct(floor, 50)))
         sys.stdout.flush()
 
 
