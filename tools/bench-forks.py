@@ -10,7 +10,9 @@ the fork started ahead (each create waits until /metrics shows it ready: the ste
 that come less often than an anvil takes to start), each against raw anvil spawn-to-ready in the
 same round, three rounds of pool provisioning of that chain, and as its floor the same create and
 wait of a run that is no simulation (no fork to provision). Finally the gateway's overhead
-per forwarded call against a direct call to an anvil fork, both over kept-alive connections.
+per forwarded call against a direct call to an anvil fork, both over kept-alive connections, and
+as its reference a private nginx proxying to that same anvil (what one extra hop costs a minimal
+proxy here).
 
 With --pool-loop SECONDS it only repeats pool provisioning of that chain for SECONDS and prints
 the server's pid first, for `perf record -g -p PID` (BENCHMARKS.md).
@@ -101,6 +103,42 @@ def raw_spawn_to_ready(upstreams):
     return elapsed
 
 
+def nginx_proxy(port):
+    """A private nginx (one worker, keep-alive upstream) proxying to 127.0.0.1:port: the
+    reference for what one extra loopback hop costs a minimal proxy on this machine. Returns
+    (process, its port)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        listen = s.getsockname()[1]
+    d = tempfile.mkdtemp(prefix="bench-forks-nginx-")
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""daemon off; master_process off; worker_processes 1;
+error_log %(d)s/error.log; pid %(d)s/nginx.pid;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %(d)s/body; proxy_temp_path %(d)s/proxy;
+  fastcgi_temp_path %(d)s/fcgi; uwsgi_temp_path %(d)s/uwsgi; scgi_temp_path %(d)s/scgi;
+  upstream fork { server 127.0.0.1:%(port)d; keepalive 8; }
+  server {
+    listen 127.0.0.1:%(listen)d;
+    location / { proxy_pass http://fork; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+""" % {"d": d, "port": port, "listen": listen})
+    proc = subprocess.Popen(["/usr/sbin/nginx", "-p", d + "/", "-c", conf, "-e", d + "/error.log"])
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            Conn("http://127.0.0.1:%d" % listen).req("POST", "/", rpc_body("eth_chainId"))
+            return proc, listen
+        except OSError:
+            time.sleep(0.01)
+    raise SystemExit("nginx did not start: see " + d)
+
+
 def metric(api, series):
     """The value of one sample of /metrics."""
     api.c.request("GET", "/metrics")
@@ -165,6 +203,8 @@ def main():
     ap.add_argument("--calls", type=int, default=1000, help="gateway calls to time")
     ap.add_argument("--only-ahead", action="store_true",
                     help="only the spawn-ahead and 1-chain pool rounds")
+    ap.add_argument("--only-gateway", action="store_true",
+                    help="only the gateway overhead (three rounds) and its nginx reference")
     ap.add_argument("--pool-loop", type=float, default=0,
                     help="only pool provisioning of one chain, for this many seconds")
     a = ap.parse_args()
@@ -223,7 +263,7 @@ def main():
     print("%-6s %-6s %10s %10s %10s %10s %12s" % ("mode", "chains", "prov p50", "prov p99",
                                                   "cancel p50", "cancel p99", "raw anvil p50"))
     results = {}
-    for n in (() if a.only_ahead else (1, 4, 8)):
+    for n in (() if a.only_ahead or a.only_gateway else (1, 4, 8)):
         chains = CHAINS[:n]
         raw = [raw_spawn_to_ready([upstreams[c] for c in chains]) * 1000 for _ in range(5)]
         for mode in ("fork", "pool"):
@@ -253,7 +293,8 @@ def main():
                 statistics.median(raw)))
             sys.stdout.flush()
 
-    ahead_rounds(a, api, auth, wait_nodes, upstreams[AHEAD_CHAIN])
+    if not a.only_gateway:
+        ahead_rounds(a, api, auth, wait_nodes, upstreams[AHEAD_CHAIN])
     if a.only_ahead:
         srv.send_signal(signal.SIGTERM)
         srv.wait(timeout=15)
@@ -271,26 +312,48 @@ def main():
     direct_proc, port = spawn_anvil(["--fork-url", upstreams[CHAINS[0]], "--no-storage-caching"])
     direct = Conn("http://127.0.0.1:%d" % port)
 
-    def timed(conn, path):
+    def timed(conn, path, calls=a.calls):
         xs = []
-        for _ in range(a.calls):
+        for _ in range(calls):
             t0 = time.perf_counter()
             st, _ = conn.req("POST", path, rpc_body("eth_blockNumber"))
             xs.append((time.perf_counter() - t0) * 1000)
             assert st == 200
         return xs
 
+    proxy_proc, proxy_port = nginx_proxy(port)
+    proxy = Conn("http://127.0.0.1:%d" % proxy_port)
+
     timed(gw, url.path)
     timed(direct, "/")
-    g = timed(gw, url.path)
-    d = timed(direct, "/")
-    print("gateway eth_blockNumber p50 %.3f ms, direct p50 %.3f ms, overhead %.3f ms (%d calls)" % (
-        pct(g, 50), pct(d, 50), pct(g, 50) - pct(d, 50), a.calls))
-    api.req("POST", "/v1/runs/%s/cancel" % rid, None, auth)
+    timed(proxy, "/")
+    for _ in range(3 if a.only_gateway else 1):
+        gateway_round(a, timed, gw, url.path, direct, proxy)
+    proxy_proc.send_signal(signal.SIGTERM)
+    proxy_proc.wait()
+    # A new connection: the API one was idle past the server's idle timeout meanwhile.
+    Conn(base).req("POST", "/v1/runs/%s/cancel" % rid, None, auth)
     direct_proc.send_signal(signal.SIGTERM)
     direct_proc.wait()
     srv.send_signal(signal.SIGTERM)
     srv.wait(timeout=15)
+
+
+def gateway_round(a, timed, gw, gw_path, direct, proxy):
+    """One round: the same calls through the gateway, directly, and through nginx, interleaved
+    in blocks so that the machine's load shifts hit all three alike."""
+    g, d, n = [], [], []
+    for _ in range(10):
+        g += timed(gw, gw_path, a.calls // 10)
+        d += timed(direct, "/", a.calls // 10)
+        n += timed(proxy, "/", a.calls // 10)
+    print("gateway eth_blockNumber p50 %.3f ms, direct p50 %.3f ms, overhead %.3f ms (%d calls)" % (
+        pct(g, 50), pct(d, 50), pct(g, 50) - pct(d, 50), a.calls))
+    print("reference: nginx proxy_pass to the same direct anvil p50 %.3f ms, overhead %.3f ms; "
+          "forkrun's overhead is %.2fx nginx's" % (
+              pct(n, 50), pct(n, 50) - pct(d, 50),
+              (pct(g, 50) - pct(d, 50)) / max(pct(n, 50) - pct(d, 50), 1e-6)))
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
