@@ -25,7 +25,14 @@ Controller::Controller(ControllerConfig config, asio::any_io_executor exec)
       events_(exec_),
       store_(config_.retain_runs),
       start_gate_(config_.start_backlog),
-      quotas_(config_.limits) {}
+      quotas_(config_.limits) {
+    if (auto* durable = config_.durable) {
+        // Every run event is stored with the run, for the other members' streams.
+        events_.set_sink([durable](const std::string& run_id, const Event& e) {
+            durable->append_event(run_id, e.id, e.type, e.data);
+        });
+    }
+}
 
 Controller::~Controller() = default;
 

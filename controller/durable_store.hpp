@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "controller/run_record.hpp"
@@ -59,6 +60,14 @@ class DurableStore : public RunChangeSink {
     /// `done` is called once committed, or with kUnavailable after the store's bound (the write
     /// is retried until it lands); without, like a change. Any thread.
     virtual void finish(std::shared_ptr<RunRecord> record, Done done) = 0;
+
+    /// An event of a run this controller owns, as its stream published it (its id, type and
+    /// data), stored with the run's next writes so other members can serve the stream. Any
+    /// thread; a run's events come in id order.
+    virtual void append_event(const std::string& run_id,
+                              std::uint64_t id,
+                              std::string_view type,
+                              std::string_view data) = 0;
 
     /// insert() and finish() as asynchronous operations (e.g. with asio::use_awaitable).
     template <class Token>

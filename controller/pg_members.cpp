@@ -134,6 +134,9 @@ void PgMembers::heartbeat() {
                 {me, lease.c_str()});
         if (others) {
             others_ = pg_first(others) == "t";
+            if (others_) {
+                remote_.set_shared();  // its runs are in the database only, for good
+            }
         }
         return;
     }

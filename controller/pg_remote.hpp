@@ -3,6 +3,7 @@
 // thread wakes when a NOTIFY names a run.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -44,6 +45,15 @@ class PgRemote final : public RemoteRuns {
                         Done done) override;
     std::shared_ptr<void> watch(const std::string& run_id, std::function<void()> wake) override;
     std::chrono::milliseconds poll_interval() const override { return config_.poll; }
+    bool lists_from_store() const override { return shared_.load(); }
+    void list(RemoteListQuery q, ListDone done) override;
+    void read_events(std::string run_id,
+                     std::uint64_t after,
+                     std::size_t limit,
+                     EventsDone done) override;
+    /// The database holds runs this process does not (another member was seen, or not every run
+    /// was read back): lists read it from now on.
+    void set_shared() { shared_ = true; }
 
     /// The owner's answer to a cancel another member recorded ("cancelled", "conflict",
     /// "unstored"), written once its final state is committed, and signalled; `then` (any
@@ -88,6 +98,7 @@ class PgRemote final : public RemoteRuns {
                  std::string& error);
 
     PgRemoteConfig config_;
+    std::atomic<bool> shared_{false};
     std::shared_ptr<Watches> watches_;
     std::mutex mu_;
     std::condition_variable wake_;

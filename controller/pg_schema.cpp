@@ -1,6 +1,7 @@
 // Migration 1: runs (the Run JSON with the columns lists and cursors filter on), settings (the
 // list cursors' key), members for the controllers sharing the database; migration 2: ownership
-// (epochs) and cancels between members; migration 3: idempotency keys. A new migration is
+// (epochs) and cancels between members; migration 3: idempotency keys; migration 4: run events
+// (the event streams served on every member). A new migration is
 // appended, never edited.
 #include "controller/pg_schema.hpp"
 
@@ -70,10 +71,23 @@ CREATE TABLE idempotency_keys (
 );
 )sql";
 
+// Migration 4: each run's events as its owner's stream numbered them, written with the owner's
+// batches, so any member serves the stream (replay, Last-Event-ID, live tail).
+constexpr std::string_view kRunEvents = R"sql(
+CREATE TABLE run_events (
+    run_id text NOT NULL,
+    seq    bigint NOT NULL,
+    type   text NOT NULL,
+    data   json NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+)sql";
+
 constexpr std::array kMigrations{
     PgMigration{1, kRunsAndMembers},
     PgMigration{2, kOwnership},
     PgMigration{3, kIdempotencyKeys},
+    PgMigration{4, kRunEvents},
 };
 
 }  // namespace

@@ -91,6 +91,10 @@ class PgStore final : public DurableStore {
     void insert(std::shared_ptr<RunRecord> record, Done done) override;
     void finish(std::shared_ptr<RunRecord> record, Done done) override;
     void run_changed(const RunRecord& record) override;
+    void append_event(const std::string& run_id,
+                      std::uint64_t id,
+                      std::string_view type,
+                      std::string_view data) override;
 
     /// The schema version this build knows (the last migration's number).
     static int schema_version();
@@ -103,10 +107,17 @@ class PgStore final : public DurableStore {
         std::vector<Done> done;
         SteadyClock::time_point since;
     };
+    // A run's events not yet written: JSON objects {"r": run, "s": id, "t": type, "d": data}
+    // joined by commas, and when the first of them came.
+    struct Events {
+        std::string json;
+        SteadyClock::time_point since;
+    };
     struct Batch {
         std::vector<Waiting> inserts;
         std::vector<Waiting> finals;
         std::vector<std::shared_ptr<RunRecord>> changes;
+        std::vector<std::pair<std::string, Events>> events;
     };
 
     void loop(std::size_t writer);
@@ -114,6 +125,7 @@ class PgStore final : public DurableStore {
     // nothing by the time the thread should look again. Holds `mu_`.
     bool take(Batch& batch, std::size_t writer);
     std::size_t writer_of(const std::string& run_id) const;
+    bool has_events();
     // One statement for the whole batch; the error, or empty once committed. `fenced`: the
     // finals whose row this controller may no longer write (not its epoch's).
     std::string write(const Batch& batch, Connection& conn, std::vector<std::string>& fenced);
@@ -141,6 +153,11 @@ class PgStore final : public DurableStore {
     // (the time their first unwritten change happened).
     std::unordered_map<std::string, std::shared_ptr<RunRecord>> live_;
     std::unordered_map<std::string, SteadyClock::time_point> dirty_;
+    // Events come with their run's record locked, which settle() takes under mu_: they have a
+    // lock of their own, taken after mu_ when both are.
+    std::mutex events_mu_;
+    std::unordered_map<std::string, Events> events_;
+    std::atomic<bool> events_came_{false};  // events_ was empty and is not: the writers look
     SteadyClock::time_point retry_at_{};
 };
 

@@ -6,10 +6,12 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/system/error_code.hpp>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace forkrun::controller {
 
@@ -28,9 +30,39 @@ struct RemoteRun {
     bool recorded = false;
 };
 
+/// A page of an organization's runs as the database holds them (GET /v1/runs's filters).
+struct RemoteListQuery {
+    std::string organization_id;
+    std::vector<std::string> statuses;  // empty: any
+    std::optional<std::string> workflow_id;
+    std::optional<bool> is_simulation;
+    std::optional<bool> is_dust_test;
+    /// Only runs with a smaller organization number (a cursor's).
+    std::optional<std::uint64_t> before_seq;
+    std::size_t limit = 50;
+};
+
+/// One run of a page, newest first: its id, its place in its organization's order, its JSON.
+struct RemoteListed {
+    std::string id;
+    std::uint64_t org_seq = 0;
+    std::string json;
+};
+
+/// One stored event of a run's stream, with its owner's id.
+struct RemoteEvent {
+    std::uint64_t id = 0;
+    std::string type;
+    std::string data;
+};
+
 class RemoteRuns {
   public:
     using Done = boost::asio::any_completion_handler<void(boost::system::error_code, RemoteRun)>;
+    using ListDone = boost::asio::any_completion_handler<void(boost::system::error_code,
+                                                              std::vector<RemoteListed>)>;
+    using EventsDone = boost::asio::any_completion_handler<void(boost::system::error_code,
+                                                                std::vector<RemoteEvent>)>;
     virtual ~RemoteRuns() = default;
 
     /// The row of `run_id` in `org` (found false when there is none), read on the store's own
@@ -54,6 +86,40 @@ class RemoteRuns {
     /// not replayed to a connection that was away).
     virtual std::chrono::milliseconds poll_interval() const = 0;
 
+    /// Whether the database may hold runs this process does not (another member has been alive
+    /// since it started, or it did not read every run back): lists are then read from it.
+    virtual bool lists_from_store() const = 0;
+
+    /// A page of runs newest first (org_seq descending), read on the store's threads.
+    virtual void list(RemoteListQuery q, ListDone done) = 0;
+
+    /// The stored events of `run_id` after `after`, at most `limit`, in id order.
+    virtual void read_events(std::string run_id,
+                             std::uint64_t after,
+                             std::size_t limit,
+                             EventsDone done) = 0;
+
+    template <class Token>
+    auto async_list(RemoteListQuery q, Token&& token) {
+        return boost::asio::async_initiate<Token, void(boost::system::error_code,
+                                                       std::vector<RemoteListed>)>(
+            [this](auto handler, RemoteListQuery query) {
+                list(std::move(query), ListDone(std::move(handler)));
+            },
+            token, std::move(q));
+    }
+    template <class Token>
+    auto async_read_events(std::string run_id,
+                           std::uint64_t after,
+                           std::size_t limit,
+                           Token&& token) {
+        return boost::asio::async_initiate<Token, void(boost::system::error_code,
+                                                       std::vector<RemoteEvent>)>(
+            [this](auto handler, std::string id, std::uint64_t a, std::size_t n) {
+                read_events(std::move(id), a, n, EventsDone(std::move(handler)));
+            },
+            token, std::move(run_id), after, limit);
+    }
     template <class Token>
     auto async_read(std::string run_id, std::string org, Token&& token) {
         return boost::asio::async_initiate<Token, void(boost::system::error_code, RemoteRun)>(

@@ -100,6 +100,15 @@ void RunEvents::publish(std::string type, std::string data, bool to_org) {
     if (to_org && org_) {
         org_->publish(e);
     }
+    if (const auto& sink = bus_.sink()) {
+        // Kept beyond the process too (a durable store), with the id the stream gave it.
+        Event kept;
+        kept.type = e.type;
+        kept.data = e.data;
+        kept.id = stream_.publish(std::move(e));
+        sink(run_id_, kept);
+        return;
+    }
     stream_.publish(std::move(e));
 }
 

@@ -42,6 +42,12 @@ class EventBus {
     /// Sends `run`'s pending `cu` event within kCuInterval.
     void flush_later(std::weak_ptr<RunEvents> run);
 
+    /// Called with every run event as it is published (a durable store keeping them); before
+    /// the first run opens. None: nothing is done.
+    using Sink = std::function<void(const std::string& run_id, const Event& e)>;
+    void set_sink(Sink sink) { sink_ = std::move(sink); }
+    const Sink& sink() const { return sink_; }
+
     std::size_t keep() const { return keep_; }
     std::size_t byte_cap() const { return byte_cap_; }
 
@@ -53,6 +59,7 @@ class EventBus {
     std::mutex mu_;
     std::unordered_map<std::string, std::shared_ptr<EventStream>> orgs_;
     std::shared_ptr<Timer> timer_;
+    Sink sink_;
 };
 
 /// One run's events. observe() is called with the run's record locked, after every change.

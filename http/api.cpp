@@ -10,8 +10,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <charconv>
 
+#include "controller/remote_runs.hpp"
 #include "http/envelope.hpp"
 #include "http/idempotency.hpp"
 #include "http/long_poll.hpp"
@@ -42,14 +42,6 @@ ApiResponse respond(unsigned status, std::string body, std::string request_id) {
 ApiResponse ok(unsigned status, std::string_view data, std::string request_id) {
     auto body = envelope(status, data, "success", request_id);
     return respond(status, std::move(body), std::move(request_id));
-}
-
-ApiResponse bad_request(const FieldErrors& errors, std::string request_id) {
-    const std::string msg = errors.size() == 1
-                                ? "invalid request: " + errors[0].path + " " + errors[0].message
-                                : "invalid request: " + std::to_string(errors.size()) + " problems";
-    auto body = validation_envelope(errors, msg, request_id);  // before request_id moves
-    return respond(400, std::move(body), std::move(request_id));
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -95,25 +87,6 @@ std::optional<json::value> parse_body(std::string_view body, FieldErrors& errors
     return v;
 }
 
-std::optional<std::int64_t> parse_int(std::string_view s) {
-    std::int64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size()) {
-        return std::nullopt;
-    }
-    return v;
-}
-
-std::optional<bool> parse_bool(std::string_view s) {
-    if (s == "true") {
-        return true;
-    }
-    if (s == "false") {
-        return false;
-    }
-    return std::nullopt;
-}
-
 // Wakes a long-poll when its run's status changes.
 class TimerWaker : public StatusWatcher {
   public:
@@ -140,6 +113,14 @@ Api::Api(Controller& controller, const TokenStore& tokens, ApiOptions options, R
       options_(std::move(options)),
       gateway_(gateway),
       cursors_(options_.cursor_key) {}
+
+ApiResponse Api::bad_request(const FieldErrors& errors, std::string request_id) {
+    const std::string msg = errors.size() == 1
+                                ? "invalid request: " + errors[0].path + " " + errors[0].message
+                                : "invalid request: " + std::to_string(errors.size()) + " problems";
+    auto body = validation_envelope(errors, msg, request_id);  // before request_id moves
+    return respond(400, std::move(body), std::move(request_id));
+}
 
 ApiResponse Api::error(unsigned status, std::string_view message, std::string request_id) {
     auto body = envelope(status, "null", message, request_id);
@@ -261,6 +242,9 @@ asio::awaitable<ApiResponse> Api::route(const ApiRequest& req) {
             if (write) {
                 co_return co_await create_run(req, *grant, std::move(request_id));
             }
+            if (options_.remote && options_.remote->lists_from_store()) {
+                co_return co_await list_shared_runs(*grant, query, std::move(request_id));
+            }
             co_return list_runs(*grant, query, std::move(request_id));
         case Route::kRun:
             co_return co_await get_run(*grant, id, query, std::move(request_id));
@@ -316,95 +300,6 @@ asio::awaitable<ApiResponse> Api::get_run(const TokenGrant& grant,
         }
     }
     co_return ok(200, *run_json(*rec, RunView::kFull), std::move(request_id));
-}
-
-ApiResponse Api::list_runs(const TokenGrant& grant,
-                           std::string_view query,
-                           std::string request_id) {
-    ListQuery q;
-    bool full = false;
-    FieldErrors errors;
-    auto params = parse_query(query);
-    if (!params) {
-        errors.push_back({"/query", "the query string is malformed"});
-        params.emplace();
-    }
-    for (const auto& p : *params) {
-        const std::string where = "/query/" + p.key;
-        if (p.key == "status") {
-            std::string_view rest = p.value;
-            while (!rest.empty()) {
-                const auto comma = rest.find(',');
-                const auto one = rest.substr(0, comma);
-                rest =
-                    comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-                if (auto st = parse_run_status(one)) {
-                    q.statuses.push_back(*st);
-                } else {
-                    errors.push_back({where, "unknown status \"" + std::string(one) +
-                                                 "\" (waiting, running, success, failure, "
-                                                 "cancelled)"});
-                }
-            }
-        } else if (p.key == "workflowId") {
-            q.workflow_id = p.value;
-        } else if (p.key == "isSimulation" || p.key == "isDustTest") {
-            auto b = parse_bool(p.value);
-            if (!b) {
-                errors.push_back({where, "must be true or false"});
-            } else {
-                (p.key == "isSimulation" ? q.is_simulation : q.is_dust_test) = *b;
-            }
-        } else if (p.key == "limit") {
-            auto v = parse_int(p.value);
-            if (!v || *v < 1 || *v > 200) {
-                errors.push_back({where, "must be an integer from 1 to 200"});
-            } else {
-                q.limit = static_cast<std::size_t>(*v);
-            }
-        } else if (p.key == "cursor") {
-            // Another organization's cursor fails like garbage: it was not given to this one.
-            if (auto seq = cursors_.decode(grant.principal.organization_id, p.value)) {
-                q.before_seq = *seq;
-            } else {
-                errors.push_back({where, "is not a cursor this server gave out"});
-            }
-        } else if (p.key == "view") {
-            if (p.value != "full" && p.value != "summary") {
-                errors.push_back({where, "must be \"full\" or \"summary\""});
-            } else {
-                full = p.value == "full";
-            }
-        }
-    }
-    if (!errors.empty()) {
-        return bad_request(errors, std::move(request_id));
-    }
-    auto page = controller_.list(grant.principal, q);
-    std::vector<std::shared_ptr<const std::string>> parts;
-    parts.reserve(page.runs.size());
-    std::size_t size = 64;
-    for (const auto& rec : page.runs) {
-        parts.push_back(run_json(*rec, full ? RunView::kFull : RunView::kSummary));
-        size += parts.back()->size() + 1;
-    }
-    std::string body;
-    body.reserve(size + request_id.size() + 64);
-    envelope_open(body, 200);
-    body.append("{\"runs\":[");
-    for (std::size_t i = 0; i < parts.size(); ++i) {
-        if (i > 0) {
-            body.push_back(',');
-        }
-        body.append(*parts[i]);
-    }
-    body.append("],\"nextCursor\":");
-    body.append(page.next_before_seq ? json_quote(cursors_.encode(grant.principal.organization_id,
-                                                                  *page.next_before_seq))
-                                     : "null");
-    body.push_back('}');
-    envelope_close(body, "success", request_id);
-    return respond(200, std::move(body), std::move(request_id));
 }
 
 asio::awaitable<ApiResponse> Api::create_run(const ApiRequest& req,

@@ -97,6 +97,8 @@ class Api {
 
     /// An error envelope for failures found before routing (body too large, bad framing).
     static ApiResponse error(unsigned status, std::string_view message, std::string request_id);
+    /// The 400 of a request with these problems, every one listed.
+    static ApiResponse bad_request(const controller::FieldErrors& errors, std::string request_id);
 
   private:
     boost::asio::awaitable<ApiResponse> route(const ApiRequest& req);
@@ -109,7 +111,12 @@ class Api {
                                                 std::string_view id,
                                                 std::string_view query,
                                                 std::string request_id);
+    /// GET /v1/runs (api_list.cpp): from the memory store; list_shared_runs when the database
+    /// may hold runs this process does not, merged with them.
     ApiResponse list_runs(const TokenGrant& grant, std::string_view query, std::string request_id);
+    boost::asio::awaitable<ApiResponse> list_shared_runs(const TokenGrant& grant,
+                                                         std::string_view query,
+                                                         std::string request_id);
     boost::asio::awaitable<ApiResponse> create_run(const ApiRequest& req,
                                                    const TokenGrant& grant,
                                                    std::string request_id);

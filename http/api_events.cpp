@@ -1,12 +1,16 @@
 // The event-stream routes: a run's events and the organization's, as Server-Sent Events.
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
 
+#include "controller/remote_runs.hpp"
 #include "http/api.hpp"
 #include "http/envelope.hpp"
 #include "http/query.hpp"
+#include "http/remote_sse_stream.hpp"
 #include "http/run_json.hpp"
 #include "http/sse_stream.hpp"
 
@@ -25,17 +29,6 @@ std::optional<std::uint64_t> parse_event_id(std::string_view s) {
         return std::nullopt;
     }
     return v;
-}
-
-ApiResponse bad_request(const FieldErrors& errors, std::string request_id) {
-    const std::string msg = errors.size() == 1
-                                ? "invalid request: " + errors[0].path + " " + errors[0].message
-                                : "invalid request: " + std::to_string(errors.size()) + " problems";
-    ApiResponse r;
-    r.status = 400;
-    r.body = validation_envelope(errors, msg, request_id);
-    r.request_id = std::move(request_id);
-    return r;
 }
 
 // Where a stream resumes: `?lastEventId=n`, else the Last-Event-ID header.
@@ -96,8 +89,23 @@ asio::awaitable<ApiResponse> Api::run_events(const ApiRequest& req,
                                              std::string_view query,
                                              std::string request_id) {
     auto rec = controller_.find(grant.principal, id);
-    if (!rec) {
+    auto* remote = options_.remote;
+    if (!rec && !remote) {
         co_return error(404, "no run " + std::string(id), std::move(request_id));
+    }
+    if (!rec) {
+        // Another member's run, if the database has it (404 exactly as GET).
+        boost::system::error_code ec;
+        auto row = co_await remote->async_read(std::string(id), grant.principal.organization_id,
+                                               asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            auto r = error(503, "the database is unavailable; try again", std::move(request_id));
+            r.headers.emplace_back("Retry-After", "1");
+            co_return r;
+        }
+        if (!row.found) {
+            co_return error(404, "no run " + std::string(id), std::move(request_id));
+        }
     }
     auto q = parse_stream_query(req, query, false);
     if (!q.errors.empty()) {
@@ -105,7 +113,16 @@ asio::awaitable<ApiResponse> Api::run_events(const ApiRequest& req,
     }
     auto ex = co_await asio::this_coro::executor;
     // Without Last-Event-ID, the run's events from the first.
-    auto sub = rec->subscribe_events(SubscribeFrom{q.last_event_id.value_or(0)}, ex, run_to_json);
+    auto sub =
+        rec ? rec->subscribe_events(SubscribeFrom{q.last_event_id.value_or(0)}, ex, run_to_json)
+            : nullptr;
+    if (!sub && remote) {
+        // Stored by its owner (another member, or this one before a restart): from the database.
+        co_return event_stream(std::make_shared<RemoteSseStream>(
+                                   *remote, std::string(id), grant.principal.organization_id,
+                                   q.last_event_id.value_or(0), options_.event_ping, ex),
+                               std::move(request_id));
+    }
     if (!sub) {
         co_return error(503, "the run's events are not open yet; retry", std::move(request_id));
     }

@@ -13,6 +13,7 @@
 #include "http/api.hpp"
 #include "http/envelope.hpp"
 #include "http/long_poll.hpp"
+#include "http/remote_wake.hpp"
 
 namespace forkrun::http {
 
@@ -67,36 +68,6 @@ bool has_run(const RemoteRun& r) {
         }
     }
     return false;
-}
-
-// Wakes the coroutine's timer from the store's thread; `fired` (touched on the coroutine's
-// executor only) keeps a wake that came while the coroutine was reading.
-struct Wake {
-    std::shared_ptr<asio::steady_timer> timer = nullptr;
-    bool fired = false;
-};
-
-std::function<void()> waker(asio::any_io_executor ex, const std::shared_ptr<Wake>& wake) {
-    return [ex, w = std::weak_ptr<Wake>(wake)] {
-        asio::post(ex, [w] {
-            if (auto s = w.lock()) {
-                s->fired = true;
-                s->timer->cancel();
-            }
-        });
-    };
-}
-
-// Waits for a wake, the poll interval or the deadline, whichever is first.
-asio::awaitable<void> wait_a_while(Wake& wake,
-                                   std::chrono::milliseconds poll,
-                                   SteadyClock::time_point deadline) {
-    if (!wake.fired) {
-        wake.timer->expires_at(std::min(deadline, SteadyClock::now() + poll));
-        boost::system::error_code ec;
-        co_await wake.timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-    wake.fired = false;
 }
 
 }  // namespace

@@ -6,49 +6,12 @@
 #include <mutex>
 #include <set>
 
+#include "http/pg_members.hpp"
 #include "http/pg_server.hpp"
 #include "http/sim_helpers.hpp"
 
 namespace forkrun::http::test {
 namespace {
-
-constexpr auto kLease = 2000ms;
-
-// `forkrun serve` on `pg` as controller `id` with a 2 s lease, a pool of one fork on each of
-// `pooled` (fresh local chains).
-std::unique_ptr<ServerProcess> member(const PgServer& pg,
-                                      TempDir& dir,
-                                      const std::string& id,
-                                      std::vector<std::uint64_t> pooled = {}) {
-    json::object chains;
-    for (auto c : pooled) {
-        chains[std::to_string(c)] = json::object{{"poolSize", 1}};
-    }
-    const auto path = dir.path() / (id + ".json");
-    std::ofstream(path) << json::serialize(json::object{{"chains", chains}});
-    ServerOptions opts;
-    opts.extra_args = {"--config",        path.string(),
-                       "--store",         pg.url(),
-                       "--controller-id", id,
-                       "--lease-ms",      std::to_string(kLease.count())};
-    return std::make_unique<ServerProcess>(opts);
-}
-
-// Polls `sql` until it answers `want` or the deadline; false at the deadline.
-bool becomes(const PgServer& pg,
-             const std::string& sql,
-             const std::string& want,
-             std::chrono::milliseconds within) {
-    const auto deadline = std::chrono::steady_clock::now() + within;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (pg.value(sql) == want) {
-            return true;
-        }
-        // Polling a condition against a deadline.
-        std::this_thread::sleep_for(20ms);
-    }
-    return pg.value(sql) == want;
-}
 
 // Counts every transition of a run to a terminal status, to prove each happens once.
 void count_finishes(const PgServer& pg) {
@@ -237,12 +200,8 @@ HttpResponse create_with_key(const Api& api, const json::object& body, const std
 }
 
 TEST(PgMembers, AnIdempotentCreateRepeatedOnAnotherControllerIsTheFirstRun) {
-    PgServer pg;
-    TempDir dir;
-    auto a = member(pg, dir, "a");
-    auto b = member(pg, dir, "b");
-    Api on_a(a->base_url());
-    Api on_b(b->base_url());
+    TwoMembers m;
+    auto [pg, on_a, on_b] = m.parts();
     const auto body = wait_run(unique_workflow_id("k"), 600);
 
     auto first = create_with_key(on_a, body, "key-1");
