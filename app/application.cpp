@@ -226,7 +226,7 @@ int serve(const Config& o) {
     forks::ForkManager fork_manager(exec.ioc.get_executor(), o.forks, std::move(*cu));
     auto started = asio::co_spawn(exec.ioc, fork_manager.start(), asio::use_future).get();
     if (!started) {
-        std::cerr << "forkrun: " << started.error() << "\n";
+        std::cerr << "forkrun: " << started.error().message << "\n";
         return 2;
     }
     // The gateway's HTTP bodies go to the forks from the HTTP thread that received them.

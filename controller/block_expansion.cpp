@@ -191,6 +191,7 @@ std::string node_pointer(std::string_view id) {
 }
 
 Expansion expand_blocks(const json::object& nodes,
+                        std::span<const NodeType> types,
                         const BlockLibrary* library,
                         bool is_simulation,
                         std::size_t max_nodes,
@@ -200,11 +201,12 @@ Expansion expand_blocks(const json::object& nodes,
     // Block node -> the id its parents now lead to.
     std::unordered_map<std::string, std::string> entry_of;
     std::size_t total = nodes.size();
+    std::size_t at = 0;
     for (const auto& [x, node_value] : nodes) {
-        const json::object& node = node_value.as_object();
-        if (node.at("type").as_string() != to_string(NodeType::kBlock)) {
+        if (types[at++] != NodeType::kBlock) {
             continue;
         }
+        const json::object& node = node_value.as_object();
         const json::value* props_value = node.if_contains("props");
         const json::object& props = props_value->as_object();
         const std::string id_path = pointer_append(

@@ -143,7 +143,9 @@ FieldErrors check_block(const json::value& doc, BlockDef& out) {
         }
         const json::object* node = entry.value().if_object();
         const json::value* type = node ? node->if_contains("type") : nullptr;
-        if (type && type->is_string() && type->get_string() == to_string(NodeType::kBlock)) {
+        const json::string* type_name = type ? type->if_string() : nullptr;
+        if (type_name && parse_node_type(std::string_view(type_name->data(), type_name->size())) ==
+                             NodeType::kBlock) {
             errors.push_back({pointer_append(path, "type"), "a block cannot contain block nodes"});
         }
         const json::value* props = node ? node->if_contains("props") : nullptr;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,10 +64,12 @@ struct Expansion {
     std::vector<NodeType> types;
 };
 
-/// Expands the block nodes of a validated definition's `nodes`, adding every problem (unknown
-/// `blockId`, props that do not fit the block's inputs, expanded props that do not fit their
-/// node type) to `errors` with its JSON pointer. `max_nodes` bounds the expanded graph.
+/// Expands the block nodes of a validated definition's `nodes` (`types`: the type of each, in
+/// its order, as decode_workflow_definition gave them), adding every problem (unknown `blockId`,
+/// props that do not fit the block's inputs, expanded props that do not fit their node type) to
+/// `errors` with its JSON pointer. `max_nodes` bounds the expanded graph.
 Expansion expand_blocks(const boost::json::object& nodes,
+                        std::span<const NodeType> types,
                         const BlockLibrary* library,
                         bool is_simulation,
                         std::size_t max_nodes,

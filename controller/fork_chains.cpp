@@ -157,7 +157,7 @@ asio::awaitable<std::optional<RunError>> ForkChains::provision_one(std::size_t i
     auto meter = fork_meter(s.fork_id);
     const auto asked = std::chrono::steady_clock::now();
     // Not a conditional expression: GCC 12 miscompiles co_await inside one.
-    boost::system::result<forks::ForkHandle, std::string> opened{std::string()};
+    boost::system::result<forks::ForkHandle, forks::ForkError> opened{forks::ForkError()};
     std::uint32_t attempts = 0;
     if (pool_) {
         // The lease's place in the pool's queue, shown while it waits (from the pool's strand).
@@ -180,11 +180,12 @@ asio::awaitable<std::optional<RunError>> ForkChains::provision_one(std::size_t i
                     f->start_attempts = attempts;
                 }
                 f->state = ForkState::kFailed;
-                f->error = forks::redact_upstreams(opened.error(), forks_.config());
+                f->error = forks::redact_upstreams(opened.error().message, forks_.config());
             }
         });
         co_return RunError{RunErrc::kProvisioningFailed,
-                           forks::redact_upstreams(opened.error(), forks_.config()), std::nullopt};
+                           forks::redact_upstreams(opened.error().message, forks_.config()),
+                           std::nullopt};
     }
     s.fork = std::make_shared<forks::ForkHandle>(std::move(*opened));
     if (report_ && s.fork->lease.head_block) {

@@ -122,7 +122,7 @@ asio::awaitable<ForkTeardown> ForkChains::release_one(std::size_t i, bool collec
            forks::MethodMeter meter, bool reusable,
            std::shared_ptr<Teardown> td) -> asio::awaitable<void> {
             auto r = co_await forks.release(fork, std::move(meter), reusable);
-            if (!r.ok && fork->process) {
+            if (!r.ok() && fork->process) {
                 fork->process->kill_now();  // the reaper's last word: nothing survives
             }
             td->result = std::move(r);
@@ -141,10 +141,10 @@ asio::awaitable<ForkTeardown> ForkChains::release_one(std::size_t i, bool collec
     out.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                  .count();
     if (td->result) {
-        out.ok = td->result->ok;
+        out.ok = td->result->ok();
         out.method = td->result->method;
-        if (!td->result->error.empty()) {
-            out.error = forks::redact_upstreams(td->result->error, forks_.config());
+        if (!td->result->message.empty()) {
+            out.error = forks::redact_upstreams(td->result->message, forks_.config());
         }
     } else {
         out.ok = false;

@@ -234,7 +234,7 @@ boost::system::result<NewRun, FieldErrors> decode_run_request(const json::value&
     json::object expansions;
     FieldErrors reach_errors;
     if (types) {
-        Expansion expansion = expand_blocks(definition.as_object().at("nodes").as_object(),
+        Expansion expansion = expand_blocks(definition.as_object().at("nodes").as_object(), *types,
                                             ctx.blocks, run.is_simulation, ctx.max_nodes, errors);
         types->insert(types->end(), expansion.types.begin(), expansion.types.end());
         // Needed only if nothing else is wrong, but read before the plan takes the props.

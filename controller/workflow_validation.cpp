@@ -39,11 +39,13 @@ NodeType check_type(std::string_view id,
         errors.push_back({type_path, "type must be a string"});
     } else {
         const std::string_view name = view(type_value->get_string());
+        bool manual = false;
         if (const std::optional<NodeType> parsed = parse_node_type(name)) {
             type = *parsed;
             known = opts.enabled.contains(type);
+            manual = type == NodeType::kManual;
         }
-        if (id == kRoot && name != to_string(NodeType::kManual)) {
+        if (id == kRoot && !manual) {
             errors.push_back({type_path, "root must be of type manual"});
         } else if (!known) {
             errors.push_back({type_path, "unknown node type " + quoted(name)});

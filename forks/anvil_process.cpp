@@ -36,6 +36,8 @@ class AnvilCategory final : public std::error_category {
                 return "anvil printed no usable listening address";
             case AnvilErrc::kCancelled:
                 return "spawning anvil was cancelled";
+            case AnvilErrc::kNotReaped:
+                return "anvil did not exit after SIGKILL";
         }
         return "unknown anvil error";
     }
@@ -87,6 +89,7 @@ asio::awaitable<StopResult> stop_impl(std::shared_ptr<State> state,
     state->stopping = true;
     const auto started = Clock::now();
     StopResult result;
+    std::string signal_failure;
 
     if (state->exited()) {
         result.already_exited = true;
@@ -94,7 +97,7 @@ asio::awaitable<StopResult> stop_impl(std::shared_ptr<State> state,
         bool exited = false;
         if (grace.count() > 0) {
             if (pidfd_send_signal(state->pidfd_raw, SIGTERM) != 0 && errno != ESRCH) {
-                result.error = "SIGTERM failed: " + errno_text(errno) + "; ";
+                signal_failure = "SIGTERM failed: " + errno_text(errno) + "; ";
             }
             exited = co_await wait_exited(state, started + grace);
         }
@@ -106,13 +109,13 @@ asio::awaitable<StopResult> stop_impl(std::shared_ptr<State> state,
     }
 
     if (state->try_reap()) {
-        result.ok = true;
-        result.error.clear();
         result.status = state->describe_exit();
         state->release();
     } else {
-        result.error += "anvil (pid " + std::to_string(state->pid) + ") did not exit within " +
-                        std::to_string(kKillWait.count()) + " ms of SIGKILL";
+        result.code = AnvilErrc::kNotReaped;
+        result.message = signal_failure + "anvil (pid " + std::to_string(state->pid) +
+                         ") did not exit within " + std::to_string(kKillWait.count()) +
+                         " ms of SIGKILL";
         result.status = state->describe_exit();
     }
     result.took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);

@@ -21,7 +21,7 @@
 
 namespace forkrun::forks {
 
-/// Why an anvil process could not be started.
+/// Why an anvil process could not be started (or, kNotReaped, stopped).
 enum class AnvilErrc {
     kSpawnFailed = 1,  ///< Bad options, or fork/exec failed (e.g. no such binary).
     kExitedEarly,      ///< The process exited before printing its listening address.
@@ -29,6 +29,7 @@ enum class AnvilErrc {
     kBadOutput,        ///< stdout did not carry a usable `Listening on HOST:PORT` line.
     kCancelled,  ///< The awaiting coroutine was cancelled (the child, if any, was stopped), or
                  ///< the spawn limiter was closed before it was this spawn's turn.
+    kNotReaped,  ///< stop(): the process did not exit after SIGKILL and could not be reaped.
 };
 
 /// The category of AnvilErrc ("forkrun.anvil").
@@ -74,12 +75,14 @@ struct AnvilOptions {
 
 /// The outcome of AnvilProcess::stop().
 struct StopResult {
-    bool ok = false;              ///< The process is gone and reaped.
     bool killed = false;          ///< SIGTERM was not enough within the grace; SIGKILL was sent.
     bool already_exited = false;  ///< It had died before stop() (e.g. killed externally).
     std::chrono::microseconds took{0};  ///< From the call to the reap.
     std::string status;                 ///< E.g. "exited with status 0", "was killed by SIGKILL".
-    std::string error;                  ///< Empty when ok.
+    std::error_code code;               ///< AnvilErrc::kNotReaped, or none: gone and reaped.
+    std::string message;                ///< Why not, naming the pid; empty when ok().
+
+    bool ok() const noexcept { return !code; }
 };
 
 /// A running anvil listening on 127.0.0.1, owned by exactly one executor.

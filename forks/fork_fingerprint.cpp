@@ -58,7 +58,7 @@ bool empty_pool(const json::value& txpool) {
 
 }  // namespace
 
-asio::awaitable<boost::system::result<ForkFingerprint, std::string>> read_fingerprint(
+asio::awaitable<boost::system::result<ForkFingerprint, ForkError>> read_fingerprint(
     RpcClient& rpc,
     std::string url,
     std::chrono::milliseconds timeout,
@@ -71,7 +71,8 @@ asio::awaitable<boost::system::result<ForkFingerprint, std::string>> read_finger
                                         std::move(label), asio::use_awaitable);
     for (const auto& r : results) {
         if (!r) {
-            co_return "reading the fork's fingerprint failed: " + r.error().message;
+            co_return ForkError{PoolErrc::kFingerprintFailed,
+                                "reading the fork's fingerprint failed: " + r.error().message};
         }
     }
     const auto& metadata = *results[0];
@@ -100,8 +101,9 @@ asio::awaitable<boost::system::result<ForkFingerprint, std::string>> read_finger
         fp.base_fee = std::string(*fee);
     }
     if (!f["instanceId"].is_string() || !f["headHash"].is_string() || fp.base_fee.empty()) {
-        co_return "the fork's anvil_metadata/anvil_nodeInfo answers lack the instance id, head "
-                  "hash or base fee";
+        co_return ForkError{PoolErrc::kFingerprintFailed,
+                            "the fork's anvil_metadata/anvil_nodeInfo answers lack the instance "
+                            "id, head hash or base fee"};
     }
     co_return fp;
 }
@@ -141,11 +143,12 @@ bool only_restorable_differences(const ForkFingerprint& want, const ForkFingerpr
     return true;
 }
 
-asio::awaitable<std::string> restore_settings(RpcClient& rpc,
-                                              std::string url,
-                                              const ForkFingerprint& want,
-                                              std::chrono::milliseconds timeout,
-                                              std::string label) {
+asio::awaitable<boost::system::result<void, ForkError>> restore_settings(
+    RpcClient& rpc,
+    std::string url,
+    const ForkFingerprint& want,
+    std::chrono::milliseconds timeout,
+    std::string label) {
     std::vector<RpcCallSpec> calls;
     calls.push_back({"anvil_setNextBlockBaseFeePerGas", json::array{want.base_fee}});
     calls.push_back({"anvil_dropAllTransactions", {}});
@@ -153,10 +156,11 @@ asio::awaitable<std::string> restore_settings(RpcClient& rpc,
                                         std::move(label), asio::use_awaitable);
     for (const auto& r : results) {
         if (!r) {
-            co_return "restoring the fork's settings failed: " + r.error().message;
+            co_return ForkError{PoolErrc::kRestoreFailed,
+                                "restoring the fork's settings failed: " + r.error().message};
         }
     }
-    co_return std::string();
+    co_return boost::system::result<void, ForkError>{};
 }
 
 }  // namespace forkrun::forks

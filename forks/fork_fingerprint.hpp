@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "forks/fork_error.hpp"
 #include "forks/rpc_client.hpp"
 
 namespace forkrun::forks {
@@ -28,8 +29,9 @@ inline constexpr std::string_view kFingerprintMethods[] = {
     "anvil_metadata", "anvil_nodeInfo", "anvil_getAutomine", "anvil_getIntervalMining",
     "eth_coinbase",   "txpool_status",  "eth_chainId"};
 
-/// Reads the fingerprint of the fork at `url` in one batch. Resumes on the caller's executor.
-boost::asio::awaitable<boost::system::result<ForkFingerprint, std::string>> read_fingerprint(
+/// Reads the fingerprint of the fork at `url` in one batch (PoolErrc::kFingerprintFailed when
+/// it cannot). Resumes on the caller's executor.
+boost::asio::awaitable<boost::system::result<ForkFingerprint, ForkError>> read_fingerprint(
     RpcClient& rpc,
     std::string url,
     std::chrono::milliseconds timeout,
@@ -44,11 +46,13 @@ std::string fingerprint_difference(const ForkFingerprint& want, const ForkFinger
 bool only_restorable_differences(const ForkFingerprint& want, const ForkFingerprint& got);
 
 /// Sets back what evm_revert leaves behind: the next block's base fee, and drops every pending
-/// or queued transaction. Resumes on the caller's executor. Empty when done, else why not.
-boost::asio::awaitable<std::string> restore_settings(RpcClient& rpc,
-                                                     std::string url,
-                                                     const ForkFingerprint& want,
-                                                     std::chrono::milliseconds timeout,
-                                                     std::string label);
+/// or queued transaction (PoolErrc::kRestoreFailed when it cannot). Resumes on the caller's
+/// executor.
+boost::asio::awaitable<boost::system::result<void, ForkError>> restore_settings(
+    RpcClient& rpc,
+    std::string url,
+    const ForkFingerprint& want,
+    std::chrono::milliseconds timeout,
+    std::string label);
 
 }  // namespace forkrun::forks

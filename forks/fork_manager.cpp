@@ -63,7 +63,7 @@ ForkSpec ForkManager::spec_for(std::uint64_t chain_id) const {
     return spec;
 }
 
-asio::awaitable<boost::system::result<void, std::string>> ForkManager::start() {
+asio::awaitable<boost::system::result<void, ForkError>> ForkManager::start() {
     for (auto chain : config_.devnet) {
         AnvilOptions o;
         o.anvil_path = config_.anvil_path;
@@ -72,7 +72,8 @@ asio::awaitable<boost::system::result<void, std::string>> ForkManager::start() {
         o.spawn_limiter = spawn_limiter_;
         auto p = co_await AnvilProcess::spawn(o);
         if (!p) {
-            co_return "devnet chain " + std::to_string(chain) + ": " + p.error().message;
+            co_return ForkError{ForkErrc::kDevnetFailed,
+                                "devnet chain " + std::to_string(chain) + ": " + p.error().message};
         }
         auto& c = config_.chains[chain];
         c.upstream_rpc_url = (*p)->url();
@@ -83,8 +84,10 @@ asio::awaitable<boost::system::result<void, std::string>> ForkManager::start() {
             pool_for(id);
         }
         if (!c.pinned_pools.empty() && !c.upstream_rpc_url) {
-            co_return "chain " + std::to_string(id) +
-                ": pinnedPools needs an upstream to fork (upstreamRpcUrl or devnet)";
+            co_return ForkError{
+                ForkErrc::kNoUpstream,
+                "chain " + std::to_string(id) +
+                    ": pinnedPools needs an upstream to fork (upstreamRpcUrl or devnet)"};
         }
         for (const auto& [block, size] : c.pinned_pools) {
             auto spec = spec_for(id);
@@ -100,7 +103,7 @@ asio::awaitable<boost::system::result<void, std::string>> ForkManager::start() {
             ahead_.emplace(id, std::move(ahead));
         }
     }
-    co_return boost::system::result<void, std::string>{};
+    co_return boost::system::result<void, ForkError>{};
 }
 
 std::shared_ptr<ForkPool> ForkManager::pool_for(std::uint64_t chain_id) {
@@ -128,7 +131,7 @@ std::shared_ptr<ForkPool> ForkManager::pinned_pool(std::uint64_t chain_id, std::
     return it == pinned_pools_.end() ? nullptr : it->second;
 }
 
-asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::open_fork(
+asio::awaitable<boost::system::result<ForkHandle, ForkError>> ForkManager::open_fork(
     std::uint64_t chain_id,
     MethodMeter meter,
     std::uint32_t* attempts,
@@ -167,7 +170,7 @@ asio::awaitable<std::optional<ForkHandle>> ForkManager::take_ahead(SpawnAhead& a
     co_return h;
 }
 
-asio::awaitable<boost::system::result<SpawnedFork, std::string>> ForkManager::start_ahead(
+asio::awaitable<boost::system::result<SpawnedFork, ForkError>> ForkManager::start_ahead(
     std::uint64_t chain_id) {
     const auto ex = co_await asio::this_coro::executor;
     // Named: GCC 12 destroys a temporary inside co_await twice. Nobody pays for its readiness
@@ -198,7 +201,7 @@ SpawnAheadTotals ForkManager::spawn_ahead_totals() const {
     return t;
 }
 
-asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::start_fork(
+asio::awaitable<boost::system::result<ForkHandle, ForkError>> ForkManager::start_fork(
     std::uint64_t chain_id,
     MethodMeter meter,
     std::uint32_t* attempts,
@@ -208,7 +211,7 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::sta
     // is awaited here (reaped without blocking the thread), not left to a destructor.
     co_await asio::this_coro::throw_if_cancelled(false);
     const auto cancellation = co_await asio::this_coro::cancellation_state;
-    std::string first_error;
+    std::string first_message;
     for (std::uint32_t attempt = 1;; ++attempt) {
         if (attempts) {
             *attempts = attempt;
@@ -222,16 +225,17 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::sta
         if (!retry || attempt == kForkStartAttempts ||
             cancellation.cancelled() != asio::cancellation_type::none) {
             if (attempt > 1) {
-                co_return h.error() + " (attempt " + std::to_string(attempt) + " of " +
-                    std::to_string(kForkStartAttempts) + "; the first: " + first_error + ")";
+                h.error().message += " (attempt " + std::to_string(attempt) + " of " +
+                                     std::to_string(kForkStartAttempts) +
+                                     "; the first: " + first_message + ")";
             }
             co_return h.error();
         }
-        first_error = h.error();
+        first_message = std::move(h.error().message);
     }
 }
 
-asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::start_once(
+asio::awaitable<boost::system::result<ForkHandle, ForkError>> ForkManager::start_once(
     std::uint64_t chain_id,
     const MethodMeter& meter,
     std::optional<std::uint64_t> block,
@@ -245,7 +249,8 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::sta
     o.chain_id = chain_id;
     o.fork_url = upstream(chain_id);
     if (block && !o.fork_url) {
-        co_return label + ": the chain has no upstream to fork at a block";
+        co_return ForkError{ForkErrc::kNoUpstream,
+                            label + ": the chain has no upstream to fork at a block"};
     }
     o.fork_block = block;
     o.start_timeout = config_.fork_start_timeout;
@@ -257,7 +262,9 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::sta
         const auto code = spawned.error().code;
         retry = code == AnvilErrc::kExitedEarly || code == AnvilErrc::kStartTimeout ||
                 code == AnvilErrc::kBadOutput;
-        co_return label + ": the fork did not start: " + spawned.error().message;
+        co_return ForkError{
+            code == AnvilErrc::kCancelled ? ForkErrc::kCancelled : ForkErrc::kSpawnFailed,
+            label + ": the fork did not start: " + spawned.error().message};
     }
     ForkHandle h;
     h.chain_id = chain_id;
@@ -265,7 +272,8 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::sta
     h.url = h.process->url();
     if (cancellation.cancelled() != asio::cancellation_type::none) {
         co_await h.process->stop(std::chrono::milliseconds(500));
-        co_return label + ": opening the fork was cancelled; it was stopped";
+        co_return ForkError{ForkErrc::kCancelled,
+                            label + ": opening the fork was cancelled; it was stopped"};
     }
     meter("eth_chainId");
     // A named request: GCC 12 destroys brace-initialized temporaries in co_await twice.
@@ -275,12 +283,13 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::sta
         auto why = ready.error().message;
         co_await h.process->stop(std::chrono::milliseconds(500));
         retry = ready.error().code != RpcErrc::kAborted;
-        co_return label + ": the fork did not answer: " + why;
+        co_return ForkError{retry ? ForkErrc::kNotReady : ForkErrc::kCancelled,
+                            label + ": the fork did not answer: " + why};
     }
     co_return h;
 }
 
-asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::lease_fork(
+asio::awaitable<boost::system::result<ForkHandle, ForkError>> ForkManager::lease_fork(
     std::uint64_t chain_id,
     MethodMeter meter,
     QueueWatch queue,
@@ -296,12 +305,14 @@ asio::awaitable<boost::system::result<ForkHandle, std::string>> ForkManager::lea
     } else {
         auto held = hold_pools({chain_id});
         if (!held) {
-            co_return "chain " + std::to_string(chain_id) + ": " + held.error().message;
+            co_return ForkError{ForkErrc::kPoolRefused,
+                                "chain " + std::to_string(chain_id) + ": " + held.error().message};
         }
         hold = std::move(*held);
         pool = pool_for(chain_id);
         if (!pool) {
-            co_return "chain " + std::to_string(chain_id) + " has no warm pool (poolSize is 0)";
+            co_return ForkError{ForkErrc::kNoPool, "chain " + std::to_string(chain_id) +
+                                                       " has no warm pool (poolSize is 0)"};
         }
     }
     auto lease = co_await pool->acquire(config_.lease_timeout, meter, std::move(queue));
@@ -334,18 +345,18 @@ asio::awaitable<ForkRelease> ForkManager::release(std::shared_ptr<ForkHandle> fo
     ForkRelease out;
     if (fork->process) {
         auto r = co_await fork->process->stop(std::chrono::milliseconds(2000));
-        out.ok = r.ok;
         out.method = r.killed ? TeardownMethod::kSigkill : TeardownMethod::kSigterm;
-        if (!r.ok) {
-            out.error = r.error;
+        out.code = r.code;
+        if (!r.ok()) {
+            out.message = std::move(r.message);
         } else if (r.already_exited) {
-            out.error = "the fork had already ended before its teardown: it " + r.status;
+            out.message = "the fork had already ended before its teardown: it " + r.status;
         }
     } else if (fork->pool) {
         auto r = co_await fork->pool->release(fork->lease, meter, reusable);
-        out.ok = r.ok;
         out.method = r.method;
-        out.error = r.error;
+        out.code = r.code;
+        out.message = std::move(r.message);
         fork->hold.release();
     }
     co_return out;

@@ -15,6 +15,7 @@
 
 #include "forks/anvil_process.hpp"
 #include "forks/cu_table.hpp"
+#include "forks/fork_error.hpp"
 #include "forks/fork_pool.hpp"
 #include "forks/forks_config.hpp"
 #include "forks/rpc_client.hpp"
@@ -47,10 +48,17 @@ struct SpawnAheadTotals {
     std::uint64_t died = 0;
 };
 
+/// The outcome of ForkManager::release().
 struct ForkRelease {
-    bool ok = false;
-    TeardownMethod method = TeardownMethod::kSigterm;  // how it was torn down
-    std::string error;                                 // empty when ok
+    TeardownMethod method = TeardownMethod::kSigterm;  ///< How it was torn down.
+    /// None: the fork is gone (fork mode) or back in its pool, or destroyed as asked. Else an
+    /// AnvilErrc (the process could not be reaped) or a PoolErrc (PoolRelease::code).
+    std::error_code code;
+    /// Why not ok(), for the run's teardown; when ok(), empty or a note a user should see (the
+    /// fork had already ended before its teardown).
+    std::string message;
+
+    bool ok() const noexcept { return !code; }
 };
 
 class ForkManager {
@@ -60,16 +68,17 @@ class ForkManager {
     ForkManager(boost::asio::any_io_executor ex, ForksConfig config, CuTable cu);
     ~ForkManager();
 
-    /// Starts the devnet upstreams and fills the pools. Errors name the chain.
-    boost::asio::awaitable<boost::system::result<void, std::string>> start();
+    /// Starts the devnet upstreams and fills the pools. Errors (kDevnetFailed, kNoUpstream) name
+    /// the chain.
+    boost::asio::awaitable<boost::system::result<void, ForkError>> start();
 
     /// A new anvil for `chain_id`, ready when eth_chainId answers (metered through `meter`),
     /// forking the upstream at `block` when given. One that exits, times out or does not answer
     /// before it is ready is killed and started again once (ForkHandle::start_attempts);
     /// `attempts`, when given, counts them even when both fail. Without `block`, a chain with
     /// spawnAhead hands over one of the forks it started ahead, if one is ready (its
-    /// eth_chainId still metered), and starts its replacement.
-    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> open_fork(
+    /// eth_chainId still metered), and starts its replacement. Errors are ForkErrc.
+    boost::asio::awaitable<boost::system::result<ForkHandle, ForkError>> open_fork(
         std::uint64_t chain_id,
         MethodMeter meter,
         std::uint32_t* attempts = nullptr,
@@ -77,8 +86,9 @@ class ForkManager {
 
     /// A lease on a warm fork of `chain_id` (waits up to the lease timeout). With `block`, a
     /// lease from the pool pinned at that block (ChainConfig::pinned_pools) or, when the
-    /// configuration warms none, a fresh fork at that block that release() destroys.
-    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> lease_fork(
+    /// configuration warms none, a fresh fork at that block that release() destroys. Errors are
+    /// ForkErrc (kNoPool, kPoolRefused, or open_fork's) or the pool's PoolErrc.
+    boost::asio::awaitable<boost::system::result<ForkHandle, ForkError>> lease_fork(
         std::uint64_t chain_id,
         MethodMeter meter,
         QueueWatch queue = {},
@@ -116,21 +126,21 @@ class ForkManager {
 
   private:
     /// open_fork() in a coroutine of its own, which sees its cancellation as a value.
-    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> start_fork(
+    boost::asio::awaitable<boost::system::result<ForkHandle, ForkError>> start_fork(
         std::uint64_t chain_id,
         MethodMeter meter,
         std::uint32_t* attempts,
         std::optional<std::uint64_t> block,
         util::Limiter::Priority priority = util::Limiter::Priority::kNow);
     /// One attempt of start_fork(); `retry` is set when another attempt may succeed.
-    boost::asio::awaitable<boost::system::result<ForkHandle, std::string>> start_once(
+    boost::asio::awaitable<boost::system::result<ForkHandle, ForkError>> start_once(
         std::uint64_t chain_id,
         const MethodMeter& meter,
         std::optional<std::uint64_t> block,
         util::Limiter::Priority priority,
         bool& retry);
     /// A fork started ahead of any run, for SpawnAhead (its spawn at background priority).
-    boost::asio::awaitable<boost::system::result<SpawnedFork, std::string>> start_ahead(
+    boost::asio::awaitable<boost::system::result<SpawnedFork, ForkError>> start_ahead(
         std::uint64_t chain_id);
     /// One of the forks `ahead` started, as a run's, or none.
     boost::asio::awaitable<std::optional<ForkHandle>> take_ahead(SpawnAhead& ahead,

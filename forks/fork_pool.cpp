@@ -18,8 +18,8 @@ namespace {
 
 namespace asio = boost::asio;
 
-ForkPool::AcquireResult failure(std::string message) {
-    return {boost::system::in_place_error, std::move(message)};
+ForkPool::AcquireResult failure(PoolErrc code, std::string message) {
+    return {boost::system::in_place_error, ForkError{code, std::move(message)}};
 }
 
 }  // namespace
@@ -73,7 +73,8 @@ asio::awaitable<ForkPool::AcquireResult> ForkPool::acquire(std::chrono::millisec
             fork->next_snapshot = std::exchange(fork->snapshot, {});  // still unused
             self->make_idle(std::move(fork));
         });
-        co_return failure("acquiring a fork of " + chain_label_ + " was cancelled");
+        co_return failure(PoolErrc::kCancelled,
+                          "acquiring a fork of " + chain_label_ + " was cancelled");
     }
     co_return result;
 }
@@ -98,10 +99,11 @@ asio::awaitable<ForkPool::AcquireResult> ForkPool::acquire_on_strand(
     const auto cancel_state = co_await asio::this_coro::cancellation_state;
     const auto deadline = Clock::now() + timeout;
     auto cancelled_message = [this] {
-        return failure("acquiring a fork of " + chain_label_ + " was cancelled");
+        return failure(PoolErrc::kCancelled,
+                       "acquiring a fork of " + chain_label_ + " was cancelled");
     };
     auto shut_down_message = [this] {
-        return failure("the fork pool of " + chain_label_ + " is shut down");
+        return failure(PoolErrc::kShutDown, "the fork pool of " + chain_label_ + " is shut down");
     };
 
     for (;;) {
@@ -138,7 +140,8 @@ asio::awaitable<ForkPool::AcquireResult> ForkPool::acquire_on_strand(
                     co_return cancelled_message();
                 }
                 if (Clock::now() >= deadline) {
-                    co_return failure(timeout_message(timeout, last_snapshot_error_));
+                    co_return failure(PoolErrc::kLeaseTimeout,
+                                      timeout_message(timeout, last_snapshot_error_));
                 }
                 continue;
             }
@@ -184,19 +187,22 @@ asio::awaitable<PoolRelease> ForkPool::release_on_strand(PoolLease lease,
     const auto it = leased_.find(lease.fork_serial);
     if (it == leased_.end() || lease.snapshot_id.empty() ||
         it->second->snapshot != lease.snapshot_id) {
-        out.error = shutting_down_ ? "the fork pool of " + chain_label_ +
-                                         " is shut down; its forks are stopped"
-                                   : "fork " + std::to_string(lease.fork_serial) + " of " +
-                                         chain_label_ + " has no outstanding lease with snapshot " +
-                                         lease.snapshot_id + " (released twice?)";
+        out.code = shutting_down_ ? PoolErrc::kShutDown : PoolErrc::kNotLeased;
+        out.message =
+            shutting_down_
+                ? "the fork pool of " + chain_label_ + " is shut down; its forks are stopped"
+                : "fork " + std::to_string(lease.fork_serial) + " of " + chain_label_ +
+                      " has no outstanding lease with snapshot " + lease.snapshot_id +
+                      " (released twice?)";
         co_return finish();
     }
     auto fork = it->second;
     fork->snapshot.clear();  // The lease is consumed: a second release fails.
 
     if (fork->dead) {
-        out.error = chain_label_ + ": the fork process (" + fork->url + ") " + fork->death +
-                    " while leased; it was replaced";
+        out.code = PoolErrc::kForkDied;
+        out.message = chain_label_ + ": the fork process (" + fork->url + ") " + fork->death +
+                      " while leased; it was replaced";
         out.destroyed = true;
         destroy(fork);
         co_return finish();
@@ -205,7 +211,6 @@ asio::awaitable<PoolRelease> ForkPool::release_on_strand(PoolLease lease,
     if (!reusable) {
         // A tainted lease (or one with calls still in flight) changed what a revert cannot be
         // trusted to undo: the fork is never lent again.
-        out.ok = true;
         out.destroyed = true;
         out.method = TeardownMethod::kDestroy;
         destroy(fork);
@@ -219,7 +224,8 @@ asio::awaitable<PoolRelease> ForkPool::release_on_strand(PoolLease lease,
                        options_.call_timeout, chain_label_};
     auto reverted = co_await async_call(rpc_, std::move(request), asio::use_awaitable);
     if (fork->retired) {
-        out.error = "the fork pool of " + chain_label_ + " was shut down during the release";
+        out.code = PoolErrc::kShutDown;
+        out.message = "the fork pool of " + chain_label_ + " was shut down during the release";
         out.destroyed = true;
         co_return finish();
     }
@@ -228,34 +234,38 @@ asio::awaitable<PoolRelease> ForkPool::release_on_strand(PoolLease lease,
         // anvil_reset restarts the snapshot ids, so `true` alone proves nothing.
         auto mismatch = co_await verify_reverted(fork);
         if (fork->retired) {
-            out.error = "the fork pool of " + chain_label_ + " was shut down during the release";
+            out.code = PoolErrc::kShutDown;
+            out.message = "the fork pool of " + chain_label_ + " was shut down during the release";
             out.destroyed = true;
             co_return finish();
         }
         if (mismatch.empty() && !fork->dead) {
-            out.ok = true;
             ++readying_;  // counted idle: it is, but for its next snapshot
             update_counts();
             run_tracked(ready_for_lease(std::move(fork)));  // in leased_ until it is idle
             co_return finish();
         }
-        out.error = chain_label_ +
-                    ": after evm_revert the fork is not as it was before the lease (" +
-                    (fork->dead ? "it " + fork->death : mismatch) +
-                    "); it was destroyed and is being replaced";
+        out.code = fork->dead ? PoolErrc::kForkDied : PoolErrc::kNotRestored;
+        out.message = chain_label_ +
+                      ": after evm_revert the fork is not as it was before the lease (" +
+                      (fork->dead ? "it " + fork->death : mismatch) +
+                      "); it was destroyed and is being replaced";
         out.destroyed = true;
         destroy(fork);
         co_return finish();
     }
     if (fork->dead) {
-        out.error = chain_label_ + ": the fork process (" + fork->url + ") " + fork->death +
-                    " during the revert; it was replaced";
+        out.code = PoolErrc::kForkDied;
+        out.message = chain_label_ + ": the fork process (" + fork->url + ") " + fork->death +
+                      " during the revert; it was replaced";
     } else if (!reverted) {
-        out.error = reverted.error().message + "; the fork was destroyed and is being replaced";
+        out.code = PoolErrc::kRevertFailed;
+        out.message = reverted.error().message + "; the fork was destroyed and is being replaced";
     } else {
-        out.error = chain_label_ + ": evm_revert(" + lease.snapshot_id + ") answered " +
-                    boost::json::serialize(*reverted) +
-                    " instead of true; the fork was destroyed and is being replaced";
+        out.code = PoolErrc::kRevertFailed;
+        out.message = chain_label_ + ": evm_revert(" + lease.snapshot_id + ") answered " +
+                      boost::json::serialize(*reverted) +
+                      " instead of true; the fork was destroyed and is being replaced";
     }
     out.destroyed = true;
     destroy(fork);
@@ -265,7 +275,7 @@ asio::awaitable<PoolRelease> ForkPool::release_on_strand(PoolLease lease,
 asio::awaitable<std::string> ForkPool::verify_reverted(std::shared_ptr<Fork> fork) {
     auto now = co_await read_fingerprint(rpc_, fork->url, options_.call_timeout, chain_label_);
     if (!now) {
-        co_return now.error();
+        co_return now.error().message;
     }
     if (only_restorable_differences(fork->baseline, *now) &&
         !fingerprint_difference(fork->baseline, *now).empty()) {
@@ -273,12 +283,12 @@ asio::awaitable<std::string> ForkPool::verify_reverted(std::shared_ptr<Fork> for
         // transactions: set both back, then look again.
         auto restored = co_await restore_settings(rpc_, fork->url, fork->baseline,
                                                   options_.call_timeout, chain_label_);
-        if (!restored.empty()) {
-            co_return restored;
+        if (!restored) {
+            co_return restored.error().message;
         }
         now = co_await read_fingerprint(rpc_, fork->url, options_.call_timeout, chain_label_);
         if (!now) {
-            co_return now.error();
+            co_return now.error().message;
         }
     }
     co_return fingerprint_difference(fork->baseline, *now);

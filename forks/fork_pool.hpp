@@ -3,6 +3,7 @@
 #pragma once
 
 #include "forks/anvil_process.hpp"
+#include "forks/fork_error.hpp"
 #include "forks/rpc_client.hpp"
 #include "forks/strand_tasks.hpp"
 #include "forks/teardown_method.hpp"
@@ -75,14 +76,17 @@ struct PoolLease {
 
 /// The outcome of release().
 struct PoolRelease {
-    /// The fork was reverted, shown to match its fingerprint and is back in the pool; or, for a
-    /// lease that was not reusable, it is being destroyed and replaced as asked.
-    bool ok = false;
     bool reverted = false;   ///< evm_revert answered true.
     bool destroyed = false;  ///< The fork was not reusable: it is being stopped and replaced.
-    std::string error;       ///< Why not ok; empty when ok.
+    /// A PoolErrc, or none: the fork was reverted, shown to match its fingerprint and is back in
+    /// the pool; or, for a lease that was not reusable, it is being destroyed and replaced as
+    /// asked.
+    std::error_code code;
+    std::string message;  ///< Why not ok(), naming the chain; empty when ok().
     TeardownMethod method = TeardownMethod::kEvmRevert;  ///< kDestroy when not reusable.
     std::chrono::microseconds took{0};
+
+    bool ok() const noexcept { return !code; }
 };
 
 /// A pool of `size` warm anvil forks of one chain.
@@ -94,7 +98,8 @@ struct PoolRelease {
 /// as long as the forks (see AnvilProcess).
 class ForkPool : public std::enable_shared_from_this<ForkPool> {
   public:
-    using AcquireResult = boost::system::result<PoolLease, std::string>;
+    /// A failure's code is a PoolErrc.
+    using AcquireResult = boost::system::result<PoolLease, ForkError>;
 
     /// `rpc` must outlive the pool.
     ForkPool(boost::asio::any_io_executor ex,
@@ -128,8 +133,8 @@ class ForkPool : public std::enable_shared_from_this<ForkPool> {
     /// the first waiter, if any); anything else destroys it (stopped and reaped in the
     /// background) and spawns a replacement. `reusable` false (a tainted lease, or calls still in
     /// flight) destroys and replaces the fork without a revert. Runs to completion even if the
-    /// awaiting coroutine is cancelled. Releasing a lease twice, or after shutdown(), reports
-    /// ok=false.
+    /// awaiting coroutine is cancelled. Releasing a lease twice, or after shutdown(), fails
+    /// (PoolErrc::kNotLeased, kShutDown).
     boost::asio::awaitable<PoolRelease> release(PoolLease lease,
                                                 MethodMeter meter,
                                                 bool reusable = true);
@@ -158,7 +163,8 @@ class ForkPool : public std::enable_shared_from_this<ForkPool> {
                                                           MethodMeter meter,
                                                           bool reusable);
     /// After a revert that answered true: the fork's fingerprint, restored where it can be;
-    /// empty when it matches the fork's first one, else why not.
+    /// empty when it matches the fork's first one, else why not (a difference, or a failure to
+    /// read or restore it).
     boost::asio::awaitable<std::string> verify_reverted(std::shared_ptr<Fork> fork);
     /// Takes the snapshot of `fork`'s next lease, then makes it idle; a fork that cannot take one
     /// is destroyed and replaced. The fork stays in leased_ meanwhile, so shutdown() finds it.

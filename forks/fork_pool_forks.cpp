@@ -136,7 +136,7 @@ asio::awaitable<void> ForkPool::spawn_one(std::uint64_t serial, std::chrono::mil
                 } else if (fp) {
                     fork->baseline = std::move(*fp);
                 } else {
-                    error = chain_label_ + ": " + fp.error();
+                    error = chain_label_ + ": " + fp.error().message;
                 }
             }
             if (error.empty() && !shutting_down_) {

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "forks/anvil_process.hpp"
+#include "forks/fork_error.hpp"
 #include "forks/strand_tasks.hpp"
 
 namespace forkrun::forks {
@@ -51,7 +52,7 @@ class SpawnAhead : public std::enable_shared_from_this<SpawnAhead> {
     /// Starts one fork (through the spawn limiter at background priority) and waits until it is
     /// ready; sees the awaiting coroutine's cancellation, and then stops what it started.
     using Starter =
-        std::function<boost::asio::awaitable<boost::system::result<SpawnedFork, std::string>>()>;
+        std::function<boost::asio::awaitable<boost::system::result<SpawnedFork, ForkError>>()>;
 
     SpawnAhead(boost::asio::any_io_executor ex,
                std::size_t count,

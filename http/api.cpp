@@ -129,18 +129,17 @@ ApiResponse Api::error(unsigned status, std::string_view message, std::string re
 
 asio::awaitable<ApiResponse> Api::handle(const ApiRequest& req) {
     const auto started = std::chrono::steady_clock::now();
-    auto r = co_await route(req);
-    metrics_.count(route_label(req.target.substr(0, req.target.find('?'))), r.status,
-                   std::chrono::steady_clock::now() - started);
+    const RequestTarget target = split_target(req.target);
+    auto r = co_await route(req, target);
+    metrics_.count(route_label(target), r.status, std::chrono::steady_clock::now() - started);
     co_return r;
 }
 
-asio::awaitable<ApiResponse> Api::route(const ApiRequest& req) {
+asio::awaitable<ApiResponse> Api::route(const ApiRequest& req, const RequestTarget& target) {
     std::string request_id = request_id_for(req.request_id);
-    const auto qpos = req.target.find('?');
-    const std::string_view path = req.target.substr(0, qpos);
-    const std::string_view query =
-        qpos == std::string_view::npos ? std::string_view() : req.target.substr(qpos + 1);
+    const std::string_view path = target.path;
+    const std::string_view query = target.query;
+    const std::vector<std::string>& segments = target.segments;
 
     if (auto r = service_route(req, path, request_id)) {
         co_return std::move(*r);
@@ -172,23 +171,19 @@ asio::awaitable<ApiResponse> Api::route(const ApiRequest& req) {
     std::string_view id;
     if (path == kRunsPrefix) {
         route = Route::kRuns;
-    } else if (path.starts_with(kRunsPrefix) && path.size() > kRunsPrefix.size() + 1 &&
-               path[kRunsPrefix.size()] == '/') {
-        auto rest = path.substr(kRunsPrefix.size() + 1);
-        const auto slash = rest.find('/');
-        id = rest.substr(0, slash);
-        if (slash == std::string_view::npos) {
+    } else if (segments.size() >= 3 && segments.size() <= 4 && segments[0] == "v1" &&
+               segments[1] == "runs" && !segments[2].empty()) {
+        id = segments[2];
+        const std::string_view action = segments.size() == 4 ? segments[3] : std::string_view();
+        if (segments.size() == 3) {
             route = Route::kRun;
-        } else if (rest.substr(slash) == "/cancel") {
+        } else if (action == "cancel") {
             route = Route::kCancel;
-        } else if (rest.substr(slash) == "/release") {
+        } else if (action == "release") {
             route = Route::kRelease;
-        } else if (rest.substr(slash) == "/events") {
+        } else if (action == "events") {
             route = Route::kEvents;
         } else {
-            co_return error(404, "no such route: " + std::string(path), std::move(request_id));
-        }
-        if (id.empty()) {
             co_return error(404, "no such route: " + std::string(path), std::move(request_id));
         }
     } else if (path == "/v1/events") {

@@ -15,6 +15,7 @@
 #include "http/auth.hpp"
 #include "http/cursor.hpp"
 #include "http/metrics.hpp"
+#include "http/query.hpp"
 
 namespace forkrun::controller {
 class RemoteRuns;
@@ -101,7 +102,7 @@ class Api {
     static ApiResponse bad_request(const controller::FieldErrors& errors, std::string request_id);
 
   private:
-    boost::asio::awaitable<ApiResponse> route(const ApiRequest& req);
+    boost::asio::awaitable<ApiResponse> route(const ApiRequest& req, const RequestTarget& target);
     /// GET /metrics, /healthz and /openapi.json, which need no token (api_service.cpp); nullopt
     /// for any other path (`request_id` is then left as it was).
     std::optional<ApiResponse> service_route(const ApiRequest& req,

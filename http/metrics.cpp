@@ -27,7 +27,9 @@ void HttpMetrics::render(std::string& out) const {
     seconds_.render(out, "forkrun_http_request_seconds");
 }
 
-std::string_view route_label(std::string_view path) {
+std::string_view route_label(const RequestTarget& target) {
+    const std::string_view path = target.path;
+    const std::vector<std::string>& segments = target.segments;
     if (path == "/v1/runs" || path == "/healthz" || path == "/metrics" || path == "/v1/events" ||
         path == "/openapi.json" || path == "/" || path == "/assets/app.js" ||
         path == "/assets/app.css") {
@@ -36,20 +38,17 @@ std::string_view route_label(std::string_view path) {
     if (path.starts_with(controller::RpcGateway::kPathPrefix)) {
         return "/rpc/{secret}";
     }
-    if (path.starts_with("/v1/runs/")) {
-        const auto rest = path.substr(9);
-        const auto slash = rest.find('/');
-        if (slash == std::string_view::npos) {
+    if (segments.size() >= 3 && segments[0] == "v1" && segments[1] == "runs") {
+        if (segments.size() == 3) {
             return "/v1/runs/{id}";
         }
-        const auto tail = rest.substr(slash);
-        if (tail == "/cancel") {
+        if (segments.size() == 4 && segments[3] == "cancel") {
             return "/v1/runs/{id}/cancel";
         }
-        if (tail == "/events") {
+        if (segments.size() == 4 && segments[3] == "events") {
             return "/v1/runs/{id}/events";
         }
-        if (tail == "/release") {
+        if (segments.size() == 4 && segments[3] == "release") {
             return "/v1/runs/{id}/release";
         }
     }

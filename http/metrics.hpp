@@ -12,6 +12,7 @@
 
 #include "controller/metrics.hpp"
 #include "controller/rpc_gateway.hpp"
+#include "http/query.hpp"
 
 namespace forkrun::http {
 
@@ -30,8 +31,8 @@ class HttpMetrics {
     controller::Histogram seconds_;
 };
 
-/// The route template of a request path, for metric labels: secrets and ids never appear.
-std::string_view route_label(std::string_view path);
+/// The route template of a request target, for metric labels: secrets and ids never appear.
+std::string_view route_label(const RequestTarget& target);
 
 /// Everything /metrics answers, in the Prometheus text format (version 0.0.4).
 std::string render_metrics(const HttpMetrics& http,

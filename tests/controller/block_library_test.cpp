@@ -112,9 +112,18 @@ class BlockExpansion : public ::testing::Test {
   protected:
     void SetUp() override { ASSERT_THAT(load(lib_, kSendBlock), IsEmpty()); }
 
-    Expansion expand(std::string_view nodes, bool is_simulation = true) {
+    Expansion expand(std::string_view nodes,
+                     bool is_simulation = true,
+                     std::size_t max_nodes = 10000) {
         errors_.clear();
-        return expand_blocks(json::parse(nodes).as_object(), &lib_, is_simulation, 10000, errors_);
+        const json::object parsed = json::parse(nodes).as_object();
+        // The definition's validation would give these: the nodes here are all of known types.
+        std::vector<NodeType> types;
+        for (const auto& [id, node] : parsed) {
+            const json::string& type = node.at("type").as_string();
+            types.push_back(*parse_node_type(std::string_view(type.data(), type.size())));
+        }
+        return expand_blocks(parsed, types, &lib_, is_simulation, max_nodes, errors_);
     }
 
     BlockLibrary lib_;
@@ -188,14 +197,12 @@ TEST_F(BlockExpansion, TemplatesInAnInputPassAnyDeclaredType) {
 }
 
 TEST_F(BlockExpansion, TheExpandedGraphIsBoundedLikeAnyWorkflow) {
-    errors_.clear();
-    expand_blocks(json::parse(R"({
+    expand(R"({
       "root": {"type": "manual", "children": ["x"]},
       "x": {"type": "block", "props": {"blockId": "send",
             "props": {"chainId": 1, "to": "0x00000000000000000000000000000000000000aa"}}}
-    })")
-                      .as_object(),
-                  &lib_, true, 4, errors_);
+    })",
+           /*is_simulation=*/true, /*max_nodes=*/4);
     ASSERT_EQ(errors_.size(), 1u);
     EXPECT_THAT(errors_[0].message, HasSubstr("with its blocks expanded this one has 5"));
 }

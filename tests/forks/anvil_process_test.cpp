@@ -207,7 +207,7 @@ TEST_F(AnvilProcessTest, SpawnServesRpcAndStopReapsAndRemovesHome) {
 
     const pid_t pid = anvil->pid();
     const auto stopped = stop(*anvil, 2000ms);
-    EXPECT_TRUE(stopped.ok) << stopped.error;
+    EXPECT_TRUE(stopped.ok()) << stopped.message;
     EXPECT_FALSE(stopped.killed);
     EXPECT_FALSE(stopped.already_exited);
     EXPECT_LT(stopped.took, 2000ms);
@@ -216,7 +216,7 @@ TEST_F(AnvilProcessTest, SpawnServesRpcAndStopReapsAndRemovesHome) {
     EXPECT_FALSE(fs::exists(home));
 
     const auto again = stop(*anvil);
-    EXPECT_TRUE(again.ok);
+    EXPECT_TRUE(again.ok());
     EXPECT_EQ(again.took, stopped.took);
     std::cout << "[anvil-timing] spawn-to-ready " << ms(ready) << " ms, stop "
               << stopped.took.count() / 1000.0 << " ms (" << stopped.status << ")\n";
@@ -247,8 +247,8 @@ TEST_F(AnvilProcessTest, ForkOfLocalAnvilReadsUpstreamStateAndCachesNothingInRea
               boost::json::value("0x1234567890"));
 
     const auto fork_stopped = stop(*fork);
-    EXPECT_TRUE(fork_stopped.ok) << fork_stopped.error;
-    EXPECT_TRUE(stop(*upstream).ok);
+    EXPECT_TRUE(fork_stopped.ok()) << fork_stopped.message;
+    EXPECT_TRUE(stop(*upstream).ok());
 
     EXPECT_EQ(listing(real_foundry), foundry_before) << "anvil wrote under the real HOME";
     EXPECT_TRUE(fs::is_directory(fork_options.home_dir)) << "a given HOME is never removed";
@@ -342,7 +342,7 @@ TEST_F(AnvilProcessTest, StopKillsAProcessThatIgnoresSigterm) {
     ASSERT_TRUE(state_becomes(pid, 'T', 5000ms));
 
     const auto stopped = stop(*anvil, 300ms);
-    EXPECT_TRUE(stopped.ok) << stopped.error;
+    EXPECT_TRUE(stopped.ok()) << stopped.message;
     EXPECT_TRUE(stopped.killed);
     EXPECT_FALSE(stopped.already_exited);
     EXPECT_EQ(stopped.status, "was killed by SIGKILL");
@@ -378,7 +378,7 @@ TEST_F(AnvilProcessTest, ExternallyKilledIsDetectedAndStopStillReaps) {
 
     const fs::path home = anvil->home_dir();
     const auto stopped = stop(*anvil);
-    EXPECT_TRUE(stopped.ok) << stopped.error;
+    EXPECT_TRUE(stopped.ok()) << stopped.message;
     EXPECT_TRUE(stopped.already_exited);
     EXPECT_FALSE(stopped.killed);
     EXPECT_EQ(stopped.status, "was killed by SIGKILL");
@@ -398,7 +398,7 @@ TEST_F(AnvilProcessTest, StopOfUnwatchedDeadProcessReportsAndReaps) {
     EXPECT_TRUE(fs::exists("/proc/" + std::to_string(pid))) << "a zombie until reaped";
 
     const auto stopped = stop(*anvil);
-    EXPECT_TRUE(stopped.ok) << stopped.error;
+    EXPECT_TRUE(stopped.ok()) << stopped.message;
     EXPECT_TRUE(stopped.already_exited);
     EXPECT_EQ(stopped.status, "was killed by SIGKILL");
     EXPECT_TRUE(process_gone(pid));
@@ -468,7 +468,7 @@ TEST_F(AnvilProcessTest, EightParallelSpawnsOnOneIoContextAllBecomeReady) {
     }
     const auto stopped = Clock::now() - s0;
     for (const auto& s : stops) {
-        EXPECT_TRUE(s.ok) << s.error;
+        EXPECT_TRUE(s.ok()) << s.message;
     }
     for (const auto& anvil : anvils) {
         EXPECT_TRUE(process_gone(anvil->pid()));

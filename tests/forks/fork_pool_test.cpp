@@ -155,7 +155,7 @@ class ForkPoolTest : public ::testing::Test {
     PoolLease acquire_ok(ForkPool& pool, MethodMeter meter = {}) {
         auto lease = run(pool.acquire(30s, std::move(meter)));
         if (!lease) {
-            ADD_FAILURE() << "acquire failed: " << lease.error();
+            ADD_FAILURE() << "acquire failed: " << lease.error().message;
             return {};
         }
         return *lease;
@@ -182,15 +182,16 @@ TEST_F(ForkPoolTest, FillsAndLeaseServesTheChainAndIsMetered) {
     EXPECT_EQ(*chain_id, "0x2105");
 
     const auto released = run(pool->release(lease, log.meter()));
-    EXPECT_TRUE(released.ok) << released.error;
+    EXPECT_TRUE(released.ok()) << released.message;
     EXPECT_TRUE(released.reverted);
     EXPECT_FALSE(released.destroyed);
     EXPECT_EQ(pool->idle(), 2u);
     EXPECT_EQ(log.methods(), (std::vector<std::string>{"evm_snapshot", "evm_revert"}));
 
     const auto twice = run(pool->release(lease, log.meter()));
-    EXPECT_FALSE(twice.ok);
-    EXPECT_NE(twice.error.find("no outstanding lease"), std::string::npos) << twice.error;
+    EXPECT_FALSE(twice.ok());
+    EXPECT_EQ(twice.code, PoolErrc::kNotLeased);
+    EXPECT_NE(twice.message.find("no outstanding lease"), std::string::npos) << twice.message;
     EXPECT_EQ(pool->idle(), 2u);
 }
 
@@ -202,7 +203,7 @@ TEST_F(ForkPoolTest, WhatALeaseChangedIsRevertedBeforeTheNextLease) {
     const auto original = balance(first.url);
     ASSERT_TRUE(rpc(first.url, "anvil_setBalance", {kAddress, "0x1234567890"}));
     ASSERT_EQ(balance(first.url), "\"0x1234567890\"");
-    ASSERT_TRUE(run(pool->release(first, {})).ok);
+    ASSERT_TRUE(run(pool->release(first, {})).ok());
 
     // Lease both forks: one of them is the fork the first lease changed.
     const auto a = acquire_ok(*pool);
@@ -211,8 +212,8 @@ TEST_F(ForkPoolTest, WhatALeaseChangedIsRevertedBeforeTheNextLease) {
     ASSERT_EQ(same.fork_serial, first.fork_serial);
     EXPECT_EQ(same.url, first.url);
     EXPECT_EQ(balance(same.url), original);
-    EXPECT_TRUE(run(pool->release(a, {})).ok);
-    EXPECT_TRUE(run(pool->release(b, {})).ok);
+    EXPECT_TRUE(run(pool->release(a, {})).ok());
+    EXPECT_TRUE(run(pool->release(b, {})).ok());
 }
 
 // A setting evm_revert does not undo, changed on the fork itself (not through the policy): the
@@ -223,16 +224,17 @@ TEST_F(ForkPoolTest, AReleaseThatCannotProveTheForkCleanDestroysIt) {
     const auto poisoned = acquire_ok(*pool);
     ASSERT_TRUE(rpc(poisoned.url, "anvil_setChainId", {999}));
     const auto released = run(pool->release(poisoned, {}));
-    EXPECT_FALSE(released.ok);
+    EXPECT_FALSE(released.ok());
     EXPECT_TRUE(released.reverted) << "evm_revert answered true, which proves nothing";
     EXPECT_TRUE(released.destroyed);
-    EXPECT_NE(released.error.find("chainId"), std::string::npos) << released.error;
+    EXPECT_NE(released.message.find("chainId"), std::string::npos) << released.message;
+    EXPECT_EQ(released.code, PoolErrc::kNotRestored);
 
     ASSERT_TRUE(eventually([&] { return pool->idle() == 1; }));
     const auto next = acquire_ok(*pool);
     EXPECT_NE(next.fork_serial, poisoned.fork_serial);
     EXPECT_EQ(boost::json::serialize(*rpc(next.url, "eth_chainId")), "\"0x2105\"");
-    EXPECT_TRUE(run(pool->release(next, {})).ok);
+    EXPECT_TRUE(run(pool->release(next, {})).ok());
 }
 
 // anvil_reset restarts the snapshot ids, so fresh snapshots re-create the lease's id and its
@@ -247,7 +249,7 @@ TEST_F(ForkPoolTest, AResetAndReSnapshotIsCaughtDespiteARevertThatAnswersTrue) {
     }
     const auto released = run(pool->release(lease, {}));
     EXPECT_TRUE(released.reverted);
-    EXPECT_FALSE(released.ok);
+    EXPECT_FALSE(released.ok());
     EXPECT_TRUE(released.destroyed);
 }
 
@@ -268,14 +270,14 @@ TEST_F(ForkPoolTest, MinedBlocksAndQueuedTransactionsAreSetBackAndTheForkReused)
     ASSERT_NE(boost::json::serialize(*rpc(first.url, "eth_gasPrice")), gas_price);
 
     const auto released = run(pool->release(first, {}));
-    EXPECT_TRUE(released.ok) << released.error;
+    EXPECT_TRUE(released.ok()) << released.message;
     EXPECT_FALSE(released.destroyed);
     const auto again = acquire_ok(*pool);
     EXPECT_EQ(again.fork_serial, first.fork_serial);
     EXPECT_EQ(boost::json::serialize(*rpc(again.url, "eth_gasPrice")), gas_price);
     const auto pool_status = rpc(again.url, "txpool_status");
     EXPECT_EQ(boost::json::serialize(*pool_status), R"({"pending":"0x0","queued":"0x0"})");
-    EXPECT_TRUE(run(pool->release(again, {})).ok);
+    EXPECT_TRUE(run(pool->release(again, {})).ok());
 }
 
 TEST_F(ForkPoolTest, ALeaseThatIsNotReusableIsDestroyedWithoutARevert) {
@@ -284,7 +286,7 @@ TEST_F(ForkPoolTest, ALeaseThatIsNotReusableIsDestroyedWithoutARevert) {
     MeterLog log;
     const auto lease = acquire_ok(*pool, log.meter());
     const auto released = run(pool->release(lease, log.meter(), false));
-    EXPECT_TRUE(released.ok);
+    EXPECT_TRUE(released.ok());
     EXPECT_TRUE(released.destroyed);
     EXPECT_FALSE(released.reverted);
     EXPECT_EQ(released.method, TeardownMethod::kDestroy);
@@ -302,7 +304,7 @@ TEST_F(ForkPoolTest, ALeaseIsHandedOutWithoutWaitingOnAnvil) {
     auto pool = make_pool(fresh_chain(), 1, options);
     ASSERT_TRUE(eventually([&] { return pool->idle() == 1; }));
     const auto first = acquire_ok(*pool);
-    ASSERT_TRUE(run(pool->release(first, {})).ok);
+    ASSERT_TRUE(run(pool->release(first, {})).ok());
     auto open_snapshots = [&] {
         auto meta = rpc(first.url, "anvil_metadata");
         return meta && meta->is_object() ? meta->as_object().at("snapshots").as_object().size()
@@ -317,14 +319,14 @@ TEST_F(ForkPoolTest, ALeaseIsHandedOutWithoutWaitingOnAnvil) {
     ASSERT_EQ(::kill(first.pid, SIGCONT), 0);
     ASSERT_TRUE(lent) << "the lease waited on the stopped fork";
     auto got = lease.get();
-    ASSERT_TRUE(got) << got.error();
+    ASSERT_TRUE(got) << got.error().message;
     EXPECT_EQ(got->fork_serial, first.fork_serial);
     EXPECT_EQ(log.methods(), (std::vector<std::string>{"evm_snapshot"})) << "billed as before";
     const auto meta = rpc(got->url, "anvil_metadata");
     ASSERT_TRUE(meta) << meta.error().message;
     EXPECT_TRUE(meta->as_object().at("snapshots").as_object().contains(got->snapshot_id))
         << boost::json::serialize(*meta);
-    EXPECT_TRUE(run(pool->release(*got, {})).ok);
+    EXPECT_TRUE(run(pool->release(*got, {})).ok());
 }
 
 TEST_F(ForkPoolTest, WaitersGetReleasedForksInOrder) {
@@ -343,21 +345,21 @@ TEST_F(ForkPoolTest, WaitersGetReleasedForksInOrder) {
     std::promise<PoolRelease> released;
     asio::co_spawn(io_, pool->release(b, {}),
                    [&released](std::exception_ptr, PoolRelease r) { released.set_value(r); });
-    EXPECT_TRUE(released.get_future().get().ok);
+    EXPECT_TRUE(released.get_future().get().ok());
 
     ASSERT_EQ(first.wait_for(30s), std::future_status::ready);
     auto got = first.get();
-    ASSERT_TRUE(got) << got.error();
+    ASSERT_TRUE(got) << got.error().message;
     EXPECT_EQ(got->fork_serial, b.fork_serial);
     EXPECT_EQ(second.wait_for(0s), std::future_status::timeout);
 
-    EXPECT_TRUE(run(pool->release(a, {})).ok);
+    EXPECT_TRUE(run(pool->release(a, {})).ok());
     ASSERT_EQ(second.wait_for(30s), std::future_status::ready);
     auto got2 = second.get();
-    ASSERT_TRUE(got2) << got2.error();
+    ASSERT_TRUE(got2) << got2.error().message;
     EXPECT_EQ(got2->fork_serial, a.fork_serial);
-    EXPECT_TRUE(run(pool->release(*got, {})).ok);
-    EXPECT_TRUE(run(pool->release(*got2, {})).ok);
+    EXPECT_TRUE(run(pool->release(*got, {})).ok());
+    EXPECT_TRUE(run(pool->release(*got2, {})).ok());
     EXPECT_EQ(pool->idle(), 2u);
 }
 
@@ -371,12 +373,14 @@ TEST_F(ForkPoolTest, AcquireTimesOutWithAClearMessage) {
     const auto r = run(pool->acquire(300ms, {}));
     const auto waited = Clock::now() - started;
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error(), "no warm fork of chain 8453 became free within 300 ms (pool size 2)");
+    EXPECT_EQ(r.error().code, PoolErrc::kLeaseTimeout);
+    EXPECT_EQ(r.error().message,
+              "no warm fork of chain 8453 became free within 300 ms (pool size 2)");
     EXPECT_GE(waited, 300ms);
     EXPECT_LT(waited, 10s);
 
-    EXPECT_TRUE(run(pool->release(a, {})).ok);
-    EXPECT_TRUE(run(pool->release(b, {})).ok);
+    EXPECT_TRUE(run(pool->release(a, {})).ok());
+    EXPECT_TRUE(run(pool->release(b, {})).ok());
 }
 
 TEST_F(ForkPoolTest, CancelledWaiterLeavesTheQueue) {
@@ -389,7 +393,7 @@ TEST_F(ForkPoolTest, CancelledWaiterLeavesTheQueue) {
     asio::co_spawn(io_, pool->acquire(60s, {}),
                    asio::bind_cancellation_slot(
                        cancel.slot(), [&outcome](std::exception_ptr e, ForkPool::AcquireResult r) {
-                           outcome.set_value(e ? "exception" : r ? "lease" : r.error());
+                           outcome.set_value(e ? "exception" : r ? "lease" : r.error().message);
                        }));
     auto future = outcome.get_future();
     ASSERT_TRUE(eventually([&] { return pool->waiting() == 1; }, 30s));
@@ -399,11 +403,11 @@ TEST_F(ForkPoolTest, CancelledWaiterLeavesTheQueue) {
     EXPECT_EQ(pool->waiting(), 0u);
 
     // The released fork is idle, not handed to the cancelled waiter.
-    EXPECT_TRUE(run(pool->release(a, {})).ok);
+    EXPECT_TRUE(run(pool->release(a, {})).ok());
     EXPECT_EQ(pool->idle(), 1u);
     const auto again = acquire_ok(*pool);
     EXPECT_EQ(again.fork_serial, a.fork_serial);
-    EXPECT_TRUE(run(pool->release(again, {})).ok);
+    EXPECT_TRUE(run(pool->release(again, {})).ok());
 }
 
 TEST_F(ForkPoolTest, AcquireThatLosesARaceWithATimerLeavesNothingBehind) {
@@ -419,7 +423,7 @@ TEST_F(ForkPoolTest, AcquireThatLosesARaceWithATimerLeavesNothingBehind) {
     };
     EXPECT_TRUE(run(race()));
     EXPECT_EQ(pool->waiting(), 0u);
-    EXPECT_TRUE(run(pool->release(a, {})).ok);
+    EXPECT_TRUE(run(pool->release(a, {})).ok());
     EXPECT_EQ(pool->idle(), 1u);
 }
 
@@ -431,11 +435,14 @@ TEST_F(ForkPoolTest, ForkKilledWhileLeasedFailsReleaseAndIsReplaced) {
     ASSERT_EQ(::kill(lease.pid, SIGKILL), 0);
 
     const auto released = run(pool->release(lease, {}));
-    EXPECT_FALSE(released.ok);
+    EXPECT_FALSE(released.ok());
     EXPECT_FALSE(released.reverted);
     EXPECT_TRUE(released.destroyed);
-    EXPECT_FALSE(released.error.empty());
-    std::cout << "[ release of a killed fork ] " << released.error << "\n";
+    EXPECT_FALSE(released.message.empty());
+    // Seen dead before the revert, or as the revert's failed call: which one is a race.
+    EXPECT_TRUE(released.code == PoolErrc::kForkDied || released.code == PoolErrc::kRevertFailed)
+        << released.code.message();
+    std::cout << "[ release of a killed fork ] " << released.message << "\n";
 
     ASSERT_TRUE(eventually([&] { return pool->idle() == 2 && pool->size() == 2; }))
         << "idle " << pool->idle() << " size " << pool->size();
@@ -444,15 +451,15 @@ TEST_F(ForkPoolTest, ForkKilledWhileLeasedFailsReleaseAndIsReplaced) {
     const auto b = acquire_ok(*pool);
     EXPECT_NE(a.fork_serial, lease.fork_serial);
     EXPECT_NE(b.fork_serial, lease.fork_serial);
-    EXPECT_TRUE(run(pool->release(a, {})).ok);
-    EXPECT_TRUE(run(pool->release(b, {})).ok);
+    EXPECT_TRUE(run(pool->release(a, {})).ok());
+    EXPECT_TRUE(run(pool->release(b, {})).ok());
 }
 
 TEST_F(ForkPoolTest, ForkThatDiesWhileIdleIsReplaced) {
     auto pool = make_pool(fresh_chain(), 2);
     ASSERT_TRUE(eventually([&] { return pool->idle() == 2; }));
     const auto lease = acquire_ok(*pool);
-    ASSERT_TRUE(run(pool->release(lease, {})).ok);
+    ASSERT_TRUE(run(pool->release(lease, {})).ok());
     ASSERT_EQ(::kill(lease.pid, SIGKILL), 0);
 
     // Reaped by the pool's watcher, then replaced.
@@ -464,8 +471,8 @@ TEST_F(ForkPoolTest, ForkThatDiesWhileIdleIsReplaced) {
     EXPECT_NE(b.fork_serial, lease.fork_serial);
     EXPECT_TRUE(rpc(a.url, "eth_chainId"));
     EXPECT_TRUE(rpc(b.url, "eth_chainId"));
-    EXPECT_TRUE(run(pool->release(a, {})).ok);
-    EXPECT_TRUE(run(pool->release(b, {})).ok);
+    EXPECT_TRUE(run(pool->release(a, {})).ok());
+    EXPECT_TRUE(run(pool->release(b, {})).ok());
 }
 
 TEST_F(ForkPoolTest, PoolOfAnUpstreamReadsUpstreamState) {
@@ -479,7 +486,7 @@ TEST_F(ForkPoolTest, PoolOfAnUpstreamReadsUpstreamState) {
     const auto lease = acquire_ok(*pool);
     EXPECT_EQ(balance(lease.url), "\"0xabcdef\"");
     ASSERT_TRUE(rpc(lease.url, "anvil_setBalance", {kAddress, "0x1"}));
-    EXPECT_TRUE(run(pool->release(lease, {})).ok);
+    EXPECT_TRUE(run(pool->release(lease, {})).ok());
     EXPECT_EQ(balance(upstream.url()), "\"0xabcdef\"");  // A lease never writes upstream.
     run(pool->shutdown());
 }
@@ -491,13 +498,13 @@ TEST_F(ForkPoolTest, UnreachableUpstreamIsRetriedAndReportedInTheTimeout) {
 
     const auto r = run(pool->acquire(10s, {}));
     ASSERT_FALSE(r);
-    EXPECT_EQ(
-        r.error().rfind("no warm fork of chain 8453 became free within 10000 ms (pool size 2); "
-                        "the last fork failed to start: ",
-                        0),
-        0u)
-        << r.error();
-    std::cout << "[ unreachable upstream ] " << r.error() << "\n";
+    EXPECT_EQ(r.error().message.rfind(
+                  "no warm fork of chain 8453 became free within 10000 ms (pool size 2); "
+                  "the last fork failed to start: ",
+                  0),
+              0u)
+        << r.error().message;
+    std::cout << "[ unreachable upstream ] " << r.error().message << "\n";
     EXPECT_EQ(pool->size(), 0u);
 
     // Shutdown is prompt even with spawns backing off.
@@ -512,7 +519,7 @@ TEST_F(ForkPoolTest, ShutdownStopsEveryForkLeasedOrNot) {
     ASSERT_TRUE(eventually([&] { return pool->idle() == 2; }));
     const auto leased = acquire_ok(*pool);
     const auto other = acquire_ok(*pool);
-    ASSERT_TRUE(run(pool->release(other, {})).ok);
+    ASSERT_TRUE(run(pool->release(other, {})).ok());
     EXPECT_FALSE(process_gone(leased.pid));
     EXPECT_FALSE(process_gone(other.pid));
 
@@ -526,10 +533,12 @@ TEST_F(ForkPoolTest, ShutdownStopsEveryForkLeasedOrNot) {
     const auto started = Clock::now();
     const auto r = run(pool->acquire(5s, {}));
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error(), "the fork pool of chain 8453 is shut down");
+    EXPECT_EQ(r.error().code, PoolErrc::kShutDown);
+    EXPECT_EQ(r.error().message, "the fork pool of chain 8453 is shut down");
     EXPECT_LT(Clock::now() - started, 1s);
     const auto late = run(pool->release(leased, {}));
-    EXPECT_FALSE(late.ok);
+    EXPECT_FALSE(late.ok());
+    EXPECT_EQ(late.code, PoolErrc::kShutDown);
 }
 
 TEST_F(ForkPoolTest, ShutdownWhileForksAreStartingLeavesNoProcess) {
@@ -553,13 +562,13 @@ TEST_F(ForkPoolTest, LeaseAndReleaseLatency) {
             auto lease = co_await pool->acquire(10s, {});
             acquires.push_back(Clock::now() - t0);
             if (!lease) {
-                ADD_FAILURE() << lease.error();
+                ADD_FAILURE() << lease.error().message;
                 break;
             }
             t0 = Clock::now();
             auto released = co_await pool->release(*lease, {});
             releases.push_back(Clock::now() - t0);
-            EXPECT_TRUE(released.ok) << released.error;
+            EXPECT_TRUE(released.ok()) << released.message;
         }
         co_return std::pair{acquires, releases};
     };

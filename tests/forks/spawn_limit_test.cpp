@@ -343,7 +343,7 @@ class ForkManagerSpawnLimitTest : public ::testing::Test {
 
 TEST_F(ForkManagerSpawnLimitTest, RunForksAndPoolForksRequestedAtOnceAllComeUpOneSpawnAtATime) {
     constexpr std::size_t kForks = 3;
-    using Opened = boost::system::result<ForkHandle, std::string>;
+    using Opened = boost::system::result<ForkHandle, ForkError>;
     std::vector<std::future<Opened>> opening;
     for (std::size_t i = 0; i < kForks; ++i) {
         opening.push_back(
@@ -357,7 +357,7 @@ TEST_F(ForkManagerSpawnLimitTest, RunForksAndPoolForksRequestedAtOnceAllComeUpOn
     for (auto& f : opening) {
         ASSERT_EQ(f.wait_for(kBound), std::future_status::ready);
         auto opened = f.get();
-        ASSERT_TRUE(opened) << opened.error();
+        ASSERT_TRUE(opened) << opened.error().message;
         forks.push_back(std::make_shared<ForkHandle>(std::move(*opened)));
     }
     const auto& limiter = manager_->spawn_limiter();
@@ -367,7 +367,7 @@ TEST_F(ForkManagerSpawnLimitTest, RunForksAndPoolForksRequestedAtOnceAllComeUpOn
     EXPECT_EQ(limiter.queued(), 0u);
     for (auto& fork : forks) {
         const auto released = run(manager_->release(fork, [](auto) {}));
-        EXPECT_TRUE(released.ok) << released.error;
+        EXPECT_TRUE(released.ok()) << released.message;
     }
 }
 
