@@ -12,6 +12,8 @@
 
 #include "controller/pg_idempotency.hpp"
 #include "controller/pg_members.hpp"
+#include "controller/pg_nonces.hpp"
+#include "controller/pg_quotas.hpp"
 #include "controller/pg_remote.hpp"
 #include "controller/pg_schema.hpp"
 #include "controller/run_ids.hpp"
@@ -99,6 +101,8 @@ PgStore::~PgStore() {
     }
     keys_.reset();
     remote_.reset();  // its last jobs still tell the members a cancel was answered
+    nonces_.reset();
+    quotas_.reset();
     members_.reset();
 }
 
@@ -138,6 +142,14 @@ RemoteRuns* PgStore::remote() {
 
 IdempotencyKeys* PgStore::idempotency_keys() {
     return keys_.get();
+}
+
+NonceAllocator* PgStore::nonces() {
+    return nonces_.get();
+}
+
+SharedQuotas* PgStore::quotas() {
+    return quotas_.get();
 }
 
 boost::system::result<StoredRuns, std::string> PgStore::open() {
@@ -280,6 +292,8 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
     }
     remote_ = std::make_unique<PgRemote>(PgRemoteConfig{config_.url, config_.bound});
     keys_ = std::make_unique<PgIdempotencyKeys>(*remote_, config_.controller_id);
+    nonces_ = std::make_unique<PgNonces>(*remote_, config_.controller_id, epoch_);
+    quotas_ = std::make_unique<PgQuotas>(*remote_, config_.controller_id, epoch_, config_.lease);
     PgMembersConfig members{config_.url,       config_.controller_id, config_.lease,
                             config_.heartbeat, config_.bound,         config_.lost_json};
     members_ = std::make_unique<PgMembers>(std::move(members), epoch_, others_, *remote_);
