@@ -100,9 +100,15 @@ TEST(PgMembersShared, OneSignersLiveTransfersFromRunsOnAAndBNeverCollide) {
     // Gap-free from the signer's first transaction: a hole would hold every later one back.
     EXPECT_EQ(*nonces.begin(), 0);
     EXPECT_EQ(*nonces.rbegin(), kRuns - 1);
-    // Every nonce was settled: none is out, and the count is forgotten (the next transfer
-    // reads the chain again).
-    EXPECT_EQ(pg.value("SELECT count(*) FROM nonce_allocations"), "0");
+    // Every nonce is settled (a node's settle lands just after its run ends): none is out, and
+    // the count is forgotten (the next transfer reads the chain again).
+    const std::string out = "SELECT count(*) FROM nonce_allocations";
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (pg.value(out) != "0" && std::chrono::steady_clock::now() < deadline) {
+        // Polling a condition against a deadline.
+        std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_EQ(pg.value(out), "0");
     EXPECT_EQ(pg.value("SELECT count(*) FROM nonce_counters"), "0");
 
     // A later transfer on B continues from the chain's count.
