@@ -260,7 +260,10 @@ int serve(const Config& o) {
         controller_config(o, blocks, event_log, metrics, compactions);
     ccfg.durable = durable.get();
     if (durable) {
-        ccfg.idempotency_keys = durable->idempotency_keys();  // shared by the controllers
+        // Shared by the controllers on the store (decisions 67 and 73).
+        ccfg.idempotency_keys = durable->idempotency_keys();
+        ccfg.nonces = durable->nonces();
+        ccfg.shared_quotas = durable->quotas();
     }
     controller::TransferSettings transfers;
     transfers.signers = &o.signers;

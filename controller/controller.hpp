@@ -65,6 +65,9 @@ struct ControllerConfig {
     /// Nonces of live runs, per (signer, chain) across every run; null: the controller's own
     /// in-memory book.
     NonceAllocator* nonces = nullptr;
+    /// The per-organization quotas across the controllers sharing the durable store, taken at
+    /// commit_created(); null: this controller's own counts only.
+    SharedQuotas* shared_quotas = nullptr;
     /// Idempotency keys of creates; null: the controller's own in-memory table.
     IdempotencyKeys* idempotency_keys = nullptr;
     /// The wire layer's JSON in run events.
@@ -89,6 +92,14 @@ struct CreateRefusal {
     CreateRefusal() = default;
     CreateRefusal(FieldErrors e) : errors(std::move(e)) {}  // NOLINT: implicit, like the errors
     CreateRefusal(QuotaRefusal q) : quota(std::move(q)) {}  // NOLINT
+};
+
+/// What commit_created() made of a created run: stored and started, or dropped because the store
+/// could not take it (`ec`) or a quota counted across the controllers is in the way (`quota`).
+struct CommitResult {
+    boost::system::error_code ec;
+    std::optional<QuotaRefusal> quota;
+    bool committed() const { return !ec && !quota; }
 };
 
 enum class CancelOutcome {
@@ -142,10 +153,10 @@ class Controller {
         return config_.idempotency_keys ? *config_.idempotency_keys : own_keys_;
     }
 
-    /// With a durable store: commits the run create_run made, then stores and starts it; on an
-    /// error (the store unavailable) the run is dropped and its quota given back.
-    boost::asio::awaitable<boost::system::error_code> commit_created(
-        std::shared_ptr<RunRecord> record);
+    /// With a durable store: takes the run's place in the quotas shared by the controllers (if
+    /// any), commits the run create_run made, then stores and starts it; on an error (the store
+    /// unavailable) or a refusal the run is dropped and its quota given back.
+    boost::asio::awaitable<CommitResult> commit_created(std::shared_ptr<RunRecord> record);
     bool durable() const { return config_.durable != nullptr; }
 
     /// Before serving: the runs a durable store holds (oldest first, all terminal), and each

@@ -9,8 +9,28 @@ namespace forkrun::controller {
 
 namespace asio = boost::asio;
 
-asio::awaitable<boost::system::error_code> Controller::commit_created(
-    std::shared_ptr<RunRecord> record) {
+asio::awaitable<CommitResult> Controller::commit_created(std::shared_ptr<RunRecord> record) {
+    CommitResult result;
+    if (config_.shared_quotas) {
+        // Counted across the members first: a run refused there is never stored.
+        std::shared_ptr<RunHold> held;
+        {
+            std::lock_guard lock(active_mu_);
+            if (auto it = uncommitted_.find(record->id()); it != uncommitted_.end()) {
+                held = it->second.held;
+            }
+        }
+        if (held) {
+            auto taken = co_await config_.shared_quotas->take(held->ticket, config_.limits);
+            if (taken.ec || taken.refused) {
+                std::lock_guard lock(active_mu_);
+                uncommitted_.erase(record->id());  // its ticket and hold go back with it
+                result.ec = taken.ec;
+                result.quota = std::move(taken.refused);
+                co_return result;
+            }
+        }
+    }
     boost::system::error_code ec;
     co_await config_.durable->async_insert(record, asio::redirect_error(asio::use_awaitable, ec));
     Uncommitted pending;
@@ -18,7 +38,8 @@ asio::awaitable<boost::system::error_code> Controller::commit_created(
         std::lock_guard lock(active_mu_);
         auto it = uncommitted_.find(record->id());
         if (it == uncommitted_.end()) {
-            co_return make_error_code(StoreError::kClosed);
+            result.ec = make_error_code(StoreError::kClosed);
+            co_return result;
         }
         pending = std::move(it->second);
         uncommitted_.erase(it);
@@ -26,11 +47,12 @@ asio::awaitable<boost::system::error_code> Controller::commit_created(
     if (ec) {
         // Never stored, never started: the quota ticket and the chains' hold go back with
         // `pending`, and its numbers are not given out again.
-        co_return ec;
+        result.ec = ec;
+        co_return result;
     }
     store_.add(record);
     begin(pending.exec, std::move(pending.held), std::move(pending.slot));
-    co_return ec;
+    co_return result;
 }
 
 void Controller::restore(std::vector<RestoredRun> runs,

@@ -1,8 +1,8 @@
 // Migration 1: runs (the Run JSON with the columns lists and cursors filter on), settings (the
 // list cursors' key), members for the controllers sharing the database; migration 2: ownership
 // (epochs) and cancels between members; migration 3: idempotency keys; migration 4: run events
-// (the event streams served on every member). A new migration is
-// appended, never edited.
+// (the event streams served on every member); migration 5: nonces and quotas across members
+// (decision 73). A new migration is appended, never edited.
 #include "controller/pg_schema.hpp"
 
 #include <array>
@@ -83,11 +83,153 @@ CREATE TABLE run_events (
 );
 )sql";
 
+// Migration 5 (decision 73): nonces per (signer, chain) shared by the members: the next one to
+// hand out (absent: read the chain; stale: read it again, never handing out less), and each
+// nonce out (held by a member process, named by its epoch) or given back (held false, handed
+// out first). Quota counts per organization and member, summed over the members whose epoch is
+// current. Each change is one function call, so it is one statement and one round trip; the
+// counter row (nonces) or an advisory lock per organization (quotas) orders the callers.
+constexpr std::string_view kNoncesAndQuotas = R"sql(
+CREATE TABLE nonce_counters (
+    signer     text NOT NULL,
+    chain_id   bigint NOT NULL,
+    next_nonce bigint NOT NULL,
+    stale      boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (signer, chain_id)
+);
+CREATE TABLE nonce_allocations (
+    signer       text NOT NULL,
+    chain_id     bigint NOT NULL,
+    nonce        bigint NOT NULL,
+    held         boolean NOT NULL,
+    member_id    text NOT NULL,
+    member_epoch bigint NOT NULL,
+    allocated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (signer, chain_id, nonce)
+);
+CREATE FUNCTION forkrun_take_nonce(p_signer text, p_chain bigint, p_member text,
+                                   p_epoch bigint, p_count bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    c nonce_counters%ROWTYPE;
+    n bigint;
+BEGIN
+    IF p_count IS NOT NULL THEN
+        -- Below the chain's count every nonce is used, whoever sent it.
+        INSERT INTO nonce_counters AS k (signer, chain_id, next_nonce)
+            VALUES (p_signer, p_chain, p_count)
+            ON CONFLICT (signer, chain_id) DO UPDATE
+            SET next_nonce = greatest(k.next_nonce, EXCLUDED.next_nonce), stale = false;
+        DELETE FROM nonce_allocations
+            WHERE signer = p_signer AND chain_id = p_chain AND NOT held AND nonce < p_count;
+    END IF;
+    SELECT * INTO c FROM nonce_counters
+        WHERE signer = p_signer AND chain_id = p_chain FOR UPDATE;
+    IF NOT FOUND OR c.stale THEN
+        RETURN NULL;
+    END IF;
+    -- Held by a member process that is gone (its epoch moved on): given back.
+    UPDATE nonce_allocations a SET held = false
+        WHERE a.signer = p_signer AND a.chain_id = p_chain AND a.held AND NOT EXISTS (
+            SELECT 1 FROM members m WHERE m.id = a.member_id AND m.epoch = a.member_epoch);
+    SELECT nonce INTO n FROM nonce_allocations
+        WHERE signer = p_signer AND chain_id = p_chain AND NOT held ORDER BY nonce LIMIT 1;
+    IF FOUND THEN
+        UPDATE nonce_allocations
+            SET held = true, member_id = p_member, member_epoch = p_epoch, allocated_at = now()
+            WHERE signer = p_signer AND chain_id = p_chain AND nonce = n;
+    ELSE
+        n := c.next_nonce;
+        UPDATE nonce_counters SET next_nonce = n + 1
+            WHERE signer = p_signer AND chain_id = p_chain;
+        INSERT INTO nonce_allocations (signer, chain_id, nonce, held, member_id, member_epoch)
+            VALUES (p_signer, p_chain, n, true, p_member, p_epoch);
+    END IF;
+    RETURN n;
+END $$;
+CREATE FUNCTION forkrun_settle_nonce(p_signer text, p_chain bigint, p_nonce bigint,
+                                     p_member text, p_epoch bigint, p_outcome text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM nonce_counters WHERE signer = p_signer AND chain_id = p_chain FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF p_outcome = 'unsent' THEN
+        UPDATE nonce_allocations SET held = false
+            WHERE signer = p_signer AND chain_id = p_chain AND nonce = p_nonce AND held
+              AND member_id = p_member AND member_epoch = p_epoch;
+    ELSE
+        DELETE FROM nonce_allocations
+            WHERE signer = p_signer AND chain_id = p_chain AND nonce = p_nonce AND held
+              AND member_id = p_member AND member_epoch = p_epoch;
+        IF p_outcome = 'stale' THEN
+            UPDATE nonce_counters SET stale = true
+                WHERE signer = p_signer AND chain_id = p_chain;
+        END IF;
+    END IF;
+    -- None out: forgotten, so the next use reads the chain (what was sent from elsewhere, and
+    -- a nonce given back that nobody took).
+    IF NOT EXISTS (SELECT 1 FROM nonce_allocations
+                   WHERE signer = p_signer AND chain_id = p_chain AND held) THEN
+        DELETE FROM nonce_allocations WHERE signer = p_signer AND chain_id = p_chain;
+        DELETE FROM nonce_counters WHERE signer = p_signer AND chain_id = p_chain;
+    END IF;
+END $$;
+CREATE TABLE quota_counters (
+    organization_id text NOT NULL,
+    member_id       text NOT NULL,
+    member_epoch    bigint NOT NULL,
+    runs            bigint NOT NULL,
+    forks           bigint NOT NULL,
+    PRIMARY KEY (organization_id, member_id)
+);
+CREATE FUNCTION forkrun_take_quota(p_org text, p_member text, p_epoch bigint, p_forks bigint,
+                                   p_max_runs bigint, p_max_forks bigint, p_lease_ms bigint)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    r bigint;
+    f bigint;
+BEGIN
+    -- Soft state: a count lost with the database's last moments is put right as runs end.
+    PERFORM set_config('synchronous_commit', 'off', true);
+    PERFORM pg_advisory_xact_lock(hashtextextended('forkrun quota ' || p_org, 0));
+    SELECT coalesce(sum(q.runs), 0), coalesce(sum(q.forks), 0) INTO r, f
+        FROM quota_counters q JOIN members m ON m.id = q.member_id AND m.epoch = q.member_epoch
+        WHERE q.organization_id = p_org AND (m.id = p_member
+            OR m.heartbeat_at >= now() - p_lease_ms * interval '1 millisecond');
+    IF r >= p_max_runs THEN
+        RETURN 'runs ' || r;
+    END IF;
+    IF p_forks > 0 AND f + p_forks > p_max_forks THEN
+        RETURN 'forks ' || f;
+    END IF;
+    INSERT INTO quota_counters AS q VALUES (p_org, p_member, p_epoch, 1, p_forks)
+        ON CONFLICT (organization_id, member_id) DO UPDATE SET
+            runs = CASE WHEN q.member_epoch = EXCLUDED.member_epoch THEN q.runs + 1 ELSE 1 END,
+            forks = EXCLUDED.forks + CASE WHEN q.member_epoch = EXCLUDED.member_epoch
+                                          THEN q.forks ELSE 0 END,
+            member_epoch = EXCLUDED.member_epoch;
+    RETURN 'ok';
+END $$;
+CREATE FUNCTION forkrun_give_quota(p_org text, p_member text, p_epoch bigint, p_runs bigint,
+                                   p_forks bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    UPDATE quota_counters
+        SET runs = greatest(runs - p_runs, 0), forks = greatest(forks - p_forks, 0)
+        WHERE organization_id = p_org AND member_id = p_member AND member_epoch = p_epoch;
+    DELETE FROM quota_counters
+        WHERE organization_id = p_org AND member_id = p_member AND runs = 0 AND forks = 0;
+END $$;
+)sql";
+
 constexpr std::array kMigrations{
-    PgMigration{1, kRunsAndMembers},
-    PgMigration{2, kOwnership},
-    PgMigration{3, kIdempotencyKeys},
-    PgMigration{4, kRunEvents},
+    PgMigration{1, kRunsAndMembers},  PgMigration{2, kOwnership},
+    PgMigration{3, kIdempotencyKeys}, PgMigration{4, kRunEvents},
+    PgMigration{5, kNoncesAndQuotas},
 };
 
 }  // namespace

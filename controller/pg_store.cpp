@@ -12,6 +12,8 @@
 
 #include "controller/pg_idempotency.hpp"
 #include "controller/pg_members.hpp"
+#include "controller/pg_nonces.hpp"
+#include "controller/pg_quotas.hpp"
 #include "controller/pg_remote.hpp"
 
 namespace forkrun::controller {
@@ -102,6 +104,14 @@ RemoteRuns* PgStore::remote() {
 
 IdempotencyKeys* PgStore::idempotency_keys() {
     return keys_.get();
+}
+
+NonceAllocator* PgStore::nonces() {
+    return nonces_.get();
+}
+
+SharedQuotas* PgStore::quotas() {
+    return quotas_.get();
 }
 
 void PgStore::insert(std::shared_ptr<RunRecord> record, Done done) {

@@ -26,7 +26,11 @@ namespace forkrun::controller {
 class PgConnection;
 class PgIdempotencyKeys;
 class PgMembers;
+class PgNonces;
+class PgQuotas;
 class PgRemote;
+class NonceAllocator;
+class SharedQuotas;
 
 struct PgStoreConfig {
     /// postgresql://... (any libpq connection string).
@@ -85,6 +89,10 @@ class PgStore final : public DurableStore {
     RemoteRuns* remote();
     /// Idempotency keys in the database, shared by the members (after open()).
     IdempotencyKeys* idempotency_keys();
+    /// Nonces of live transfers and per-organization quotas, shared by the members (after
+    /// open(); decision 73).
+    NonceAllocator* nonces();
+    SharedQuotas* quotas();
     /// This controller's epoch (it changes when the controller is found fenced).
     long long epoch() const { return epoch_.load(); }
 
@@ -142,6 +150,8 @@ class PgStore final : public DurableStore {
     std::atomic<bool> others_{false};  // another member is alive: batches NOTIFY what they wrote
     std::unique_ptr<PgRemote> remote_;
     std::unique_ptr<PgIdempotencyKeys> keys_;
+    std::unique_ptr<PgNonces> nonces_;  // after remote_: its readers' last jobs call them
+    std::unique_ptr<PgQuotas> quotas_;
     std::unique_ptr<PgMembers> members_;
 
     std::mutex mu_;

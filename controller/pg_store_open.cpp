@@ -8,6 +8,8 @@
 #include "controller/pg_connection.hpp"
 #include "controller/pg_idempotency.hpp"
 #include "controller/pg_members.hpp"
+#include "controller/pg_nonces.hpp"
+#include "controller/pg_quotas.hpp"
 #include "controller/pg_remote.hpp"
 #include "controller/pg_schema.hpp"
 #include "controller/pg_store.hpp"
@@ -49,6 +51,8 @@ PgStore::~PgStore() {
     }
     keys_.reset();
     remote_.reset();  // its last jobs still tell the members a cancel was answered
+    nonces_.reset();
+    quotas_.reset();
     members_.reset();
 }
 
@@ -205,6 +209,8 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
         remote_->set_shared();
     }
     keys_ = std::make_unique<PgIdempotencyKeys>(*remote_, config_.controller_id);
+    nonces_ = std::make_unique<PgNonces>(*remote_, config_.controller_id, epoch_);
+    quotas_ = std::make_unique<PgQuotas>(*remote_, config_.controller_id, epoch_, config_.lease);
     PgMembersConfig members{config_.url,       config_.controller_id, config_.lease,
                             config_.heartbeat, config_.bound,         config_.lost_json};
     members_ = std::make_unique<PgMembers>(std::move(members), epoch_, others_, *remote_);

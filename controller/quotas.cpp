@@ -16,12 +16,31 @@ QuotaRefusal refuse(std::string message, bool permanent = false) {
 
 }  // namespace
 
+QuotaRefusal org_runs_refusal(std::string_view org, std::size_t runs) {
+    return refuse("organization " + std::string(org) + " has " +
+                  plural(runs, "active run", "active runs") + ", the limit (" +
+                  std::string(kMaxActiveRunsPerOrg) + "); retry once one of them has ended");
+}
+
+QuotaRefusal org_forks_refusal(std::string_view org,
+                               std::size_t forks,
+                               std::size_t more,
+                               std::size_t limit) {
+    return refuse("organization " + std::string(org) + " holds " +
+                  plural(forks, "live fork", "live forks") + " and this run needs " +
+                  std::to_string(more) + " more; the limit is " + std::to_string(limit) + " (" +
+                  std::string(kMaxLiveForksPerOrg) + "); retry once a simulation has ended");
+}
+
 Quotas::Ticket::Ticket(Ticket&& other) noexcept
     : state_(std::move(other.state_)),
       org_(std::move(other.org_)),
       forks_(other.forks_),
-      run_held_(other.run_held_) {
+      run_held_(other.run_held_),
+      shared_(other.shared_),
+      shared_epoch_(other.shared_epoch_) {
     other.state_.reset();
+    other.shared_ = nullptr;
 }
 
 Quotas::Ticket& Quotas::Ticket::operator=(Ticket&& other) noexcept {
@@ -31,7 +50,10 @@ Quotas::Ticket& Quotas::Ticket::operator=(Ticket&& other) noexcept {
         org_ = std::move(other.org_);
         forks_ = other.forks_;
         run_held_ = other.run_held_;
+        shared_ = other.shared_;
+        shared_epoch_ = other.shared_epoch_;
         other.state_.reset();
+        other.shared_ = nullptr;
     }
     return *this;
 }
@@ -41,6 +63,9 @@ Quotas::Ticket::~Ticket() {
 }
 
 void Quotas::Ticket::give_back(std::size_t runs, std::size_t forks) {
+    if (shared_ && (runs > 0 || forks > 0)) {
+        shared_->give(org_, shared_epoch_, runs, forks);
+    }
     std::lock_guard lock(state_->mu);
     auto it = state_->orgs.find(org_);
     if (it != state_->orgs.end()) {
@@ -60,6 +85,7 @@ void Quotas::Ticket::release() {
     }
     give_back(run_held_ ? 1 : 0, forks_);
     state_.reset();
+    shared_ = nullptr;
 }
 
 void Quotas::Ticket::release_run() {
@@ -74,7 +100,6 @@ Quotas::Quotas(const Limits& limits) : limits_(limits), state_(std::make_shared<
 
 boost::system::result<Quotas::Ticket, QuotaRefusal> Quotas::reserve(std::string_view org,
                                                                     std::size_t forks) {
-    auto who = [&] { return "organization " + std::string(org); };
     if (forks > limits_.live_forks_per_org || forks > limits_.live_forks) {
         const bool org_limit = limits_.live_forks_per_org <= limits_.live_forks;
         return refuse(
@@ -89,9 +114,7 @@ boost::system::result<Quotas::Ticket, QuotaRefusal> Quotas::reserve(std::string_
     const Usage mine = it == state_->orgs.end() ? Usage{} : it->second;
     const Usage& all = state_->total;
     if (mine.runs >= limits_.active_runs_per_org) {
-        return refuse(who() + " has " + plural(mine.runs, "active run", "active runs") +
-                      ", the limit (" + std::string(kMaxActiveRunsPerOrg) +
-                      "); retry once one of them has ended");
+        return org_runs_refusal(org, mine.runs);
     }
     if (all.runs >= limits_.active_runs) {
         return refuse("the server has " + plural(all.runs, "active run", "active runs") +
@@ -99,10 +122,7 @@ boost::system::result<Quotas::Ticket, QuotaRefusal> Quotas::reserve(std::string_
                       "); retry once some have ended");
     }
     if (forks > 0 && mine.forks + forks > limits_.live_forks_per_org) {
-        return refuse(who() + " holds " + plural(mine.forks, "live fork", "live forks") +
-                      " and this run needs " + std::to_string(forks) + " more; the limit is " +
-                      std::to_string(limits_.live_forks_per_org) + " (" +
-                      std::string(kMaxLiveForksPerOrg) + "); retry once a simulation has ended");
+        return org_forks_refusal(org, mine.forks, forks, limits_.live_forks_per_org);
     }
     if (forks > 0 && all.forks + forks > limits_.live_forks) {
         return refuse("the server holds " + plural(all.forks, "live fork", "live forks") +

@@ -127,6 +127,17 @@ ApiResponse Api::error(unsigned status, std::string_view message, std::string re
     return respond(status, std::move(body), std::move(request_id));
 }
 
+namespace {
+
+// A create over a quota: 429, the limit named, and when to try again.
+ApiResponse quota_refused(const QuotaRefusal& quota, std::string request_id) {
+    auto r = Api::error(429, quota.message, std::move(request_id));
+    r.headers.emplace_back("Retry-After", std::to_string(quota.retry_after.count()));
+    return r;
+}
+
+}  // namespace
+
 asio::awaitable<ApiResponse> Api::handle(const ApiRequest& req) {
     const auto started = std::chrono::steady_clock::now();
     const RequestTarget target = split_target(req.target);
@@ -359,17 +370,20 @@ asio::awaitable<ApiResponse> Api::create_run(const ApiRequest& req,
         if (!refusal.quota) {
             co_return bad_request(refusal.errors, std::move(request_id));
         }
-        auto r = error(429, refusal.quota->message, std::move(request_id));
-        r.headers.emplace_back("Retry-After", std::to_string(refusal.quota->retry_after.count()));
-        co_return r;
+        co_return quota_refused(*refusal.quota, std::move(request_id));
     }
     const auto& rec = *created;
     if (controller_.durable()) {
         // Acknowledged means stored: 201 only once the run's row is committed. Not stored, the
         // run was never made: its key (if any) is released with `held`.
-        if (const auto ec = co_await controller_.commit_created(rec)) {
-            auto r = error(503, "the run could not be stored (" + ec.message() + "); try again",
-                           std::move(request_id));
+        const auto committed = co_await controller_.commit_created(rec);
+        if (committed.quota) {
+            co_return quota_refused(*committed.quota, std::move(request_id));
+        }
+        if (!committed.committed()) {
+            auto r = error(
+                503, "the run could not be stored (" + committed.ec.message() + "); try again",
+                std::move(request_id));
             r.headers.emplace_back("Retry-After", "1");
             co_return r;
         }

@@ -103,6 +103,13 @@ TEST(PgStore, AcknowledgedRunsSurviveSigkillAndLeftoversEndAsControllerLost) {
     wait_for_value(pg, "SELECT (run_json->>'totalCu') FROM runs WHERE id = '" + pool + "'",
                    std::to_string(total_cu(data_of(api.run(pool)))));
     ASSERT_EQ(pg.value("SELECT count(*) FROM runs"), "50");
+    // So is a live run's progress: a node still pending in its row when the controller dies
+    // ends skipped, one that started (a wait node is `waiting`) failed. Wait until every live
+    // run's `w` has started there.
+    wait_for_value(pg,
+                   "SELECT count(*) FROM runs WHERE "
+                   "run_json->'executionState'->'nodes'->'w'->>'status' = 'waiting'",
+                   std::to_string(waiting.size() + 1));
     const std::string pool_cu = std::to_string(total_cu(data_of(api.run(pool))));
     EXPECT_NE(pool_cu, "0");
 
@@ -217,13 +224,13 @@ TEST(PgStore, MigratesOnceAndRefusesANewerSchema) {
     {
         auto server = start_on(pg, dir);
         EXPECT_EQ(pg.value("SELECT string_agg(version::text, ',') FROM schema_migrations"),
-                  "1,2,3,4");
+                  "1,2,3,4,5");
         EXPECT_TRUE(server->stop(SIGTERM).clean());
     }
     {
         // The second start finds the schema current and changes nothing.
         auto server = start_on(pg, dir);
-        EXPECT_EQ(pg.value("SELECT count(*) FROM schema_migrations"), "4");
+        EXPECT_EQ(pg.value("SELECT count(*) FROM schema_migrations"), "5");
         Api api(server->base_url());
         api.create_ok(quick_run(unique_workflow_id("m")));
         EXPECT_TRUE(server->stop(SIGTERM).clean());
