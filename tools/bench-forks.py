@@ -21,6 +21,7 @@ Usage: tools/bench-forks.py [--build DIR] [--rounds N] [--pool-rounds N] [--ahea
                             [--calls N] [--only-ahead] [--pool-loop SECONDS]
 """
 import argparse
+import atexit
 import http.client
 import json
 import os
@@ -219,6 +220,8 @@ def main():
                             "--config", os.path.join(tmp, "config.json"), "--no-access-log"],
                            stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "server.err"), "w"),
                            text=True)
+    # A failed measurement must not leave the server (and its forks) running.
+    atexit.register(lambda: srv.poll() is None and srv.kill())
     print("server stderr: %s" % os.path.join(tmp, "server.err"))
     base = token = None
     upstreams = {}
