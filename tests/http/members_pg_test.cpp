@@ -69,18 +69,9 @@ TEST(PgMembers, ALostControllersRunsAreFinishedOnceWithinItsLease) {
     EXPECT_LT(took, kLease + 2s)
         << "resolved after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
         << " ms";
+    const auto by = std::chrono::steady_clock::now() + 10s;
     for (auto pid : anvils) {
-        EXPECT_TRUE(process_gone(pid) ||
-                    [&] {
-                        const auto by = std::chrono::steady_clock::now() + 10s;
-                        while (!process_gone(pid) && std::chrono::steady_clock::now() < by) {
-                            // Polling a condition against a deadline: the kernel delivers
-                            // PDEATHSIG.
-                            std::this_thread::sleep_for(10ms);
-                        }
-                        return process_gone(pid);
-                    }())
-            << "anvil " << pid << " survived its SIGKILLed controller";
+        EXPECT_TRUE(gone_by(pid, by)) << "anvil " << pid << " survived its SIGKILLed controller";
     }
     // B and C both keep looking after it: each run still ended once.
     ASSERT_TRUE(becomes(pg,

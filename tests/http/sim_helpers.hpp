@@ -93,6 +93,16 @@ inline bool process_gone(pid_t pid) {
     return ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
+// Whether `pid` is gone by `deadline` (the anvils of a SIGKILLed server end when the kernel
+// delivers their PDEATHSIG, a moment after the server).
+inline bool gone_by(pid_t pid, std::chrono::steady_clock::time_point deadline) {
+    while (!process_gone(pid) && std::chrono::steady_clock::now() < deadline) {
+        // Polling a condition against a deadline.
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return process_gone(pid);
+}
+
 // Whether every thread of `pid` has stopped: SIGSTOP takes effect one thread at a time, after
 // kill() has returned.
 inline bool process_stopped(pid_t pid) {
