@@ -269,6 +269,7 @@ int serve(const Config& o) {
     transfers.signers = &o.signers;
     transfers.dust_wei = o.dust_wei;
     transfers.simulation_report = o.simulation_report;
+    transfers.replace_after = o.replace_unmined_after;
     ccfg.transfers = &transfers;
     ccfg.has_upstream = [&fork_manager](std::uint64_t chain) {
         return fork_manager.upstream(chain).has_value();

@@ -2,6 +2,7 @@
 // the environment (FORKRUN_<FLAG>) and the JSON config file, in that order of precedence.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -33,6 +34,9 @@ struct Config {
     eth::Uint256 dust_wei{1000};
     /// The simulation report of transaction nodes and forks (config key simulationReport).
     bool simulation_report = true;
+    /// A live transaction unmined this long is replaced with higher fees (config key
+    /// replaceUnminedAfterMs; 0: never).
+    std::chrono::milliseconds replace_unmined_after{30000};
     std::string blocks_dir;
     std::size_t retain_runs = controller::RunStore::kDefaultRetain;
     controller::Limits limits;

@@ -37,6 +37,15 @@ void read_server_keys(const boost::json::object& obj,
             o.simulation_report = r->get_bool();
         }
     }
+    if (const auto* n = obj.if_contains("replaceUnminedAfterMs")) {
+        std::error_code ec;
+        const auto v = n->is_number() ? n->to_number<std::uint32_t>(ec) : 0;
+        if (!n->is_number() || ec) {
+            problems.push_back("replaceUnminedAfterMs must be a non-negative integer of ms");
+        } else {
+            o.replace_unmined_after = std::chrono::milliseconds(v);
+        }
+    }
     if (const auto* u = obj.if_contains("publicBaseUrl"); u && u->is_string()) {
         o.public_url = std::string(u->get_string());
     }

@@ -58,8 +58,16 @@ bool nonce_taken(const ErrorInfo& e) {
 // A send refused because this very transaction is known already: it was sent (a signed
 // transaction's hash names it), so it must not be signed again with another nonce.
 bool nonce_already_sent(const ErrorInfo& e) {
-    return e.code == RunErrc::kRpcError && (e.message.find("already known") != std::string::npos ||
-                                            e.message.find("AlreadyKnown") != std::string::npos);
+    return e.code == RunErrc::kRpcError &&
+           (e.message.find("already known") != std::string::npos ||
+            e.message.find("AlreadyKnown") != std::string::npos ||
+            e.message.find("already imported") != std::string::npos);
+}
+
+// `fee` raised by a quarter and one wei: above the 10% geth and anvil ask of a replacement.
+std::optional<eth::Uint256> raised(const eth::Uint256& fee) {
+    auto up = checked_add(fee, checked_add(divided_by(fee, 4), 1).value());
+    return up ? std::optional(*up) : std::nullopt;
 }
 
 // Sends refused as stale before the node gives up.
@@ -183,28 +191,69 @@ asio::awaitable<NodeResult> run_transaction(const TransactionProps& p, NodeEnv& 
         }
     }
 
-    // The receipt, polled with backoff; a cancel interrupts the timer or the call.
+    // The receipt, polled with backoff; a cancel interrupts the timer or the call. A transaction
+    // still unmined after `replace_after` whose nonce is the chain's next is replaced (same
+    // nonce, higher fees): a live chain whose fees rose past it, or anvil's pool leaving a
+    // ready transaction queued (foundry-rs/foundry#10122). Every hash sent is polled, newest
+    // first, since any of them may be the one mined.
     asio::steady_timer timer(co_await asio::this_coro::executor);
     const auto deadline = std::chrono::steady_clock::now() + settings.receipt_timeout;
+    const auto replace_after =
+        env.is_simulation ? settings.replace_after_on_fork : settings.replace_after;
+    auto replace_at = std::chrono::steady_clock::now() + replace_after;
+    int replacements = 0;
+    std::vector<std::string> hashes{tx_hash};
     // A fork mines a transaction right after answering eth_sendRawTransaction, so the first
     // polls come quickly there; a live chain takes seconds, so polls start slower and cost less.
     auto delay = std::chrono::milliseconds(env.is_simulation ? 2 : 100);
     json::value receipt;
     for (;;) {
-        json::array params{tx_hash};
-        auto r = co_await env.chains->call(env.node_index, chain, "eth_getTransactionReceipt",
-                                           std::move(params));
-        if (!r) {
-            co_return r.error();
+        for (auto h = hashes.rbegin(); h != hashes.rend() && receipt.is_null(); ++h) {
+            json::array params{*h};
+            auto r = co_await env.chains->call(env.node_index, chain, "eth_getTransactionReceipt",
+                                               std::move(params));
+            if (!r) {
+                co_return r.error();
+            }
+            if (!r->is_null()) {
+                receipt = std::move(*r);
+                tx_hash = *h;
+            }
         }
-        if (!r->is_null()) {
-            receipt = std::move(*r);
+        if (!receipt.is_null()) {
             break;
         }
-        if (std::chrono::steady_clock::now() >= deadline) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) {
             co_return ErrorInfo{RunErrc::kReceiptTimeout,
                                 "no receipt for " + tx_hash + " within " +
                                     std::to_string(settings.receipt_timeout.count()) + " ms"};
+        }
+        if (replace_after.count() > 0 && replacements < TransferSettings::kMaxReplacements &&
+            now >= replace_at) {
+            ++replacements;
+            replace_at = now + replace_after;
+            json::array params{from, "latest"};
+            auto count = co_await env.chains->call(env.node_index, chain, "eth_getTransactionCount",
+                                                   std::move(params));
+            if (!count) {
+                co_return count.error();
+            }
+            // Only the chain's next nonce: above it, an earlier transaction is what waits.
+            auto tip_up = raised(tx.max_priority_fee_per_gas);
+            auto fee_up = raised(tx.max_fee_per_gas);
+            if (quantity(*count) == tx.nonce && tip_up && fee_up) {
+                tx.max_priority_fee_per_gas = *tip_up;
+                tx.max_fee_per_gas = *fee_up;
+                const auto again = tx.sign(*key);
+                json::array raw{eth::to_hex(again.raw)};
+                auto sent_again = co_await env.chains->call(
+                    env.node_index, chain, "eth_sendRawTransaction", std::move(raw));
+                if (sent_again || nonce_already_sent(sent_again.error())) {
+                    hashes.push_back(eth::to_hex(again.hash));
+                }
+                // Refused (mined meanwhile, or the chain asks more): the polls go on.
+            }
         }
         timer.expires_after(delay);
         co_await timer.async_wait(asio::use_awaitable);
@@ -222,6 +271,15 @@ asio::awaitable<NodeResult> run_transaction(const TransactionProps& p, NodeEnv& 
                      {"from", from},
                      {"requestedValueWei", requested->to_decimal()},
                      {"sentValueWei", sent.to_decimal()}};
+    if (hashes.size() > 1) {
+        json::array others;
+        for (const auto& h : hashes) {
+            if (h != tx_hash) {
+                others.emplace_back(h);
+            }
+        }
+        out.emplace("replacedTxHashes", std::move(others));
+    }
     std::optional<json::object> reason;
     if (env.is_simulation && settings.simulation_report) {
         auto reported = co_await report_transaction(env, chain, tx_hash, receipt, out);

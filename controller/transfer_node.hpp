@@ -18,6 +18,13 @@ struct TransferSettings {
     eth::Uint256 dust_wei{1000};
     eth::Uint256 max_tip_wei{1'000'000'000};  // 1 gwei
     std::chrono::milliseconds receipt_timeout{120000};
+    /// A transaction with no receipt this long after it was sent, whose nonce is the chain's next
+    /// one, is sent again with the same nonce and fees raised by a quarter (at most
+    /// kMaxReplacements times); config `replaceUnminedAfterMs`, 0 never. On a fork, which mines
+    /// at once, `replace_after_on_fork`.
+    std::chrono::milliseconds replace_after{30000};
+    std::chrono::milliseconds replace_after_on_fork{1000};
+    static constexpr int kMaxReplacements = 3;
     /// The simulation report (trace, state diff, balance changes, revert reason of each
     /// transaction; executionState.changes); config `simulationReport`.
     bool simulation_report = true;

@@ -198,6 +198,12 @@ boost::system::result<Uint256> checked_mul(const Uint256& a, const Uint256& b) {
     return product;
 }
 
+Uint256 divided_by(const Uint256& a, uint64_t d) noexcept {
+    Uint256 quotient;
+    quotient.limbs_ = *to_limbs(to_wide(a.limbs_) / d);  // never above a: fits
+    return quotient;
+}
+
 Uint256 saturating_sub(const Uint256& a, const Uint256& b) noexcept {
     auto diff = checked_sub(a, b);
     return diff ? *diff : Uint256{};

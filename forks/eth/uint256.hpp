@@ -85,6 +85,8 @@ class Uint256 {
     friend boost::system::result<Uint256> checked_sub(const Uint256& a, const Uint256& b);
     /// a * b, or kOverflow.
     friend boost::system::result<Uint256> checked_mul(const Uint256& a, const Uint256& b);
+    /// a / d rounded down; `d` must not be zero.
+    friend Uint256 divided_by(const Uint256& a, uint64_t d) noexcept;
     /// a - b, or zero when b > a (e.g. balance minus fees when capping a transfer to the dust).
     friend Uint256 saturating_sub(const Uint256& a, const Uint256& b) noexcept;
 

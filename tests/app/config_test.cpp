@@ -202,7 +202,7 @@ TEST_F(ConfigTest, ARepeatableFlagTakesEveryValueAndReplacesTheFileAndEnvironmen
 TEST_F(ConfigTest, ConfigFileProblemsAreListedAllAtOnce) {
     const auto path = write_config(
         R"({"retainRuns": -1, "maxConnections": 0, "maxActiveRuns": "many", "dustWei": 5,
-            "blocksDir": "", "forkSpawnLimit": 0, "corsOrigins": "https://a.example"})");
+            "blocksDir": "", "replaceUnminedAfterMs": -3, "forkSpawnLimit": 0, "corsOrigins": "https://a.example"})");
     const auto r = parse_serve({"--config", path});
     EXPECT_FALSE(r.config);
     EXPECT_EQ(r.exit_code, 2);
@@ -210,6 +210,7 @@ TEST_F(ConfigTest, ConfigFileProblemsAreListedAllAtOnce) {
     for (const char* problem :
          {"retainRuns must be a non-negative integer", "maxConnections must be a positive integer",
           "maxActiveRuns must be a positive integer", "dustWei must be a decimal string of wei",
+          "replaceUnminedAfterMs must be a non-negative integer of ms",
           "blocksDir must be the path of a folder", "forkSpawnLimit", "corsOrigins: "}) {
         EXPECT_NE(r.err.find(prefix + problem), std::string::npos) << problem << "\n" << r.err;
     }
@@ -222,12 +223,14 @@ TEST_F(ConfigTest, ConfigFileProblemsAreListedAllAtOnce) {
 
 TEST_F(ConfigTest, ConfigFilePathsAndSwitches) {
     const auto path =
-        write_config(R"({"blocksDir": "blocks", "dustWei": "12", "simulationReport": false})");
+        write_config(R"({"blocksDir": "blocks", "dustWei": "12", "simulationReport": false,
+                            "replaceUnminedAfterMs": 4000})");
     const auto r = parse_serve({"--config", path, "--no-access-log", "--tokens", "t.json"});
     ASSERT_TRUE(r.config) << r.err;
     EXPECT_EQ(r.config->blocks_dir, (dir_ / "blocks").string());  // next to the file
     EXPECT_EQ(r.config->dust_wei, eth::Uint256(12));
     EXPECT_FALSE(r.config->simulation_report);
+    EXPECT_EQ(r.config->replace_unmined_after, std::chrono::milliseconds(4000));
     EXPECT_FALSE(r.config->server.access_log);
     EXPECT_EQ(r.config->tokens_file, "t.json");
 }

@@ -90,6 +90,10 @@ TEST(EthUint256, CheckedArithmetic) {
                           Uint256::from_decimal("340282366920938463463374607431768211455").value())
                   .value());  // 2^128 * (2^128 - 1) = 2^256 - 2^128
     EXPECT_EQ(checked_mul(Uint256::max(), Uint256{2}).error(), Uint256Error::kOverflow);
+    EXPECT_EQ(divided_by(Uint256{1'000'000'007}, 8), Uint256{125'000'000});
+    EXPECT_EQ(divided_by(Uint256::max(), 1), Uint256::max());
+    EXPECT_EQ(checked_mul(divided_by(Uint256::max(), 1ULL << 63), Uint256{1ULL << 63}).value(),
+              checked_sub(Uint256::max(), Uint256{(1ULL << 63) - 1}).value());
     EXPECT_EQ(saturating_sub(Uint256{5}, Uint256{9}), Uint256{});
     EXPECT_EQ(saturating_sub(Uint256{9}, Uint256{5}), Uint256{4});
 }

@@ -44,6 +44,12 @@ long long nonce_on_chain(const std::string& url, const std::string& hash) {
     return nonce && nonce->is_string() ? std::stoll(str(*nonce), nullptr, 16) : -1;
 }
 
+// The end of a member's log, for a failure's message.
+std::string last_lines(const std::string& text) {
+    constexpr std::size_t kChars = 4000;
+    return text.size() <= kChars ? text : text.substr(text.size() - kChars);
+}
+
 TEST(PgMembersShared, OneSignersLiveTransfersFromRunsOnAAndBNeverCollide) {
     PgServer pg;
     TempDir dir;
@@ -53,8 +59,10 @@ TEST(PgMembersShared, OneSignersLiveTransfersFromRunsOnAAndBNeverCollide) {
     const json::object config{
         {"chains",
          json::object{{"1", json::object{{"upstreamRpcUrl", chain.url()}, {"poolSize", 0}}}}},
-        {"signers",
-         json::object{{"default", json::object{{"privateKeyFile", key_path.string()}}}}}};
+        {"signers", json::object{{"default", json::object{{"privateKeyFile", key_path.string()}}}}},
+        // anvil's pool can leave a ready transaction queued when sends arrive out of order
+        // (foundry-rs/foundry#10122): replaced soon, as a live chain's stuck one would be.
+        {"replaceUnminedAfterMs", 2000}};
     auto a = member(pg, dir, "a", config);
     auto b = member(pg, dir, "b", config);
     const std::vector<Api> members{Api(a->base_url()), Api(b->base_url())};
@@ -88,7 +96,12 @@ TEST(PgMembersShared, OneSignersLiveTransfersFromRunsOnAAndBNeverCollide) {
         const auto& id = ids[static_cast<std::size_t>(i)];
         ASSERT_FALSE(id.empty());
         const auto run = members[static_cast<std::size_t>(i % 2)].wait_terminal(id, 60s);
-        ASSERT_EQ(str_at(run, "status"), "success") << json::serialize(run);
+        ASSERT_EQ(str_at(run, "status"), "success")
+            << json::serialize(run) << "\nthe chain's pool: "
+            << json::serialize(rpc(chain.url(), "txpool_inspect", json::array{}).body)
+            << "\nA's stderr:\n"
+            << last_lines(a->stderr_text()) << "\nB's stderr:\n"
+            << last_lines(b->stderr_text());
         const auto out = node_state(run, "send").at("output").as_object();
         EXPECT_EQ(str(out.at("status")), "0x1");
         EXPECT_EQ(str(out.at("from")), kDev1);
