@@ -1,11 +1,16 @@
-// PgQuotas: a create takes its organization's place with forkrun_take_quota (migration 5: an
-// advisory lock per organization, the sum over current members, this member's row raised), one
-// round trip on PgRemote's readers; a run's end gives it back with forkrun_give_quota, nobody
-// waiting.
+// PgQuotas: creates take their organizations' places with forkrun_take_quotas (migration 6: the
+// organizations' advisory locks, the sum over current members, this member's row raised), one
+// statement in flight at a time with every take that queued meanwhile (decision 76), on
+// PgRemote's readers; a run's end gives its place back with forkrun_give_quota, nobody waiting.
 #include "controller/pg_quotas.hpp"
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <iostream>
 
 #include "controller/durable_store.hpp"
@@ -17,12 +22,20 @@ namespace asio = boost::asio;
 
 namespace {
 
-// (A string, not a literal: GCC 12 warns falsely when a literal's length reaches the co_await.)
-const std::string kTake =
-    "SELECT forkrun_take_quota($1, $2, $3::bigint, $4::bigint, $5::bigint, $6::bigint, "
-    "$7::bigint)";
-constexpr const char* kGive =
-    "SELECT forkrun_give_quota($1, $2, $3::bigint, $4::bigint, $5::bigint)";
+constexpr const char* kTake =
+    "SELECT answer FROM forkrun_take_quotas($1::json, $2, $3::bigint, $4::bigint)";
+// Takes in one statement at most (a longer queue goes in the next).
+constexpr std::size_t kMaxBatch = 512;
+
+// Calls `done` on its own executor.
+template <class Handler>
+void answer(Handler& done, boost::system::error_code ec, std::string text) {
+    auto ex = asio::get_associated_executor(done);
+    asio::dispatch(ex, [d = std::move(done), ec, t = std::move(text)]() mutable {
+        std::move(d)(ec, std::move(t));
+    });
+}
+constexpr const char* kGive = "SELECT forkrun_give_quotas($1::json, $2)";
 // A give the database did not take is sent again this many times.
 constexpr int kGiveAttempts = 3;
 
@@ -34,32 +47,92 @@ PgQuotas::PgQuotas(PgRemote& db,
                    std::chrono::milliseconds lease)
     : db_(db), member_id_(std::move(member_id)), epoch_(epoch), lease_(lease) {}
 
+PgQuotas::~PgQuotas() {
+    std::deque<Waiting> left;
+    {
+        std::lock_guard lock(mu_);
+        left.swap(queue_);
+    }
+    for (auto& w : left) {
+        answer(w.done, make_error_code(StoreError::kClosed), {});
+    }
+}
+
+void PgQuotas::enqueue(Waiting w) {
+    {
+        std::lock_guard lock(mu_);
+        queue_.push_back(std::move(w));
+        if (busy_) {
+            return;
+        }
+        busy_ = true;
+    }
+    send_batch();
+}
+
+void PgQuotas::send_batch() {
+    std::vector<Waiting> batch;
+    {
+        std::lock_guard lock(mu_);
+        if (queue_.empty()) {
+            busy_ = false;
+            return;
+        }
+        // Moved by construction: Boost 1.81's any_completion_handler move-assignment recurses.
+        batch.reserve(std::min(queue_.size(), kMaxBatch));
+        while (!queue_.empty() && batch.size() < kMaxBatch) {
+            batch.push_back(std::move(queue_.front()));
+            queue_.pop_front();
+        }
+    }
+    boost::json::array takes;
+    takes.reserve(batch.size());
+    for (const auto& w : batch) {
+        takes.push_back(
+            boost::json::array{boost::json::value(w.org), w.forks, w.max_runs, w.max_forks});
+    }
+    std::vector<std::string> params{boost::json::serialize(takes), member_id_,
+                                    std::to_string(epoch_.load()), std::to_string(lease_.count())};
+    // The completion runs on the reader's thread: the next batch goes out, then each take hears
+    // its answer on its own executor.
+    db_.query(kTake, std::move(params),
+              [this, batch = std::move(batch)](boost::system::error_code ec,
+                                               PgRemote::Rows rows) mutable {
+                  send_batch();
+                  if (!ec && rows.size() != batch.size()) {
+                      ec = make_error_code(StoreError::kRejected);
+                  }
+                  for (std::size_t i = 0; i < batch.size(); ++i) {
+                      answer(batch[i].done, ec,
+                             ec || rows[i].empty() ? std::string() : std::move(rows[i][0]));
+                  }
+              });
+}
+
 asio::awaitable<SharedQuotas::Taken> PgQuotas::take(Quotas::Ticket& ticket, const Limits& limits) {
+    // The epoch the batch is sent under is this one: it moves only when the process starts.
     const long long epoch = epoch_.load();
     const std::string org = ticket.organization_id();
-    std::vector<std::string> params{org,
-                                    member_id_,
-                                    std::to_string(epoch),
-                                    std::to_string(ticket.forks()),
-                                    std::to_string(limits.active_runs_per_org),
-                                    std::to_string(limits.live_forks_per_org),
-                                    std::to_string(lease_.count())};
-    std::string sql = kTake;
     boost::system::error_code ec;
-    auto rows = co_await db_.async_query(std::move(sql), std::move(params),
-                                         asio::redirect_error(asio::use_awaitable, ec));
+    auto token = asio::redirect_error(asio::use_awaitable, ec);
+    auto text = co_await asio::async_initiate<decltype(token),
+                                              void(boost::system::error_code, std::string)>(
+        [&](auto handler) {
+            enqueue(Waiting{org, ticket.forks(), limits.active_runs_per_org,
+                            limits.live_forks_per_org, Answered(std::move(handler))});
+        },
+        token);
     Taken taken;
-    if (ec || rows.empty() || rows[0].empty()) {
+    if (ec || text.empty()) {
         taken.ec = ec ? ec : make_error_code(StoreError::kUnavailable);
         co_return taken;
     }
-    const std::string& answer = rows[0][0];
-    if (answer == "ok") {
+    if (text == "ok") {
         ticket.share(this, epoch);
-    } else if (answer.starts_with("runs ")) {
-        taken.refused = org_runs_refusal(org, std::stoull(answer.substr(5)));
-    } else if (answer.starts_with("forks ")) {
-        taken.refused = org_forks_refusal(org, std::stoull(answer.substr(6)), ticket.forks(),
+    } else if (text.starts_with("runs ")) {
+        taken.refused = org_runs_refusal(org, std::stoull(text.substr(5)));
+    } else if (text.starts_with("forks ")) {
+        taken.refused = org_forks_refusal(org, std::stoull(text.substr(6)), ticket.forks(),
                                           limits.live_forks_per_org);
     } else {
         taken.ec = make_error_code(StoreError::kRejected);
@@ -68,26 +141,59 @@ asio::awaitable<SharedQuotas::Taken> PgQuotas::take(Quotas::Ticket& ticket, cons
 }
 
 void PgQuotas::give(const std::string& org, long long epoch, std::size_t runs, std::size_t forks) {
-    send_give({org, member_id_, std::to_string(epoch), std::to_string(runs), std::to_string(forks)},
-              kGiveAttempts);
+    {
+        std::lock_guard lock(mu_);
+        auto& o = owed_[{org, epoch}];
+        o.runs += runs;
+        o.forks += forks;
+        o.attempts = std::max(o.attempts, kGiveAttempts);
+        if (giving_) {
+            return;
+        }
+        giving_ = true;
+    }
+    send_gives();
 }
 
-void PgQuotas::send_give(std::vector<std::string> params, int attempts) {
-    auto again = params;
-    db_.query(kGive, std::move(params),
-              [this, again = std::move(again), attempts](boost::system::error_code ec,
-                                                         PgRemote::Rows) mutable {
-                  if (!ec || ec == StoreError::kClosed) {
-                      return;  // closing: the counts go with this member's epoch
-                  }
-                  if (attempts > 0) {
-                      send_give(std::move(again), attempts - 1);
-                      return;
-                  }
-                  std::cerr << "forkrun: the store did not take back a quota of organization "
-                            << again[0] << " (" << ec.message()
-                            << "); it counts until this controller restarts\n";
-              });
+void PgQuotas::send_gives() {
+    std::map<std::pair<std::string, long long>, Owed> batch;
+    {
+        std::lock_guard lock(mu_);
+        if (owed_.empty()) {
+            giving_ = false;
+            return;
+        }
+        batch.swap(owed_);
+    }
+    boost::json::array gives;
+    gives.reserve(batch.size());
+    for (const auto& [key, o] : batch) {
+        gives.push_back(
+            boost::json::array{boost::json::value(key.first), key.second, o.runs, o.forks});
+    }
+    db_.query(
+        kGive, {boost::json::serialize(gives), member_id_},
+        [this, batch = std::move(batch)](boost::system::error_code ec, PgRemote::Rows) mutable {
+            if (ec && ec != StoreError::kClosed) {
+                // Owed again, with one attempt fewer; given up at none.
+                std::lock_guard lock(mu_);
+                for (auto& [key, o] : batch) {
+                    if (o.attempts <= 1) {
+                        std::cerr << "forkrun: the store did not take back a quota of "
+                                     "organization "
+                                  << key.first << " (" << ec.message()
+                                  << "); it counts until this controller restarts\n";
+                        continue;
+                    }
+                    auto& again = owed_[key];
+                    again.runs += o.runs;
+                    again.forks += o.forks;
+                    again.attempts = std::max(again.attempts, o.attempts - 1);
+                }
+            }
+            // (kClosed: closing; the counts go with this member's epoch.)
+            send_gives();
+        });
 }
 
 }  // namespace forkrun::controller

@@ -4,7 +4,11 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/any_completion_handler.hpp>
 #include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -22,6 +26,10 @@ class PgQuotas final : public SharedQuotas {
              std::string member_id,
              const std::atomic<long long>& epoch,
              std::chrono::milliseconds lease);
+    /// Answers what is still queued with kClosed.
+    ~PgQuotas() override;
+    PgQuotas(const PgQuotas&) = delete;
+    PgQuotas& operator=(const PgQuotas&) = delete;
 
     boost::asio::awaitable<Taken> take(Quotas::Ticket& ticket, const Limits& limits) override;
     void give(const std::string& org,
@@ -30,13 +38,40 @@ class PgQuotas final : public SharedQuotas {
               std::size_t forks) override;
 
   private:
-    // Sends one give; a failed one is tried again `attempts` more times.
-    void send_give(std::vector<std::string> params, int attempts);
+    // The answer of one take: "ok", "runs N" or "forks N" (decision 73).
+    using Answered =
+        boost::asio::any_completion_handler<void(boost::system::error_code, std::string)>;
+    struct Waiting {
+        std::string org;
+        std::size_t forks = 0;
+        std::size_t max_runs = 0;
+        std::size_t max_forks = 0;
+        Answered done;
+    };
+    // Queues a take; sent at once when none is in the database, else with the next batch.
+    void enqueue(Waiting w);
+    // Sends every queued take as one statement, or notes that none is in flight.
+    void send_batch();
+
+    // Sends every give that queued as one statement, or notes that none is in flight.
+    void send_gives();
 
     PgRemote& db_;
     const std::string member_id_;
     const std::atomic<long long>& epoch_;
     const std::chrono::milliseconds lease_;
+    std::mutex mu_;
+    std::deque<Waiting> queue_;
+    bool busy_ = false;
+    // Places to give back per (organization, epoch): runs, forks, and the attempts left of the
+    // statement that failed to give them (a new give starts with kGiveAttempts).
+    struct Owed {
+        std::size_t runs = 0;
+        std::size_t forks = 0;
+        int attempts = 0;
+    };
+    std::map<std::pair<std::string, long long>, Owed> owed_;
+    bool giving_ = false;
 };
 
 }  // namespace forkrun::controller

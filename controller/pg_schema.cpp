@@ -226,10 +226,74 @@ BEGIN
 END $$;
 )sql";
 
+// Migration 6 (decision 76): a member's creates take their organizations' places in batches,
+// one statement for every take that queued while the one before was in the database; each take
+// is [organization, forks, its run limit, its fork limit], each answer one row as
+// forkrun_take_quota's. The places given back meanwhile go in one statement too, one
+// [organization, epoch, runs, forks] per organization and epoch. Every
+// organization's lock is taken first, in one order (so two members' batches never wait on each
+// other in a cycle); then each take, in the order sent, sees the ones before it.
+constexpr std::string_view kBatchedQuotas = R"sql(
+CREATE FUNCTION forkrun_take_quotas(p_takes json, p_member text, p_epoch bigint,
+                                    p_lease_ms bigint)
+RETURNS TABLE (answer text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    o text;
+    t record;
+    r bigint;
+    f bigint;
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    FOR o IN SELECT DISTINCT e->>0 FROM json_array_elements(p_takes) e ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(hashtextextended('forkrun quota ' || o, 0));
+    END LOOP;
+    FOR t IN SELECT e->>0 AS org, (e->>1)::bigint AS forks, (e->>2)::bigint AS max_runs,
+                    (e->>3)::bigint AS max_forks
+             FROM json_array_elements(p_takes) WITH ORDINALITY AS x(e, i) ORDER BY i LOOP
+        SELECT coalesce(sum(q.runs), 0), coalesce(sum(q.forks), 0) INTO r, f
+            FROM quota_counters q
+            JOIN members m ON m.id = q.member_id AND m.epoch = q.member_epoch
+            WHERE q.organization_id = t.org AND (m.id = p_member
+                OR m.heartbeat_at >= now() - p_lease_ms * interval '1 millisecond');
+        IF r >= t.max_runs THEN
+            answer := 'runs ' || r;
+        ELSIF t.forks > 0 AND f + t.forks > t.max_forks THEN
+            answer := 'forks ' || f;
+        ELSE
+            INSERT INTO quota_counters AS q VALUES (t.org, p_member, p_epoch, 1, t.forks)
+                ON CONFLICT (organization_id, member_id) DO UPDATE SET
+                    runs = CASE WHEN q.member_epoch = EXCLUDED.member_epoch
+                                THEN q.runs + 1 ELSE 1 END,
+                    forks = EXCLUDED.forks + CASE WHEN q.member_epoch = EXCLUDED.member_epoch
+                                                  THEN q.forks ELSE 0 END,
+                    member_epoch = EXCLUDED.member_epoch;
+            answer := 'ok';
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+CREATE FUNCTION forkrun_give_quotas(p_gives json, p_member text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    UPDATE quota_counters q
+        SET runs = greatest(q.runs - g.runs, 0), forks = greatest(q.forks - g.forks, 0)
+        FROM (SELECT e->>0 AS org, (e->>1)::bigint AS epoch, (e->>2)::bigint AS runs,
+                     (e->>3)::bigint AS forks
+              FROM json_array_elements(p_gives) e) g
+        WHERE q.organization_id = g.org AND q.member_id = p_member AND q.member_epoch = g.epoch;
+    DELETE FROM quota_counters q
+        USING (SELECT DISTINCT e->>0 AS org FROM json_array_elements(p_gives) e) g
+        WHERE q.organization_id = g.org AND q.member_id = p_member AND q.runs = 0
+          AND q.forks = 0;
+END $$;
+)sql";
+
 constexpr std::array kMigrations{
     PgMigration{1, kRunsAndMembers},  PgMigration{2, kOwnership},
     PgMigration{3, kIdempotencyKeys}, PgMigration{4, kRunEvents},
-    PgMigration{5, kNoncesAndQuotas},
+    PgMigration{5, kNoncesAndQuotas}, PgMigration{6, kBatchedQuotas},
 };
 
 }  // namespace

@@ -213,6 +213,36 @@ TEST(PgMembersShared, AnOrganizationAtItsLimitOnAIsRefusedOnB) {
     EXPECT_EQ(pg.value("SELECT coalesce(sum(runs), 0) FROM quota_counters"), "0");
 }
 
+// Creates racing for an organization's last places on both members, taken in batches (decision
+// 76): exactly the limit is created, every other create is the contract's 429, and no refused run
+// is stored.
+TEST(PgMembersShared, ConcurrentCreatesOnAAndBTakeExactlyTheOrganizationsPlaces) {
+    PgServer pg;
+    TempDir dir;
+    constexpr int kLimit = 5;
+    auto a = limited(pg, dir, "a", kLimit);
+    auto b = limited(pg, dir, "b", kLimit);
+    const std::vector<Api> members{Api(a->base_url()), Api(b->base_url())};
+    constexpr int kCreates = 24;
+    std::vector<int> statuses(kCreates);
+    std::vector<std::thread> creators;
+    for (int i = 0; i < kCreates; ++i) {
+        creators.emplace_back([&, i] {
+            statuses[static_cast<std::size_t>(i)] =
+                members[static_cast<std::size_t>(i % 2)]
+                    .create(wait_run(unique_workflow_id("q"), 600))
+                    .status;
+        });
+    }
+    for (auto& t : creators) {
+        t.join();
+    }
+    EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 201), kLimit);
+    EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 429), kCreates - kLimit);
+    EXPECT_EQ(pg.value("SELECT count(*) FROM runs"), std::to_string(kLimit));
+    EXPECT_EQ(pg.value("SELECT sum(runs) FROM quota_counters"), std::to_string(kLimit));
+}
+
 // A controller that is gone stops holding its organization's places once it is restarted.
 TEST(PgMembersShared, AKilledControllersPlacesAreFreedWhenItComesBack) {
     PgServer pg;
