@@ -3,6 +3,8 @@
 // id, each one statement on a reader's connection.
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cstdlib>
 
 #include "controller/durable_store.hpp"
@@ -30,6 +32,18 @@ auto answer_rows(std::shared_ptr<Done> done, Make make) {
             std::move (*done)(ec, std::move(items));
         });
     };
+}
+
+// A stored run's full JSON as a list item: without workflowDefinition and executionState.
+std::string summary_of(std::string full) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(full, ec);
+    if (ec || !v.is_object()) {
+        return full;
+    }
+    v.get_object().erase("workflowDefinition");
+    v.get_object().erase("executionState");
+    return boost::json::serialize(v);
 }
 
 }  // namespace
@@ -63,9 +77,12 @@ void PgRemote::list(RemoteListQuery q, ListDone done) {
     sql += " ORDER BY org_seq DESC LIMIT " + std::to_string(q.limit);
     query(std::move(sql), std::move(params),
           QueryDone(answer_rows<ListDone, RemoteListed>(
-              std::make_shared<ListDone>(std::move(done)), [](std::vector<std::string>& row) {
-                  return RemoteListed{std::move(row[0]), std::strtoull(row[1].c_str(), nullptr, 10),
-                                      std::move(row[2])};
+              std::make_shared<ListDone>(std::move(done)),
+              [summaries = q.summaries](std::vector<std::string>& row) {
+                  // Here, on the reader's thread, not on the HTTP thread that merges the page.
+                  return RemoteListed{
+                      std::move(row[0]), std::strtoull(row[1].c_str(), nullptr, 10),
+                      summaries ? summary_of(std::move(row[2])) : std::move(row[2])};
               })));
 }
 

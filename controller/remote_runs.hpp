@@ -40,6 +40,9 @@ struct RemoteListQuery {
     /// Only runs with a smaller organization number (a cursor's).
     std::optional<std::uint64_t> before_seq;
     std::size_t limit = 50;
+    /// Each run as a list item (no workflowDefinition, no executionState), made on the store's
+    /// thread; false: the Run as GET answers it (?view=full).
+    bool summaries = true;
 };
 
 /// One run of a page, newest first: its id, its place in its organization's order, its JSON.

@@ -4,8 +4,6 @@
 #include <algorithm>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <charconv>
 
 #include "controller/remote_runs.hpp"
@@ -137,18 +135,6 @@ ApiResponse list_page(const std::vector<std::shared_ptr<const std::string>>& par
     return r;
 }
 
-// A stored run's full JSON as a list item: without workflowDefinition and executionState.
-std::string summary_of(const std::string& full) {
-    boost::system::error_code ec;
-    auto v = json::parse(full, ec);
-    if (ec || !v.is_object()) {
-        return full;
-    }
-    v.get_object().erase("workflowDefinition");
-    v.get_object().erase("executionState");
-    return json::serialize(v);
-}
-
 }  // namespace
 
 ApiResponse Api::list_runs(const TokenGrant& grant,
@@ -188,6 +174,7 @@ asio::awaitable<ApiResponse> Api::list_shared_runs(const TokenGrant& grant,
     rq.is_dust_test = q.is_dust_test;
     rq.before_seq = q.before_seq;
     rq.limit = q.limit;
+    rq.summaries = !req.full;
     boost::system::error_code ec;
     auto rows = co_await options_.remote->async_list(std::move(rq),
                                                      asio::redirect_error(asio::use_awaitable, ec));
@@ -222,8 +209,7 @@ asio::awaitable<ApiResponse> Api::list_shared_runs(const TokenGrant& grant,
         if (controller_.find(grant.principal, row.id)) {
             continue;  // held here: judged (and shown) as this process has it
         }
-        items.push_back({row.org_seq, std::make_shared<const std::string>(
-                                          req.full ? std::move(row.json) : summary_of(row.json))});
+        items.push_back({row.org_seq, std::make_shared<const std::string>(std::move(row.json))});
     }
     std::sort(items.begin(), items.end(),
               [](const Item& a, const Item& b) { return a.seq > b.seq; });
