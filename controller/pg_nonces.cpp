@@ -19,7 +19,7 @@ namespace {
 
 constexpr const char* kTake =
     "SELECT coalesce(forkrun_take_nonce($1, $2::bigint, $3, $4::bigint, "
-    "nullif($5, '')::bigint)::text, '')";
+    "nullif($5, '')::bigint, $6::bigint[])::text, '')";
 constexpr const char* kSettle =
     "SELECT forkrun_settle_nonce($1, $2::bigint, $3::bigint, $4, $5::bigint, $6)";
 
@@ -68,6 +68,22 @@ void PgNonces::enqueue(Op op) {
     send_next();
 }
 
+std::string PgNonces::known_locked(const NonceKey& key) const {
+    std::string known = "{";
+    auto add = [&](const Held& h) {
+        if (std::get<0>(h) == key.signer && std::get<1>(h) == key.chain_id) {
+            known += (known.size() > 1 ? "," : "") + std::to_string(std::get<2>(h));
+        }
+    };
+    for (const auto& [h, epoch] : out_) {
+        add(h);
+    }
+    for (const auto& h : settling_) {
+        add(h);
+    }
+    return known + "}";
+}
+
 void PgNonces::send_next() {
     std::unique_lock lock(mu_);
     if (queue_.empty()) {
@@ -77,30 +93,48 @@ void PgNonces::send_next() {
     // Moved by construction: Boost 1.81's any_completion_handler move-assignment recurses.
     Op op(std::move(queue_.front()));
     queue_.pop_front();
+    long long taken_under = 0;  // the epoch a take is sent under (its fourth parameter)
+    if (op.take) {
+        taken_under = std::stoll(op.params[3]);
+        op.params.push_back(known_locked(*op.take));
+    }
     lock.unlock();
     // The completion runs on the reader's thread (a plain lambda has no executor of its own):
-    // the next statement goes out once this one is committed, then the caller hears of it on
-    // its own executor.
-    db_.query(std::move(op.sql), std::move(op.params),
-              [this, done = std::move(op.done)](boost::system::error_code ec,
-                                                PgRemote::Rows rows) mutable {
-                  send_next();
-                  if (done) {
-                      auto ex = asio::get_associated_executor(done);
-                      asio::dispatch(ex, [d = std::move(done), ec, r = std::move(rows)]() mutable {
-                          std::move(d)(ec, std::move(r));
-                      });
-                  }
-              });
+    // what the statement did is noted, the next statement goes out once this one is committed,
+    // then the caller hears of it on its own executor.
+    db_.query(
+        std::move(op.sql), std::move(op.params),
+        [this, take = std::move(op.take), settles = std::move(op.settles), taken_under,
+         done = std::move(op.done)](boost::system::error_code ec, PgRemote::Rows rows) mutable {
+            {
+                std::lock_guard noted(mu_);
+                if (take && !ec && !rows.empty() && !rows[0].empty() && !rows[0][0].empty()) {
+                    out_[{take->signer, take->chain_id, std::stoull(rows[0][0])}] = taken_under;
+                }
+                if (settles) {
+                    if (auto it = settling_.find(*settles); it != settling_.end()) {
+                        settling_.erase(it);
+                    }
+                }
+            }
+            send_next();
+            if (done) {
+                auto ex = asio::get_associated_executor(done);
+                asio::dispatch(ex, [d = std::move(done), ec, r = std::move(rows)]() mutable {
+                    std::move(d)(ec, std::move(r));
+                });
+            }
+        });
 }
 
 template <class Token>
-auto PgNonces::async_run(std::string sql, std::vector<std::string> params, Token&& token) {
+auto PgNonces::async_take(const NonceKey& key, std::vector<std::string> params, Token&& token) {
     return asio::async_initiate<Token, void(boost::system::error_code, PgRemote::Rows)>(
-        [this](auto handler, std::string q, std::vector<std::string> p) {
-            enqueue(Op{std::move(q), std::move(p), PgRemote::QueryDone(std::move(handler))});
+        [this](auto handler, NonceKey k, std::vector<std::string> p) {
+            enqueue(Op{kTake, std::move(p), PgRemote::QueryDone(std::move(handler)), std::move(k),
+                       std::nullopt});
         },
-        token, std::move(sql), std::move(params));
+        token, key, std::move(params));
 }
 
 asio::awaitable<PgNonces::Taken> PgNonces::take(const NonceKey& key,
@@ -109,11 +143,9 @@ asio::awaitable<PgNonces::Taken> PgNonces::take(const NonceKey& key,
     std::vector<std::string> params{key.signer, std::to_string(key.chain_id), member_id_,
                                     std::to_string(epoch),
                                     count ? std::to_string(*count) : std::string()};
-    // (Named outside the co_await: GCC 12 mishandles temporaries across a suspension.)
-    std::string sql = kTake;
     boost::system::error_code ec;
-    auto rows = co_await async_run(std::move(sql), std::move(params),
-                                   asio::redirect_error(asio::use_awaitable, ec));
+    auto rows =
+        co_await async_take(key, std::move(params), asio::redirect_error(asio::use_awaitable, ec));
     if (ec || rows.empty() || rows[0].empty()) {
         co_return ErrorInfo{RunErrc::kNodeFailed,
                             "no nonce for " + key.signer + " on chain " +
@@ -123,10 +155,8 @@ asio::awaitable<PgNonces::Taken> PgNonces::take(const NonceKey& key,
     if (rows[0][0].empty()) {
         co_return std::optional<std::uint64_t>{};
     }
-    const std::uint64_t nonce = std::stoull(rows[0][0]);
-    std::lock_guard lock(mu_);
-    out_[{key.signer, key.chain_id, nonce}] = epoch;
-    co_return std::optional<std::uint64_t>{nonce};
+    // (Noted as held when the answer came, before the next statement went out.)
+    co_return std::optional<std::uint64_t>{std::stoull(rows[0][0])};
 }
 
 asio::awaitable<NonceResult> PgNonces::allocate(const NonceKey& key, PendingCount pending) {
@@ -155,17 +185,21 @@ asio::awaitable<NonceResult> PgNonces::allocate(const NonceKey& key, PendingCoun
 
 void PgNonces::settle(const NonceKey& key, std::uint64_t nonce, NonceOutcome outcome) {
     long long epoch = epoch_.load();
+    const Held held{key.signer, key.chain_id, nonce};
     {
         std::lock_guard lock(mu_);
-        if (auto it = out_.find({key.signer, key.chain_id, nonce}); it != out_.end()) {
+        if (auto it = out_.find(held); it != out_.end()) {
             epoch = it->second;
             out_.erase(it);
         }
+        settling_.insert(held);
     }
     enqueue(Op{kSettle,
                {key.signer, std::to_string(key.chain_id), std::to_string(nonce), member_id_,
                 std::to_string(epoch), outcome_name(outcome)},
-               {}});
+               {},
+               std::nullopt,
+               held});
 }
 
 }  // namespace forkrun::controller

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -35,18 +36,25 @@ class PgNonces final : public NonceAllocator {
 
   private:
     using Taken = boost::system::result<std::optional<std::uint64_t>, ErrorInfo>;
+    // (signer, chain, nonce)
+    using Held = std::tuple<std::string, std::uint64_t, std::uint64_t>;
     struct Op {
         std::string sql;
         std::vector<std::string> params;
         PgRemote::QueryDone done;  // empty: nobody waits
+        // A take: the nonces this process holds of its key go last in `params` (read when it is
+        // sent), and the nonce it answers is noted as held before the next statement goes out.
+        std::optional<NonceKey> take;
+        // A settle: no longer settling once it has run.
+        std::optional<Held> settles;
     };
 
     // forkrun_take_nonce: the nonce, or none when the chain must be read (`count` absent).
     boost::asio::awaitable<Taken> take(const NonceKey& key, std::optional<std::uint64_t> count);
     void enqueue(Op op);
-    // enqueue() as an asynchronous operation.
+    // enqueue() of a take of `key` as an asynchronous operation.
     template <class Token>
-    auto async_run(std::string sql, std::vector<std::string> params, Token&& token);
+    auto async_take(const NonceKey& key, std::vector<std::string> params, Token&& token);
     // Sends the oldest queued statement, or notes that none is in flight.
     void send_next();
 
@@ -57,7 +65,11 @@ class PgNonces final : public NonceAllocator {
     std::deque<Op> queue_;
     bool busy_ = false;
     // The epoch each nonce out was taken under (settled under the same one).
-    std::map<std::tuple<std::string, std::uint64_t, std::uint64_t>, long long> out_;
+    std::map<Held, long long> out_;
+    // Nonces whose settle is queued or in the database: still held there meanwhile.
+    std::multiset<Held> settling_;
+    // Holds `mu_`. The nonces of `key` this process holds, as a PostgreSQL array.
+    std::string known_locked(const NonceKey& key) const;
 };
 
 }  // namespace forkrun::controller

@@ -290,10 +290,31 @@ BEGIN
 END $$;
 )sql";
 
+// Migration 7 (decision 78): a take names the nonces its member process knows it holds; any
+// other nonce held under that process's epoch is one whose take committed while its answer was
+// lost (a connection dropped after the commit, the statement tried again), so it is given back
+// before the take, to this allocation or the next, instead of leaving a gap that holds every
+// later transaction of the signer back. Takes of one process go one at a time, so none of its
+// own is in flight meanwhile.
+constexpr std::string_view kLostNonces = R"sql(
+CREATE FUNCTION forkrun_take_nonce(p_signer text, p_chain bigint, p_member text,
+                                   p_epoch bigint, p_count bigint, p_known bigint[])
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM nonce_counters WHERE signer = p_signer AND chain_id = p_chain FOR UPDATE;
+    UPDATE nonce_allocations SET held = false
+        WHERE signer = p_signer AND chain_id = p_chain AND held AND member_id = p_member
+          AND member_epoch = p_epoch AND NOT (nonce = ANY (p_known));
+    RETURN forkrun_take_nonce(p_signer, p_chain, p_member, p_epoch, p_count);
+END $$;
+)sql";
+
 constexpr std::array kMigrations{
     PgMigration{1, kRunsAndMembers},  PgMigration{2, kOwnership},
     PgMigration{3, kIdempotencyKeys}, PgMigration{4, kRunEvents},
     PgMigration{5, kNoncesAndQuotas}, PgMigration{6, kBatchedQuotas},
+    PgMigration{7, kLostNonces},
 };
 
 }  // namespace

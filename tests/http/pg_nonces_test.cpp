@@ -1,8 +1,9 @@
 // The nonce allocator of the PostgreSQL store (decision 73), two members' stores on one real
 // PostgreSQL 15: they never hand out the same nonce, a nonce given back on one goes to the next
 // allocation on the other, a stale report reads the chain again without going below what was
-// handed out, a member process that is gone has its nonces given back, and a count nobody holds
-// is forgotten. The chain is a counter the test sets (what eth_getTransactionCount answers).
+// handed out, a member process that is gone has its nonces given back, so does a nonce whose
+// take's answer was lost, and a count nobody holds is forgotten. The chain is a counter the test
+// sets (what eth_getTransactionCount answers).
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -171,6 +172,29 @@ TEST_F(PgNoncesTest, AGoneMembersNoncesAreGivenBack) {
     EXPECT_EQ(allocate(*a_), 9u);
     // The old process's settle, had it come, would not touch what B now holds.
     EXPECT_EQ(pg_.value("SELECT member_id FROM nonce_allocations WHERE nonce = 7"), "b");
+}
+
+TEST_F(PgNoncesTest, ANonceWhoseAnswerWasLostIsGivenBackToTheNextTake) {
+    EXPECT_EQ(allocate(*a_), 7u);
+    // A take of A's that committed while its answer never reached A (the connection dropped
+    // after the commit): the store holds 8 for A's process, which does not know it has it.
+    const std::string epoch = pg_.value("SELECT epoch FROM members WHERE id = 'a'");
+    ASSERT_EQ(
+        pg_.value("SELECT forkrun_take_nonce('" + key_.signer + "', 1, 'a', " + epoch + ", NULL)"),
+        "8");
+    // A's next transaction gets 8, not 9: no gap holds its later transactions back. What A
+    // does hold (7) stays its own.
+    EXPECT_EQ(allocate(*a_), 8u);
+    EXPECT_EQ(pg_.value("SELECT string_agg(nonce::text, ',' ORDER BY nonce) FROM "
+                        "nonce_allocations WHERE held AND member_id = 'a'"),
+              "7,8");
+    // Another member's take does not give back what A's process holds.
+    EXPECT_EQ(allocate(*b_), 9u);
+    settle(*a_, "a", 7, NonceOutcome::kSent);
+    EXPECT_EQ(allocate(*a_), 10u);
+    EXPECT_EQ(pg_.value("SELECT string_agg(nonce::text, ',' ORDER BY nonce) FROM "
+                        "nonce_allocations WHERE held"),
+              "8,9,10");
 }
 
 }  // namespace
