@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,7 +27,8 @@ class CursorCodec {
                                         std::string_view cursor) const;
 
   private:
-    std::string key_;
+    struct Keyed;
+    std::shared_ptr<const Keyed> keyed_;  // shared by copies; never changes
 };
 
 }  // namespace forkrun::http

@@ -19,6 +19,17 @@ TEST(Cursor, DecodesToTheSequenceNumberItWasMadeFor) {
     }
 }
 
+TEST(Cursor, CursorsGivenOutBeforeStillDecode) {
+    // HMAC-SHA256 as RFC 2104 defines it (checked with Python's hmac module), for a key of one
+    // block and for a longer one, which is hashed first: a configured key's cursors survive a
+    // new build.
+    const CursorCodec codec("a fixed key");
+    EXPECT_EQ(codec.encode("org_a", 12345), "cur_AAAAAAAAMDnyXObyBzOjUhLFbDNpFSJd");
+    EXPECT_EQ(codec.decode("org_a", "cur_AAAAAAAAMDnyXObyBzOjUhLFbDNpFSJd"), 12345u);
+    const CursorCodec long_key(std::string(100, 'k'));
+    EXPECT_EQ(long_key.encode("org_b", 7), "cur_AAAAAAAAAAdOVT_KGs7PT53JfsvuQWxa");
+}
+
 TEST(Cursor, AnotherOrganizationsCursorDoesNotDecode) {
     const CursorCodec codec("a fixed key");
     EXPECT_FALSE(codec.decode("org_b", codec.encode("org_a", 7)));

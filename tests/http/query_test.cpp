@@ -46,6 +46,22 @@ TEST(SplitTarget, WhatAUriCannotHoldIsReadAsSentNotRefused) {
     EXPECT_EQ(t.query, "workflowId=\"a b\"#frag");
 }
 
+TEST(SplitTarget, APlainTargetIsSplitLikeAnEscapedOne) {
+    // Nothing to encode or decode: read from the text's own slices (decision 77), the same parts.
+    const auto t = split_target("/v1/runs?limit=50&view=summary");
+    EXPECT_EQ(t.path, "/v1/runs");
+    EXPECT_THAT(t.segments, ElementsAre("v1", "runs"));
+    EXPECT_EQ(t.query, "limit=50&view=summary");
+    EXPECT_THAT(split_target("/").segments, IsEmpty());
+    EXPECT_THAT(split_target("/?a=1").segments, IsEmpty());
+    EXPECT_THAT(split_target("//x").segments, ElementsAre("", "x"));
+    EXPECT_THAT(split_target("/v1/runs/run_a/cancel").segments,
+                ElementsAre("v1", "runs", "run_a", "cancel"));
+    // As RFC 3986 reads it, a leading "/./" only keeps the path from starting with "//".
+    EXPECT_THAT(split_target("/./v1/runs").segments, ElementsAre("v1", "runs"));
+    EXPECT_EQ(split_target("/./v1/runs").path, "/./v1/runs");
+}
+
 TEST(SplitTarget, ATargetThatIsNotOriginFormHasNoSegments) {
     EXPECT_EQ(split_target("*").path, "*");
     EXPECT_THAT(split_target("*").segments, IsEmpty());
@@ -65,6 +81,12 @@ TEST(ParseQuery, EmptyPairsAreSkippedAndAKeyAloneHasAnEmptyValue) {
     EXPECT_THAT(pairs(""), IsEmpty());
     EXPECT_THAT(pairs("&&a=1&&b&"), ElementsAre("a=1", "b="));
     EXPECT_THAT(pairs("=x&a=1=2"), ElementsAre("=x", "a=1=2"));
+}
+
+TEST(ParseQuery, APlainQueryIsSplitLikeAnEscapedOne) {
+    EXPECT_THAT(pairs("limit=50&view=full&workflowId=a+b"),
+                ElementsAre("limit=50", "view=full", "workflowId=a b"));
+    EXPECT_THAT(pairs("a&=&+=+&x=?/:@"), ElementsAre("a=", "=", " = ", "x=?/:@"));
 }
 
 TEST(ParseQuery, CharactersAUriCannotHoldAreTakenAsThemselves) {
