@@ -76,10 +76,13 @@ bool Acceptor::admit(tcp::socket socket, boost::system::error_code accepted) {
     }
     reserve_.restore();  // if a shed or another thread took its descriptor last time
     const auto cap = std::min(state_.max_connections, state_.fd_ceiling.load());
-    if (!starved && state_.connections.now() < cap) {
-        backoff_.reset();
-        serve_(std::move(socket), idle_, state_.connections.take());
-        return false;
+    if (!starved) {
+        // Checked and counted in one step: each HTTP thread has an acceptor.
+        if (auto slot = state_.connections.try_take(cap)) {
+            backoff_.reset();
+            serve_(std::move(socket), idle_, std::move(*slot));
+            return false;
+        }
     }
     const char* reason =
         starved || cap < state_.max_connections ? "out of file descriptors" : "connection cap";

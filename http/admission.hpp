@@ -9,6 +9,7 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <optional>
 
 namespace forkrun::http {
 
@@ -28,6 +29,9 @@ class ConnectionCount {
         explicit Slot(std::shared_ptr<std::atomic<std::size_t>> n) : n_(std::move(n)) {
             n_->fetch_add(1);
         }
+        /// Of a count already raised for it (try_take).
+        enum Counted { kCounted };
+        Slot(std::shared_ptr<std::atomic<std::size_t>> n, Counted) : n_(std::move(n)) {}
         Slot(Slot&&) noexcept = default;
         Slot& operator=(Slot&&) noexcept = default;
         ~Slot() {
@@ -42,6 +46,17 @@ class ConnectionCount {
 
     ConnectionCount() : n_(std::make_shared<std::atomic<std::size_t>>(0)) {}
     Slot take() { return Slot(n_); }
+    /// A slot while fewer than `cap` are counted, taken in one step (two acceptors racing for
+    /// the last place cannot both get it); none at the cap.
+    std::optional<Slot> try_take(std::size_t cap) {
+        auto n = n_->load();
+        while (n < cap) {
+            if (n_->compare_exchange_weak(n, n + 1)) {
+                return Slot(n_, Slot::kCounted);
+            }
+        }
+        return std::nullopt;
+    }
     std::size_t now() const { return n_->load(); }
 
   private:
