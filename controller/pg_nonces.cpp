@@ -48,10 +48,8 @@ PgNonces::~PgNonces() {
     }
     for (auto& op : left) {
         if (op.done) {
-            auto ex = asio::get_associated_executor(op.done);
-            asio::dispatch(ex, [d = std::move(op.done)]() mutable {
-                std::move(d)(make_error_code(StoreError::kClosed), PgRemote::Rows{});
-            });
+            complete_on_own_executor(op.done, make_error_code(StoreError::kClosed),
+                                     PgRemote::Rows{});
         }
     }
 }
@@ -119,10 +117,7 @@ void PgNonces::send_next() {
             }
             send_next();
             if (done) {
-                auto ex = asio::get_associated_executor(done);
-                asio::dispatch(ex, [d = std::move(done), ec, r = std::move(rows)]() mutable {
-                    std::move(d)(ec, std::move(r));
-                });
+                complete_on_own_executor(done, ec, std::move(rows));
             }
         });
 }

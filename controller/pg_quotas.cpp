@@ -27,14 +27,6 @@ constexpr const char* kTake =
 // Takes in one statement at most (a longer queue goes in the next).
 constexpr std::size_t kMaxBatch = 512;
 
-// Calls `done` on its own executor.
-template <class Handler>
-void answer(Handler& done, boost::system::error_code ec, std::string text) {
-    auto ex = asio::get_associated_executor(done);
-    asio::dispatch(ex, [d = std::move(done), ec, t = std::move(text)]() mutable {
-        std::move(d)(ec, std::move(t));
-    });
-}
 constexpr const char* kGive = "SELECT forkrun_give_quotas($1::json, $2)";
 // A give the database did not take is sent again this many times.
 constexpr int kGiveAttempts = 3;
@@ -54,7 +46,7 @@ PgQuotas::~PgQuotas() {
         left.swap(queue_);
     }
     for (auto& w : left) {
-        answer(w.done, make_error_code(StoreError::kClosed), {});
+        complete_on_own_executor(w.done, make_error_code(StoreError::kClosed), std::string());
     }
 }
 
@@ -103,8 +95,9 @@ void PgQuotas::send_batch() {
                       ec = make_error_code(StoreError::kRejected);
                   }
                   for (std::size_t i = 0; i < batch.size(); ++i) {
-                      answer(batch[i].done, ec,
-                             ec || rows[i].empty() ? std::string() : std::move(rows[i][0]));
+                      complete_on_own_executor(
+                          batch[i].done, ec,
+                          ec || rows[i].empty() ? std::string() : std::move(rows[i][0]));
                   }
               });
 }

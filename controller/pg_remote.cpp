@@ -22,10 +22,7 @@ constexpr std::string_view kRowColumns =
     "r.status, r.run_json, r.cancel_request IS NOT NULL, coalesce(r.cancel_result, '')";
 
 void complete(RemoteRuns::Done& done, boost::system::error_code ec, RemoteRun run) {
-    auto ex = asio::get_associated_executor(done);
-    asio::dispatch(ex, [d = std::move(done), ec, r = std::move(run)]() mutable {
-        std::move(d)(ec, std::move(r));
-    });
+    complete_on_own_executor(done, ec, std::move(run));
 }
 
 // The row from the columns of kRowColumns starting at `col`.

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -28,6 +30,16 @@ struct PgRemoteConfig {
     /// How often a watcher reads again when nothing was signalled.
     std::chrono::milliseconds poll{250};
 };
+
+/// Calls the completion handler `done` with `args` on its own executor. From a reader's or a
+/// writer's thread, which runs no executor, dispatch() queues it there.
+template <class Handler, class... Args>
+void complete_on_own_executor(Handler& done, Args... args) {
+    auto ex = boost::asio::get_associated_executor(done);
+    boost::asio::dispatch(ex, [d = std::move(done), ... a = std::move(args)]() mutable {
+        std::move(d)(std::move(a)...);
+    });
+}
 
 class PgRemote final : public RemoteRuns {
   public:

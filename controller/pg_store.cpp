@@ -54,8 +54,7 @@ void complete(DurableStore::Done& done, boost::system::error_code ec) {
     if (!done) {
         return;
     }
-    auto ex = asio::get_associated_executor(done);
-    asio::dispatch(ex, [d = std::move(done), ec]() mutable { std::move(d)(ec); });
+    complete_on_own_executor(done, ec);
 }
 
 }  // namespace
