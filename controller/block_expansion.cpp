@@ -19,10 +19,6 @@ namespace {
 constexpr std::string_view kExpansionsPath = "/workflowDefinition/blockExpansions";
 constexpr std::size_t kMaxIdsListed = 20;
 
-std::string in_quotes(std::string_view s) {
-    return "\"" + std::string(s) + "\"";
-}
-
 /// One block node being expanded: its id and the values its props give the block's inputs.
 struct Instance {
     std::string_view prefix;

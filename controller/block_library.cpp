@@ -24,10 +24,6 @@ constexpr std::string_view kKeys[] = {"blockId", "description", "inputs", "entry
 // `output` would make `{{nodes.X.output.output}}` ambiguous.
 constexpr std::string_view kReservedIds[] = {"root", "output"};
 
-std::string in_quotes(std::string_view s) {
-    return "\"" + std::string(s) + "\"";
-}
-
 // Adds a problem for every template in `v` (searched through nested values) that names something
 // outside the block: a `{{props.x}}`, an undeclared input, or a node the block does not have.
 void check_references(const json::value& v,

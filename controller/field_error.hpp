@@ -18,6 +18,16 @@ struct FieldError {
 
 using FieldErrors = std::vector<FieldError>;
 
+/// `s` in double quotes, as a problem's message names a key, an id or a template.
+inline std::string in_quotes(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 2);
+    out.push_back('"');
+    out.append(s);
+    out.push_back('"');
+    return out;
+}
+
 /// Extends the pointer `path` in place by one object key, escaped per RFC 6901 (`~` -> `~0`,
 /// `/` -> `~1`).
 inline void pointer_push(std::string& path, std::string_view key) {

@@ -16,7 +16,6 @@ namespace forkrun::controller {
 
 namespace json = boost::json;
 
-using detail::quoted;
 using detail::unknown_key;
 using detail::view;
 
@@ -140,7 +139,7 @@ Schema read_schema(const json::value* schema, std::string_view path, FieldErrors
             const bool first = seen.insert(parsed.key).second;
             parsed.usable = first && is_valid_id(parsed.key);
             if (!first) {
-                report(pointer_append(entry_path, "key"), "duplicate key " + quoted(parsed.key));
+                report(pointer_append(entry_path, "key"), "duplicate key " + in_quotes(parsed.key));
             }
         }
         if (type == nullptr) {
@@ -202,8 +201,9 @@ FieldErrors validate_prop_values(const json::value* prop_values,
         const auto it = declared.find(key);
         if (it == declared.end()) {
             if (schema.is_array) {
-                errors.push_back({pointer_append(base_path, key),
-                                  quoted(key) + " is not declared in " + std::string(schema_name)});
+                errors.push_back(
+                    {pointer_append(base_path, key),
+                     in_quotes(key) + " is not declared in " + std::string(schema_name)});
             }
             continue;
         }

@@ -25,7 +25,7 @@ namespace {
 constexpr const char* kTake =
     "SELECT answer FROM forkrun_take_quotas($1::json, $2, $3::bigint, $4::bigint)";
 // Takes in one statement at most (a longer queue goes in the next).
-constexpr std::size_t kMaxBatch = 512;
+constexpr std::size_t kMaxTakesPerBatch = 512;
 
 constexpr const char* kGive = "SELECT forkrun_give_quotas($1::json, $2)";
 // A give the database did not take is sent again this many times.
@@ -71,8 +71,8 @@ void PgQuotas::send_batch() {
             return;
         }
         // Moved by construction: Boost 1.81's any_completion_handler move-assignment recurses.
-        batch.reserve(std::min(queue_.size(), kMaxBatch));
-        while (!queue_.empty() && batch.size() < kMaxBatch) {
+        batch.reserve(std::min(queue_.size(), kMaxTakesPerBatch));
+        while (!queue_.empty() && batch.size() < kMaxTakesPerBatch) {
             batch.push_back(std::move(queue_.front()));
             queue_.pop_front();
         }

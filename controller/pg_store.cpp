@@ -39,7 +39,7 @@ class StoreCategory : public boost::system::error_category {
 };
 
 // One batch at most: 11 parameters a new run, 4 a change (PostgreSQL takes 65535).
-constexpr std::size_t kMaxBatch = 1000;
+constexpr std::size_t kMaxRowsPerBatch = 1000;
 // Before reconnecting after a failure.
 constexpr auto kRetryPause = std::chrono::milliseconds(250);
 
@@ -203,13 +203,14 @@ bool PgStore::take(Batch& batch, std::size_t writer) {
     const auto now = SteadyClock::now();
     const bool retrying = now < retry_at_;
     // Creates are answered at once while the database is away; finals and changes wait for it.
-    const std::size_t inserts = std::min(inserts_.size(), kMaxBatch);
+    const std::size_t inserts = std::min(inserts_.size(), kMaxRowsPerBatch);
     for (std::size_t i = 0; i < inserts; ++i) {
         batch.inserts.push_back(std::move(inserts_[i]));
     }
     inserts_.erase(inserts_.begin(), inserts_.begin() + static_cast<std::ptrdiff_t>(inserts));
     if (!retrying) {
-        for (auto it = finals_.begin(); it != finals_.end() && batch.finals.size() < kMaxBatch;) {
+        for (auto it = finals_.begin();
+             it != finals_.end() && batch.finals.size() < kMaxRowsPerBatch;) {
             if (writer_of(it->first) != writer) {
                 ++it;
                 continue;
@@ -218,7 +219,8 @@ bool PgStore::take(Batch& batch, std::size_t writer) {
             batch.finals.push_back(std::move(it->second));
             it = finals_.erase(it);
         }
-        for (auto it = dirty_.begin(); it != dirty_.end() && batch.changes.size() < kMaxBatch;) {
+        for (auto it = dirty_.begin();
+             it != dirty_.end() && batch.changes.size() < kMaxRowsPerBatch;) {
             if ((!stop_ && now - it->second < config_.write_behind) ||
                 writer_of(it->first) != writer) {
                 ++it;

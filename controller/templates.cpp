@@ -125,12 +125,6 @@ std::string nothing(std::string_view written, std::string_view why) {
     return message;
 }
 
-std::string quoted(std::string_view s) {
-    std::string out = "\"";
-    out.append(s).append("\"");
-    return out;
-}
-
 const json::value* child_of(const json::value& v, std::string_view field) {
     if (const json::object* o = v.if_object()) {
         const auto it = o->find(field);
@@ -165,14 +159,14 @@ Lookup lookup(const TemplatePiece& piece, const TemplateContext& ctx) {
                 }
             }
             return fail_lookup(nothing(piece.text, (is_props ? "no prop " : "no input ") +
-                                                       quoted(ref.name) + " was given"));
+                                                       in_quotes(ref.name) + " was given"));
         }
         case TemplateSource::kNodeOutput:
             break;
     }
     const json::value* current = ctx.node_output ? ctx.node_output(ref.name) : nullptr;
     if (current == nullptr) {
-        return fail_lookup(nothing(piece.text, "node " + quoted(ref.name) + " has no output"));
+        return fail_lookup(nothing(piece.text, "node " + in_quotes(ref.name) + " has no output"));
     }
     std::string walked;
     for (std::string_view field : ref.fields) {
@@ -183,7 +177,7 @@ Lookup lookup(const TemplatePiece& piece, const TemplateContext& ctx) {
         current = child_of(*current, field);
         if (current == nullptr) {
             return fail_lookup(nothing(
-                piece.text, "node " + quoted(ref.name) + " has no field " + quoted(walked)));
+                piece.text, "node " + in_quotes(ref.name) + " has no field " + in_quotes(walked)));
         }
     }
     return current;
@@ -342,14 +336,14 @@ Pieces parse_template_string(std::string_view s) {
         if (close == std::string_view::npos) {
             return Pieces(
                 boost::system::in_place_error,
-                "unclosed template " + quoted(excerpt(s.substr(open))) + ": no closing }}");
+                "unclosed template " + in_quotes(excerpt(s.substr(open))) + ": no closing }}");
         }
         const std::string_view text = s.substr(open, close + kClose.size() - open);
         std::optional<TemplateRef> ref =
             parse_reference(text.substr(kOpen.size(), text.size() - kOpen.size() - kClose.size()));
         if (!ref) {
             return Pieces(boost::system::in_place_error,
-                          "invalid template " + quoted(excerpt(text)) +
+                          "invalid template " + in_quotes(excerpt(text)) +
                               ": use {{props.<key>}}, {{nodes.<id>.output}} or "
                               "{{nodes.<id>.output.<field>}}");
         }
@@ -382,7 +376,7 @@ void collect_template_errors(const json::value& v,
         }
         for (const TemplatePiece& piece : *pieces) {
             if (piece.ref && piece.ref->source == TemplateSource::kInputs) {
-                errors.push_back({at, "invalid template " + quoted(excerpt(piece.text)) +
+                errors.push_back({at, "invalid template " + in_quotes(excerpt(piece.text)) +
                                           ": inputs exist only inside a block"});
                 return;
             }

@@ -16,7 +16,6 @@ namespace json = boost::json;
 
 using detail::kNone;
 using detail::kRoot;
-using detail::quoted;
 using detail::unknown_key;
 using detail::view;
 
@@ -48,7 +47,7 @@ NodeType check_type(std::string_view id,
         if (id == kRoot && !manual) {
             errors.push_back({type_path, "root must be of type manual"});
         } else if (!known) {
-            errors.push_back({type_path, "unknown node type " + quoted(name)});
+            errors.push_back({type_path, "unknown node type " + in_quotes(name)});
         } else if (id != kRoot && type == NodeType::kManual) {
             errors.push_back({type_path, "only root can be of type manual"});
         }
@@ -99,7 +98,7 @@ void check_children(std::size_t self,
         const auto it = nodes.find(view(*id));
         if (it == nodes.end()) {
             errors.push_back(
-                {pointer_append(children_path, j), quoted(view(*id)) + " is not a node"});
+                {pointer_append(children_path, j), in_quotes(view(*id)) + " is not a node"});
             continue;
         }
         const auto c = static_cast<std::size_t>(it - nodes.begin());
@@ -107,7 +106,7 @@ void check_children(std::size_t self,
             errors.push_back({pointer_append(children_path, j), "a node cannot be its own child"});
         } else if (last_parent[c] == self) {
             errors.push_back(
-                {pointer_append(children_path, j), "duplicate child " + quoted(view(*id))});
+                {pointer_append(children_path, j), "duplicate child " + in_quotes(view(*id))});
         } else {
             last_parent[c] = self;
         }

@@ -21,14 +21,8 @@ inline std::string_view view(const boost::json::string& s) {
     return {s.data(), s.size()};
 }
 
-inline std::string quoted(std::string_view s) {
-    std::string out = "\"";
-    out.append(s).append("\"");
-    return out;
-}
-
 inline std::string unknown_key(std::string_view key) {
-    return "unknown key " + quoted(key);
+    return "unknown key " + in_quotes(key);
 }
 
 /// Cycles among `nodes` (one error each, at `nodes_path`) and nodes not reachable from root.

@@ -111,10 +111,6 @@ int open_pidfd(pid_t pid) {
     return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0U));
 }
 
-bool process_gone(pid_t pid) {
-    return ::kill(pid, 0) == -1 && errno == ESRCH && !fs::exists("/proc/" + std::to_string(pid));
-}
-
 /// Waits up to `timeout` for /proc/PID/stat to show `state` (polled: there is nothing to await).
 bool state_becomes(pid_t pid, char state, std::chrono::milliseconds timeout) {
     const auto deadline = Clock::now() + timeout;
@@ -131,6 +127,7 @@ bool state_becomes(pid_t pid, char state, std::chrono::milliseconds timeout) {
 }
 
 using test::child_pids;
+using test::process_gone;
 
 /// Everything under `dir`, for before/after comparisons.
 std::set<std::string> listing(const fs::path& dir) {

@@ -59,11 +59,8 @@ class MeterLog {
     std::vector<std::string> methods_;
 };
 
-bool process_gone(pid_t pid) {
-    return !std::filesystem::exists("/proc/" + std::to_string(pid));
-}
-
 using test::child_pids;
+using test::process_gone;
 
 double p50_ms(std::vector<Clock::duration> samples) {
     std::sort(samples.begin(), samples.end());

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -26,6 +27,12 @@ namespace forkrun::forks::test {
 
 /// The children of this process, zombies included: what a test compares before and after to see
 /// that no process was left (or started).
+/// True once `pid` has ended and been reaped (a zombie is not gone).
+inline bool process_gone(pid_t pid) {
+    return ::kill(pid, 0) == -1 && errno == ESRCH &&
+           !std::filesystem::exists("/proc/" + std::to_string(pid));
+}
+
 inline std::set<pid_t> child_pids() {
     std::set<pid_t> pids;
     for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "http/api_fixture.hpp"
+#include "http/sim_helpers.hpp"
 
 namespace forkrun::http::test {
 namespace {
@@ -133,8 +134,8 @@ bool becomes_zombie(pid_t pid, std::chrono::milliseconds within = 5s) {
     }
 }
 
-/// Polls until `pid` is neither running nor a zombie; false at the deadline.
-bool process_gone(pid_t pid, std::chrono::milliseconds within = 5s) {
+/// Polls until `pid` is neither running nor a zombie; false after `within`.
+bool reaped_within(pid_t pid, std::chrono::milliseconds within = 5s) {
     const auto deadline = Clock::now() + within;
     for (;;) {
         std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
@@ -174,16 +175,6 @@ json::object sim_request(std::string_view mode, json::array chains, json::object
     body["simulationMode"] = mode;
     body["chains"] = std::move(chains);
     return body;
-}
-
-json::object wait_forks_ready(const Api& api, const std::string& id, std::size_t n) {
-    return api.poll_run(
-        id,
-        [&](const json::object& run) {
-            const auto* f = run.if_contains("simulationForks");
-            return f && f->is_array() && f->as_array().size() == n;
-        },
-        30s);
 }
 
 json::object wait_node_waiting(const Api& api, const std::string& id, std::string_view node_id) {
@@ -568,7 +559,7 @@ TEST(FaultForks, PooledForkSigkilledMidRunIsNotLentAgain) {
     EXPECT_EQ(str(t.at("method")), "evm_revert");
     EXPECT_FALSE(t.at("ok").as_bool()) << json::serialize(t);
     EXPECT_FALSE(str(t.at("error")).empty()) << json::serialize(t);
-    EXPECT_TRUE(process_gone(leased)) << "the killed fork was not reaped";
+    EXPECT_TRUE(reaped_within(leased)) << "the killed fork was not reaped";
 
     // The pool replaces the dead fork: the next pool run works on a live one.
     const std::string next =
@@ -637,7 +628,7 @@ TEST(FaultUpstream, UpstreamKilledDuringALiveRunFailsTheNextRpcNodeClearly) {
     expect_healthz(api);
     const auto status = devnet.server->stop(SIGTERM, 10s);
     EXPECT_TRUE(status.clean()) << status.describe();
-    EXPECT_TRUE(process_gone(devnet.upstream)) << "the dead upstream was never reaped";
+    EXPECT_TRUE(reaped_within(devnet.upstream)) << "the dead upstream was never reaped";
 }
 
 TEST(FaultUpstream, UpstreamKilledUnderAForkFailsTheForksNextUpstreamReadWithinTheRpcTimeout) {

@@ -14,8 +14,6 @@ namespace forkrun::http::test {
 namespace {
 
 // anvil's dev account #1 and its key: funded on every fresh anvil chain; public test data.
-constexpr const char* kKey1 = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
-constexpr const char* kDev1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
 // eth_getTransactionByHash on `url` (the devnet upstream).
 json::object transaction(const std::string& url, const std::string& hash) {

@@ -1,12 +1,12 @@
 // Block-library nodes end to end: expansion recorded in the run's definition, executed on a real
 // fork, outputs flowing out of a block, re-runs, and the 400s of a bad block node.
 #include "http/api_fixture.hpp"
+#include "http/sim_helpers.hpp"
 
 namespace forkrun::http::test {
 namespace {
 
-constexpr const char* kDev0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-constexpr const char* kSink = "0x00000000000000000000000000000000000000ee";
+constexpr const char* kBlocksSink = "0x00000000000000000000000000000000000000ee";
 
 json::object block_node(std::string block_id,
                         json::object inputs,
@@ -23,12 +23,12 @@ json::object paying_nodes() {
                            json::object{{"chainId", 31337},
                                         {"sender", kDev0},
                                         {"fundWei", "100000000000000000000"},
-                                        {"to", kSink},
+                                        {"to", kBlocksSink},
                                         {"valueWei", "1000000000000000000"}},
                            {"check"})},
         {"check", block_node("balance-check",
                              json::object{{"chainId", 31337},
-                                          {"address", kSink},
+                                          {"address", kBlocksSink},
                                           {"minWei", "{{nodes.pay.output.sentValueWei}}"}})}};
 }
 
@@ -71,7 +71,7 @@ TEST_F(SimBlocksTest, ExpansionIsRecordedAndExecutedOnAFork) {
     EXPECT_EQ(sub.at("pay.send").at("children"), (json::array{"pay"}));
     // Inputs are substituted with their JSON types.
     EXPECT_EQ(sub.at("pay.fund").at("props").at("chainId"), json::value(31337));
-    EXPECT_EQ(sub.at("pay.send").at("props").at("to"), json::value(kSink));
+    EXPECT_EQ(sub.at("pay.send").at("props").at("to"), json::value(kBlocksSink));
     // An optional input that is not given leaves its prop out.
     EXPECT_FALSE(sub.at("pay.send").at("props").as_object().contains("signer"));
     // A block's own references are renamed with the block node's id.
@@ -112,9 +112,10 @@ TEST_F(SimBlocksTest, ReRunExpandsTheSourcesBlocksAgain) {
 TEST_F(SimBlocksTest, AFailingNodeInsideABlockFailsTheRunAndSkipsTheRest) {
     auto nodes = json::object{
         {"root", root({"check"})},
-        {"check", block_node("balance-check",
-                             json::object{{"chainId", 31337}, {"address", kSink}, {"minWei", "1"}},
-                             {"after"})},
+        {"check",
+         block_node("balance-check",
+                    json::object{{"chainId", 31337}, {"address", kBlocksSink}, {"minWei", "1"}},
+                    {"after"})},
         {"after", assert_node("1", "equals", "1")}};
     const auto created = api().create_ok(simulation("blkfail", nodes));
     const auto run = api().wait_terminal(str_at(created, "id"), 60s);

@@ -155,6 +155,20 @@ inline json::object wait_forks_ready(const Api& api, const std::string& id, std:
         30s);
 }
 
+// Anvil's first two well-known dev accounts (the default mnemonic) and the second's key.
+inline constexpr const char* kDev0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+inline constexpr const char* kDev1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+inline constexpr const char* kKey1 =
+    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+// An address nobody holds a key for, where transfers of the tests go.
+inline constexpr const char* kSink = "0x00000000000000000000000000000000000000cc";
+
+// The one fork of a one-chain run's execution state.
+inline json::object only_fork(const json::object& run) {
+    const auto forks = value_at(run, "/executionState/forks");
+    return forks.as_object().begin()->value().as_object();
+}
+
 inline std::string rpc_url_of(const json::object& run, std::uint64_t chain) {
     for (const auto& f : run.at("simulationForks").as_array()) {
         if (f.at("chainId").to_number<std::uint64_t>() == chain) {

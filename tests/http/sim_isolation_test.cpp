@@ -19,8 +19,6 @@ namespace {
 
 using forks::test::TestAnvil;
 
-constexpr const char* kDev0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";  // anvil's account 0
-
 // A TCP listener on 127.0.0.1 that counts every connection made to it (the SSRF target).
 class Listener {
   public:

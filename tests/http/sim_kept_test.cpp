@@ -19,11 +19,6 @@ json::object failing_run(std::string_view mode, std::uint64_t chain, int keep_se
     return body;
 }
 
-json::object only_fork(const json::object& run) {
-    const auto forks = value_at(run, "/executionState/forks");
-    return forks.as_object().begin()->value().as_object();
-}
-
 std::uint64_t inspection_cu(const json::object& run) {
     return value_at(run, "/executionState/inspectionCu").to_number<std::uint64_t>();
 }

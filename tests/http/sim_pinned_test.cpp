@@ -50,11 +50,6 @@ json::object pinned(json::object body, std::uint64_t block) {
     return body;
 }
 
-json::object only_fork(const json::object& run) {
-    const auto forks = value_at(run, "/executionState/forks");
-    return forks.as_object().begin()->value().as_object();
-}
-
 // The upstream, and a server forking it as chain 1 with `chain1`'s settings.
 struct PinnedServer {
     explicit PinnedServer(json::object chain1) {

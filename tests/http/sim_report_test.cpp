@@ -12,9 +12,9 @@
 namespace forkrun::http::test {
 namespace {
 
-constexpr const char* kDev0 = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";  // the default signer
+constexpr const char* kDev0Lower =
+    "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";  // the default signer
 constexpr const char* kDev2 = "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc";
-constexpr const char* kSink = "0x00000000000000000000000000000000000000cc";
 constexpr const char* kSink2 = "0x00000000000000000000000000000000000000dd";
 constexpr const char* kCoinbase = "0x0000000000000000000000000000000000000000";
 // anvil's first block's base fee (1 gwei) and a plain transfer's gas.
@@ -102,7 +102,7 @@ TEST(SimReport, TransferHasItsTraceStateDiffAndBalanceChangesAndTheRunItsNetEffe
     auto server = fork_server(dir);
     Api api(server->base_url());
     auto nodes = json::object{{"root", root({"fund"})},
-                              {"fund", set_balance(kDev0, "100000000000000000000", {"send"})},
+                              {"fund", set_balance(kDev0Lower, "100000000000000000000", {"send"})},
                               {"send", transfer(kSink, "1000000000000000000")}};
     const auto id = str_at(api.create_ok(sim_request("fork", json::array{31337}, nodes)), "id");
     const auto run = api.wait_terminal(id, 60s);
@@ -111,7 +111,7 @@ TEST(SimReport, TransferHasItsTraceStateDiffAndBalanceChangesAndTheRunItsNetEffe
 
     const auto& trace = out.at("trace").as_object();
     EXPECT_EQ(str(trace.at("type")), "CALL");
-    EXPECT_EQ(str(trace.at("from")), kDev0);
+    EXPECT_EQ(str(trace.at("from")), kDev0Lower);
     EXPECT_EQ(str(trace.at("to")), kSink);
     EXPECT_EQ(str(trace.at("value")), "0xde0b6b3a7640000");
 
@@ -127,7 +127,7 @@ TEST(SimReport, TransferHasItsTraceStateDiffAndBalanceChangesAndTheRunItsNetEffe
     ASSERT_EQ(delta.size(), 3u) << json::serialize(out.at("balanceChanges"));
     EXPECT_EQ(delta[kSink], Wei(1'000'000'000'000'000'000));
     EXPECT_GT(delta[kCoinbase], 0);
-    EXPECT_LT(delta[kDev0], -Wei(1'000'000'000'000'000'000));
+    EXPECT_LT(delta[kDev0Lower], -Wei(1'000'000'000'000'000'000));
     EXPECT_EQ(sum + Wei(kTransferGas) * kBaseFee, 0);
     EXPECT_EQ(
         str(value_at(out.at("stateDiff").as_object(), std::string("/") + kSink + "/balance/after")),
@@ -136,9 +136,9 @@ TEST(SimReport, TransferHasItsTraceStateDiffAndBalanceChangesAndTheRunItsNetEffe
 
     // The run: setBalance took dev0 from anvil's 10000 ETH to 100, then the transfer.
     const auto changes = chain_changes(run);
-    EXPECT_EQ(str(changes.at(kDev0).at("beforeWei")), "10000000000000000000000");
-    EXPECT_EQ(wei(changes.at(kDev0).at("afterWei")),
-              Wei(100) * 1'000'000'000'000'000'000 + delta[kDev0]);
+    EXPECT_EQ(str(changes.at(kDev0Lower).at("beforeWei")), "10000000000000000000000");
+    EXPECT_EQ(wei(changes.at(kDev0Lower).at("afterWei")),
+              Wei(100) * 1'000'000'000'000'000'000 + delta[kDev0Lower]);
     EXPECT_EQ(str(changes.at(kSink).at("deltaWei")), "1000000000000000000");
     const auto totals = chain_totals(run);
     EXPECT_EQ(wei(totals.at("burnedWei")), Wei(kTransferGas) * kBaseFee);
@@ -192,7 +192,7 @@ TEST(SimReport, RevertReasonsAreDecodedForErrorAndPanic) {
     EXPECT_EQ(str(call.at("output").at("status")), "0x0");
     // The reverted call still paid for its gas; the deployment (an rpc node's) counts too.
     const auto changes = chain_changes(error_run);
-    EXPECT_TRUE(changes.contains(kDev0)) << json::serialize(changes);
+    EXPECT_TRUE(changes.contains(kDev0Lower)) << json::serialize(changes);
     EXPECT_TRUE(changes.contains(kDev2)) << json::serialize(changes);
     EXPECT_EQ(chain_totals(error_run).at("transactions").to_number<int>(), 2);
     expect_consistent(error_run);

@@ -4,6 +4,7 @@
 
 #include "forks/test_anvil.hpp"
 #include "http/api_fixture.hpp"
+#include "http/sim_helpers.hpp"
 
 namespace forkrun::http::test {
 namespace {
@@ -11,9 +12,6 @@ namespace {
 using forks::test::TestAnvil;
 
 // anvil's dev account #1: funded on every fresh anvil chain; public test data.
-constexpr const char* kKey1 = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
-constexpr const char* kDev0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-constexpr const char* kSink = "0x00000000000000000000000000000000000000cc";
 constexpr const char* kSink2 = "0x00000000000000000000000000000000000000dd";
 
 json::object transfer(std::uint64_t chain,

@@ -35,6 +35,11 @@ bool eventually(Done done, std::chrono::milliseconds timeout = std::chrono::seco
     return true;
 }
 
+/// The WebSocket URL of an rpcUrl (`http://host/rpc/...` -> `ws://host/rpc/...`).
+inline std::string ws_url(const std::string& rpc_url) {
+    return "ws://" + rpc_url.substr(rpc_url.find("://") + 3);
+}
+
 class WsClient {
   public:
     /// Opens `url` (an rpcUrl, http:// or ws://). When the server declines the upgrade, open()

@@ -18,10 +18,6 @@ json::object hold_nodes() {
     return json::object{{"root", root({"w"})}, {"w", wait_node(120)}};
 }
 
-std::string ws_url(const std::string& rpc_url) {
-    return "ws://" + rpc_url.substr(rpc_url.find("://") + 3);
-}
-
 std::int64_t error_code(const json::value& reply) {
     const auto* obj = reply.if_object();
     const auto* err = obj ? obj->if_contains("error") : nullptr;

@@ -12,10 +12,6 @@
 namespace forkrun::http::test {
 namespace {
 
-std::string ws_url(const std::string& rpc_url) {
-    return "ws://" + rpc_url.substr(rpc_url.find("://") + 3);
-}
-
 std::int64_t open_sockets(const ServerProcess& server) {
     const auto r = HttpClient(server.base_url()).send(make_request("GET", "/metrics"));
     const std::string name = "\nforkrun_gateway_websockets ";
