@@ -4,10 +4,13 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
 #include <cctype>
 #include <memory>
 
 namespace forkrun::app {
+
+namespace json = boost::json;
 
 namespace {
 
@@ -116,6 +119,26 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
 }
 
 }  // namespace
+
+std::string url_escape(const std::string& s) {
+    char* e = curl_easy_escape(nullptr, s.c_str(), static_cast<int>(s.size()));
+    std::string out = e ? e : "";
+    curl_free(e);
+    return out;
+}
+
+std::optional<json::object> data_object(const ClientResponse& r) {
+    boost::system::error_code ec;
+    json::value v = json::parse(r.body, ec);
+    if (ec || !v.is_object()) {
+        return std::nullopt;
+    }
+    auto* d = v.get_object().if_contains("data");
+    if (!d || !d->is_object()) {
+        return std::nullopt;
+    }
+    return std::move(d->get_object());
+}
 
 std::string ClientResponse::header(const std::string& lower_name) const {
     for (const auto& [k, v] : headers) {

@@ -1,6 +1,7 @@
 // The client commands' HTTP: one libcurl easy handle per request, and a Server-Sent Events reader.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -27,6 +28,12 @@ struct SseEvent {
     std::string event;
     std::string data;
 };
+
+/// `s` percent-encoded for a path segment or a query value (libcurl's escape).
+std::string url_escape(const std::string& s);
+
+/// The `data` object of an answer's envelope; nullopt when the body has none.
+std::optional<boost::json::object> data_object(const ClientResponse& r);
 
 class ApiClient {
   public:

@@ -266,8 +266,10 @@ boost::system::result<std::unique_ptr<ChainHold>, QuotaRefusal> ForkChainProvide
         // Room comes back as idle pools are reaped.
         const auto idle =
             std::chrono::ceil<std::chrono::seconds>(forks_.config().unconfigured_pool_idle);
+        // A run that alone names more unconfigured chains than the allowance never fits.
+        const bool permanent = held.error().code == forks::PoolErrc::kTooManyChains;
         return QuotaRefusal{held.error().message, std::max(idle, std::chrono::seconds(1)),
-                            held.error().permanent};
+                            permanent};
     }
     return std::unique_ptr<ChainHold>(std::make_unique<PoolChainHold>(std::move(*held)));
 }

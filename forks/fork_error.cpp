@@ -55,6 +55,10 @@ class PoolCategory final : public std::error_category {
                 return "the fork's fingerprint could not be read";
             case PoolErrc::kRestoreFailed:
                 return "the fork's settings could not be set back";
+            case PoolErrc::kTooManyChains:
+                return "the run names more unconfigured chains than may have a pool";
+            case PoolErrc::kAllowanceTaken:
+                return "other chains' pools take the unconfigured chains' allowance";
         }
         return "unknown pool error";
     }

@@ -22,7 +22,9 @@ enum class ForkErrc {
     kPoolRefused,     ///< No pool may be held for the chain now (maxUnconfiguredChains).
 };
 
-/// Why a ForkPool could not lend a fork, or take one back as it was lent.
+/// Why a ForkPool could not lend a fork, or take one back as it was lent; or why the pools of
+/// unconfigured chains could not be held (UnconfiguredPools::hold: kTooManyChains,
+/// kAllowanceTaken, kShutDown).
 enum class PoolErrc {
     kLeaseTimeout = 1,   ///< No warm fork became free within the lease timeout.
     kCancelled,          ///< The acquire was cancelled; a fork it took went back as it was.
@@ -33,6 +35,11 @@ enum class PoolErrc {
     kNotRestored,        ///< After evm_revert the fork is not as it was; it was replaced.
     kFingerprintFailed,  ///< The fingerprint batch failed or lacked what it compares.
     kRestoreFailed,      ///< Setting back the base fee or dropping the pool's transactions failed.
+    /// The run alone names more unconfigured chains than maxUnconfiguredChains: it never fits.
+    kTooManyChains,
+    /// The unconfigured chains' allowance is taken by other chains' pools: room comes back as
+    /// they are reaped.
+    kAllowanceTaken,
 };
 
 /// The category of ForkErrc ("forkrun.forks").

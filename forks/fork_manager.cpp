@@ -331,7 +331,7 @@ asio::awaitable<boost::system::result<ForkHandle, ForkError>> ForkManager::lease
     co_return h;
 }
 
-boost::system::result<PoolHold, PoolHoldRefusal> ForkManager::hold_pools(
+boost::system::result<PoolHold, ForkError> ForkManager::hold_pools(
     const std::vector<std::uint64_t>& chains) {
     std::vector<std::uint64_t> unlisted;
     for (auto c : chains) {

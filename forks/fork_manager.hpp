@@ -97,8 +97,7 @@ class ForkManager {
     /// Holds, for a `pool` run about to be created, the pools of those of `chains` that the
     /// configuration does not list (at most ForksConfig::max_unconfigured_chains such chains
     /// have a pool at once); holding nothing for configured ones. Thread-safe.
-    boost::system::result<PoolHold, PoolHoldRefusal> hold_pools(
-        const std::vector<std::uint64_t>& chains);
+    boost::system::result<PoolHold, ForkError> hold_pools(const std::vector<std::uint64_t>& chains);
 
     /// Stops (fork mode) or reverts and returns (pool mode) the fork. Runs to its end even when
     /// the caller stops waiting. A pooled fork that is not `reusable` (its lease was tainted) is

@@ -53,7 +53,7 @@ UnconfiguredPools::UnconfiguredPools(asio::any_io_executor ex,
                                      Factory make)
     : ex_(std::move(ex)), max_chains_(max_chains), idle_(idle), make_(std::move(make)) {}
 
-boost::system::result<PoolHold, PoolHoldRefusal> UnconfiguredPools::hold(
+boost::system::result<PoolHold, ForkError> UnconfiguredPools::hold(
     const std::vector<std::uint64_t>& chains) {
     std::vector<std::uint64_t> distinct = chains;
     std::sort(distinct.begin(), distinct.end());
@@ -66,14 +66,14 @@ boost::system::result<PoolHold, PoolHoldRefusal> UnconfiguredPools::hold(
                                   " chains the configuration does not list may have a pool at "
                                   "once (maxUnconfiguredChains)";
     if (distinct.size() > max_chains_) {
-        return PoolHoldRefusal{"this run needs pools for " + std::to_string(distinct.size()) +
-                                   " chains the configuration does not list (" + join(distinct) +
-                                   "); " + allowance,
-                               true};
+        return ForkError{PoolErrc::kTooManyChains, "this run needs pools for " +
+                                                       std::to_string(distinct.size()) +
+                                                       " chains the configuration does not list (" +
+                                                       join(distinct) + "); " + allowance};
     }
     std::lock_guard lock(mu_);
     if (closed_) {
-        return PoolHoldRefusal{"the server is stopping its pools", false};
+        return ForkError{PoolErrc::kShutDown, "the server is stopping its pools"};
     }
     std::vector<std::uint64_t> fresh;
     for (auto c : distinct) {
@@ -86,12 +86,12 @@ boost::system::result<PoolHold, PoolHoldRefusal> UnconfiguredPools::hold(
         for (const auto& [c, e] : entries_) {
             taken.push_back(c);
         }
-        return PoolHoldRefusal{
+        return ForkError{
+            PoolErrc::kAllowanceTaken,
             "chain" + std::string(fresh.size() == 1 ? " " : "s ") + join(fresh) +
                 (fresh.size() == 1 ? " is" : " are") + " not in the configuration, and chains " +
                 join(taken) + " already have a pool; " + allowance +
-                ". A pool no run has held for " + std::to_string(idle_.count()) + " ms is stopped",
-            false};
+                ". A pool no run has held for " + std::to_string(idle_.count()) + " ms is stopped"};
     }
     for (auto c : distinct) {
         Entry& e = entries_[c];

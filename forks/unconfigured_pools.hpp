@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "forks/fork_error.hpp"
 #include "forks/fork_pool.hpp"
 
 namespace forkrun::forks {
@@ -42,12 +43,6 @@ class PoolHold {
     std::vector<std::uint64_t> chains_;
 };
 
-/// Why a hold was refused.
-struct PoolHoldRefusal {
-    std::string message;     ///< names the allowance (maxUnconfiguredChains)
-    bool permanent = false;  ///< the run alone names more such chains than the allowance
-};
-
 /// Create with std::make_shared. Thread-safe; reaping runs on `ex`.
 class UnconfiguredPools : public std::enable_shared_from_this<UnconfiguredPools> {
   public:
@@ -60,8 +55,11 @@ class UnconfiguredPools : public std::enable_shared_from_this<UnconfiguredPools>
                       Factory make);
 
     /// Holds `chains` (all unconfigured, duplicates allowed), counting each one not held or
-    /// pooled yet toward the allowance; fails, holding nothing, when that would pass it.
-    boost::system::result<PoolHold, PoolHoldRefusal> hold(const std::vector<std::uint64_t>& chains);
+    /// pooled yet toward the allowance; fails, holding nothing, when that would pass it:
+    /// PoolErrc::kTooManyChains when `chains` alone pass it (no retry can help),
+    /// kAllowanceTaken when other chains' pools take the room, kShutDown after close(). The
+    /// message names the allowance (maxUnconfiguredChains).
+    boost::system::result<PoolHold, ForkError> hold(const std::vector<std::uint64_t>& chains);
 
     /// The pool of a chain the caller holds, made on first use; null after close() or when the
     /// chain is not held.

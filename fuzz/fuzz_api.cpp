@@ -34,6 +34,7 @@
 #include "fuzz/check.hpp"
 #include "http/api.hpp"
 #include "http/auth.hpp"
+#include "http/request_body.hpp"
 
 namespace {
 
@@ -75,19 +76,6 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i]))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 // Splits off the next line of `s` (without its '\n').
 std::string_view next_line(std::string_view& s) {
     const auto nl = s.find('\n');
@@ -113,11 +101,11 @@ RawRequest parse_request(std::string_view text) {
         }
         const std::string_view name = trim(line.substr(0, colon));
         const std::string_view value = trim(line.substr(colon + 1));
-        if (iequals(name, "authorization")) {
+        if (iequals_ascii(name, "authorization")) {
             r.authorization = value;
-        } else if (iequals(name, "content-type")) {
+        } else if (iequals_ascii(name, "content-type")) {
             r.content_type = value;
-        } else if (iequals(name, "x-request-id")) {
+        } else if (iequals_ascii(name, "x-request-id")) {
             r.request_id = value;
         }
     }

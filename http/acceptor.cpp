@@ -1,6 +1,7 @@
 // The accept loop: admit, make room, or shed; what goes wrong in admitting never ends the loop.
 #include "http/acceptor.hpp"
 
+#include <sys/socket.h>
 #include <algorithm>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -20,6 +21,8 @@ namespace {
 
 // At most this many waiting connections are shed in one go, between two pauses.
 constexpr std::size_t kShedBurst = 256;
+
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 bool out_of_descriptors(const boost::system::error_code& ec) {
     return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
@@ -118,6 +121,33 @@ void Acceptor::report(std::string_view reason) {
         .num("shed", std::exchange(shed_, 0))
         .num("idleClosed", std::exchange(idle_closed_, 0));
     util::write_log_line(state_.log, std::move(line).finish());
+}
+
+tcp::endpoint listen_together(std::vector<std::unique_ptr<Acceptor>>& acceptors,
+                              const tcp::endpoint& at) {
+    const bool shared = acceptors.size() > 1;
+    tcp::endpoint ep = at;
+    for (std::size_t i = 0; i < acceptors.size(); ++i) {
+        auto& a = acceptors[i]->socket();
+        a.open(ep.protocol());
+        a.set_option(tcp::acceptor::reuse_address(true));
+        if (i == 0) {
+            // The first binds without SO_REUSEPORT, so a port that something else listens on
+            // fails here as it would for a single acceptor (and port 0 gets a port of its own);
+            // the option, set before listen(), lets the other acceptors join it.
+            a.bind(ep);
+            ep = a.local_endpoint();
+            if (shared) {
+                a.set_option(reuse_port(true));
+            }
+        } else {
+            a.set_option(reuse_port(true));
+            a.bind(ep);
+        }
+        a.listen(asio::socket_base::max_listen_connections);
+        a.non_blocking(true);  // shedding accepts with accept4(2), which must never wait
+    }
+    return ep;
 }
 
 }  // namespace forkrun::http

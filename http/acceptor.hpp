@@ -1,5 +1,6 @@
 // The accept loop of one io_context: connections admitted under the connection cap, room made
-// or the newest shed under pressure, and a pause instead of a spin when descriptors run out.
+// or the newest shed under pressure, and a pause instead of a spin when descriptors run out;
+// and the acceptors of every context bound together on one port.
 #pragma once
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "http/admission.hpp"
 #include "util/event_log.hpp"
@@ -72,5 +74,11 @@ class Acceptor {
     std::size_t idle_closed_ = 0;
     std::chrono::steady_clock::time_point last_report_{};
 };
+
+/// Opens, binds and listens every acceptor on `at`, all on one port (SO_REUSEPORT when more
+/// than one, so the kernel spreads the connections among them); the endpoint bound (port 0:
+/// the one given). Throws when the port cannot be had.
+boost::asio::ip::tcp::endpoint listen_together(std::vector<std::unique_ptr<Acceptor>>& acceptors,
+                                               const boost::asio::ip::tcp::endpoint& at);
 
 }  // namespace forkrun::http

@@ -25,6 +25,9 @@ namespace forkrun::http {
 
 struct LongPoll;
 
+/// The collection of runs; a run's own path is `kRunsPath + "/" + id`.
+inline constexpr std::string_view kRunsPath = "/v1/runs";
+
 struct ApiRequest {
     std::string_view method;  // "GET", "POST", ...
     std::string_view target;  // path and query
@@ -100,6 +103,13 @@ class Api {
     static ApiResponse error(unsigned status, std::string_view message, std::string request_id);
     /// The 400 of a request with these problems, every one listed.
     static ApiResponse bad_request(const controller::FieldErrors& errors, std::string request_id);
+    /// An envelope around already-serialized `data` (a run's JSON, or "null").
+    static ApiResponse answer(unsigned status,
+                              std::string_view data,
+                              std::string_view message,
+                              std::string request_id);
+    /// answer() with the message "success".
+    static ApiResponse success(unsigned status, std::string_view data, std::string request_id);
 
   private:
     boost::asio::awaitable<ApiResponse> route(const ApiRequest& req, const RequestTarget& target);
@@ -108,6 +118,7 @@ class Api {
     std::optional<ApiResponse> service_route(const ApiRequest& req,
                                              std::string_view path,
                                              std::string& request_id);
+    /// GET /v1/runs/{id}, its cancel and release, of a run held here (api_run.cpp).
     boost::asio::awaitable<ApiResponse> get_run(const TokenGrant& grant,
                                                 std::string_view id,
                                                 std::string_view query,
@@ -118,6 +129,7 @@ class Api {
     boost::asio::awaitable<ApiResponse> list_shared_runs(const TokenGrant& grant,
                                                          std::string_view query,
                                                          std::string request_id);
+    /// POST /v1/runs (api_create.cpp).
     boost::asio::awaitable<ApiResponse> create_run(const ApiRequest& req,
                                                    const TokenGrant& grant,
                                                    std::string request_id);

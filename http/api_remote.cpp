@@ -27,17 +27,6 @@ namespace {
 // teardown and commit bounds, or is taken over within its lease).
 constexpr std::chrono::seconds kRemoteCancelWait{30};
 
-ApiResponse answer(unsigned status,
-                   std::string_view data,
-                   std::string_view message,
-                   std::string request_id) {
-    ApiResponse r;
-    r.status = status;
-    r.body = envelope(status, data, message, request_id);
-    r.request_id = std::move(request_id);
-    return r;
-}
-
 ApiResponse unavailable(std::string request_id) {
     auto r = Api::error(503, "the database is unavailable; try again", std::move(request_id));
     r.headers.emplace_back("Retry-After", "1");

@@ -1,15 +1,12 @@
-// Beast lives in this translation unit only. A session is a short coroutine loop: wait for a
-// request within the idle timeout, read it within the read timeout, answer, repeat.
+// The Beast server: a session is a short coroutine loop: wait for a request within the idle
+// timeout, read it within the read timeout (its head checked by request_checks), answer, log it
+// (access_log), repeat. Beast's sessions live in this translation unit only.
 #include "http/server.hpp"
-
-#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -19,12 +16,13 @@
 
 #include "controller/rpc_gateway.hpp"
 #include "http/acceptor.hpp"
+#include "http/access_log.hpp"
 #include "http/cors.hpp"
 #include "http/envelope.hpp"
+#include "http/in_flight.hpp"
+#include "http/request_checks.hpp"
 #include "http/ws_gateway.hpp"
 #include "util/event_log.hpp"
-#include "util/log_line.hpp"
-#include "util/timestamp.hpp"
 
 namespace forkrun::http {
 
@@ -32,103 +30,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
-
-using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-
-namespace {
-
-// The path of `target` as the access log shows it: no query, and nothing after an /rpc/
-// segment, where an rpcUrl's secret is (the line names the fork instead).
-// A mistyped rpcUrl (`/RPC/<secret>`, `/%72pc/...`, `/rpc;/...`) must not log its secret either:
-// the path is cut at any "rpc" in any case, and at any percent-escape.
-std::string loggable_path(std::string_view target) {
-    auto path = target.substr(0, target.find('?'));
-    std::size_t cut = path.find('%');
-    for (std::size_t i = 0; i + 3 <= path.size() && i < cut; ++i) {
-        if ((path[i] | 0x20) == 'r' && (path[i + 1] | 0x20) == 'p' && (path[i + 2] | 0x20) == 'c') {
-            cut = i + 3 < path.size() && path[i + 3] == '/' ? i + 4 : i + 3;
-            break;
-        }
-    }
-    if (cut < path.size()) {
-        return std::string(path.substr(0, cut)) + "<redacted>";
-    }
-    return std::string(path);
-}
-
-using RequestHead = bhttp::request_parser<bhttp::string_body>::value_type;
-
-struct HeaderProblem {
-    unsigned status = 0;  // 0: none
-    std::string_view message;
-};
-
-// Why a request's framing or identity headers are refused (RFC 9112 3.2 and 6.1): where a proxy
-// in front might read them differently from us, nothing is guessed. Beast itself refuses a
-// Transfer-Encoding after a Content-Length and a chunked one repeated; the rest is checked here.
-HeaderProblem header_problem(const RequestHead& head) {
-    const auto te = head.equal_range(bhttp::field::transfer_encoding);
-    if (te.first != te.second) {
-        if (head.version() < 11) {
-            return {400, "Transfer-Encoding is not allowed in an HTTP/1.0 request"};
-        }
-        // The last coding of the last Transfer-Encoding line says how the body ends.
-        beast::string_view last;
-        std::size_t codings = 0;
-        for (auto it = te.first; it != te.second; ++it) {
-            last = {};
-            for (const auto coding : bhttp::token_list(it->value())) {
-                last = coding;
-                ++codings;
-            }
-        }
-        if (!beast::iequals(last, "chunked")) {
-            return {400, "Transfer-Encoding must end in chunked"};
-        }
-        if (head.count(bhttp::field::content_length) > 0) {
-            return {400, "Transfer-Encoding and Content-Length must not be sent together"};
-        }
-        if (codings > 1) {
-            return {501, "Transfer-Encoding other than chunked is not supported"};
-        }
-    }
-    const auto hosts = head.count(bhttp::field::host);
-    if (hosts > 1) {
-        return {400, "more than one Host header"};
-    }
-    if (hosts == 0 && head.version() >= 11) {
-        return {400, "an HTTP/1.1 request needs a Host header"};
-    }
-    if (head.count(bhttp::field::authorization) > 1) {
-        return {400, "more than one Authorization header"};
-    }
-    return {};
-}
-
-// The requests being answered, and the timers of wait_idle() callers, each woken (made to expire
-// at once, on its own executor) when the count falls to zero. Shared with every answer under
-// way, so one that outlives the server (a context destroyed after it) touches nothing freed.
-struct InFlight {
-    std::atomic<std::size_t> count{0};
-    // Spares the last request the lock while nobody waits.
-    std::atomic<bool> watched{false};
-    std::mutex mu;
-    std::vector<std::shared_ptr<asio::steady_timer>> waiters;
-
-    void done() {
-        if (count.fetch_sub(1) != 1 || !watched.load()) {
-            return;
-        }
-        std::lock_guard lock(mu);
-        for (auto& t : waiters) {
-            asio::post(t->get_executor(),
-                       [t] { t->expires_at(asio::steady_timer::time_point::min()); });
-        }
-        waiters.clear();
-    }
-};
-
-}  // namespace
 
 struct Server::Impl {
     Api& api;
@@ -195,16 +96,8 @@ struct Server::Impl {
         const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - started)
                             .count();
-        const auto path = loggable_path(target);
-        char ms[32];
-        std::snprintf(ms, sizeof ms, "%.3f", static_cast<double>(us) / 1000.0);
-        util::LogLine line("http.request", 160 + path.size());
-        line.str("requestId", request_id).str("method", method).str("path", path);
-        if (!fork_id.empty()) {
-            line.str("forkId", fork_id);
-        }
-        line.num("status", static_cast<std::uint64_t>(status)).raw("ms", ms);
-        util::write_log_line(config.log, std::move(line).finish());
+        util::write_log_line(config.log,
+                             access_log_line({request_id, method, target, status, us, fork_id}));
     }
 
     // Writes one answer; false when the write failed.
@@ -455,11 +348,7 @@ struct Server::Impl {
     asio::awaitable<bool> answer(beast::tcp_stream& stream,
                                  const bhttp::request<bhttp::string_body>& req) {
         const auto started = std::chrono::steady_clock::now();
-        in_flight->count.fetch_add(1);
-        struct Done {
-            std::shared_ptr<InFlight> f;
-            ~Done() { f->done(); }
-        } done{in_flight};
+        const InFlight::Request counted(in_flight);
 
         const auto method = req.method_string();
         const auto target = req.target();
@@ -519,30 +408,10 @@ Server::Server(std::vector<asio::io_context*> contexts, Api& api, ServerConfig c
 Server::~Server() = default;
 
 tcp::endpoint Server::start() {
-    auto& acceptors = impl_->acceptors;
-    const bool shared = acceptors.size() > 1;
-    tcp::endpoint ep(asio::ip::make_address(impl_->config.host), impl_->config.port);
-    for (std::size_t i = 0; i < acceptors.size(); ++i) {
-        auto& a = acceptors[i]->socket();
-        a.open(ep.protocol());
-        a.set_option(tcp::acceptor::reuse_address(true));
-        if (i == 0) {
-            // The first binds without SO_REUSEPORT, so a port that something else listens on
-            // fails here as it would for a single acceptor (and port 0 gets a port of its own);
-            // the option, set before listen(), lets the other acceptors join it.
-            a.bind(ep);
-            ep = a.local_endpoint();
-            if (shared) {
-                a.set_option(reuse_port(true));
-            }
-        } else {
-            a.set_option(reuse_port(true));
-            a.bind(ep);
-        }
-        a.listen(asio::socket_base::max_listen_connections);
-        a.non_blocking(true);  // shedding accepts with accept4(2), which must never wait
-    }
-    for (auto& a : acceptors) {
+    const auto ep = listen_together(
+        impl_->acceptors,
+        tcp::endpoint(asio::ip::make_address(impl_->config.host), impl_->config.port));
+    for (auto& a : impl_->acceptors) {
         asio::co_spawn(a->socket().get_executor(), a->run(), asio::detached);
     }
     return ep;
@@ -557,33 +426,12 @@ void Server::stop_streams() {
 }
 
 std::size_t Server::in_flight() const {
-    return impl_->in_flight->count.load();
+    return impl_->in_flight->count();
 }
 
 asio::awaitable<bool> Server::wait_idle(std::chrono::steady_clock::time_point deadline) {
-    const auto f = impl_->in_flight;
-    f->watched = true;
-    auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
-    // A request may start after a wakeup (on a connection kept alive): then wait again.
-    while (f->count.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-        timer->expires_at(deadline);
-        {
-            std::lock_guard lock(f->mu);
-            f->waiters.push_back(timer);
-        }
-        // Registered before this look: the last request either finds the timer, or finished
-        // before it was registered and the count reads zero here.
-        if (f->count.load() == 0) {
-            break;
-        }
-        boost::system::error_code ec;
-        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-    {
-        std::lock_guard lock(f->mu);
-        std::erase(f->waiters, timer);
-    }
-    co_return f->count.load() == 0;
+    const auto counter = impl_->in_flight;  // outlives the server, should it go first
+    co_return co_await counter->wait_idle(deadline);
 }
 
 void Server::stop_accepting() {

@@ -1,14 +1,13 @@
-// Tests for template parsing, syntax errors and resolution against props and node outputs.
+// Tests for template resolution against props, inputs and node outputs (the parser and its
+// syntax errors: template_parser_test.cpp).
 #include <map>
 #include <ostream>
 #include <string>
 
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include "controller/field_error_print.hpp"
 #include "controller/templates.hpp"
 
 namespace forkrun::controller {
@@ -16,8 +15,6 @@ namespace forkrun::controller {
 namespace {
 
 namespace json = boost::json;
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 
 const std::string kHelp =
     ": use {{props.<key>}}, {{nodes.<id>.output}} or {{nodes.<id>.output.<field>}}";
@@ -179,111 +176,6 @@ TEST_F(TemplateResolution, NestingIsBounded) {
     auto r = resolve_templates(json::parse(too_deep, {}, {.max_depth = 100}), ctx_);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error(), "props nest deeper than 64 levels");
-}
-
-// ---- syntax ----
-
-struct SyntaxCase {
-    std::string text;
-    std::string error;  ///< empty when the text is valid
-};
-
-class TemplateSyntax : public ::testing::TestWithParam<SyntaxCase> {};
-
-TEST_P(TemplateSyntax, IsCheckedWhereverTheStringIs) {
-    const SyntaxCase& c = GetParam();
-    FieldErrors errors;
-    collect_template_errors(json::value(c.text), "/p", errors);
-    if (c.error.empty()) {
-        EXPECT_THAT(errors, IsEmpty()) << c.text;
-        EXPECT_TRUE(parse_template_string(c.text).has_value());
-    } else {
-        EXPECT_THAT(errors, ElementsAre(FieldError{"/p", c.error})) << c.text;
-        auto parsed = parse_template_string(c.text);
-        ASSERT_FALSE(parsed.has_value());
-        EXPECT_EQ(parsed.error(), c.error);
-    }
-}
-
-INSTANTIATE_TEST_SUITE_P(
-    Template,
-    TemplateSyntax,
-    ::testing::Values(
-        SyntaxCase{"plain text", ""},
-        SyntaxCase{"}} only closes", ""},
-        SyntaxCase{"{{props.a}}", ""},
-        SyntaxCase{"{{ props.a_1-B }}", ""},
-        SyntaxCase{"{{nodes.n-1.output}}", ""},
-        SyntaxCase{"{{nodes.n.output.a.0.b_c}}", ""},
-        SyntaxCase{"0x{{props.a}}{{nodes.b.output}} and more", ""},
-        SyntaxCase{"{{props}}", "invalid template \"{{props}}\"" + kHelp},
-        SyntaxCase{"{{props.a.b}}", "invalid template \"{{props.a.b}}\"" + kHelp},
-        SyntaxCase{"{{props.}}", "invalid template \"{{props.}}\"" + kHelp},
-        SyntaxCase{"{{nodes.x}}", "invalid template \"{{nodes.x}}\"" + kHelp},
-        SyntaxCase{"{{nodes.x.result}}", "invalid template \"{{nodes.x.result}}\"" + kHelp},
-        SyntaxCase{"{{nodes.x.output.}}", "invalid template \"{{nodes.x.output.}}\"" + kHelp},
-        SyntaxCase{"{{nodes.x.output..a}}", "invalid template \"{{nodes.x.output..a}}\"" + kHelp},
-        SyntaxCase{"{{nodes.x.output.a b}}", "invalid template \"{{nodes.x.output.a b}}\"" + kHelp},
-        SyntaxCase{"{{ }}", "invalid template \"{{ }}\"" + kHelp},
-        SyntaxCase{"{{}}", "invalid template \"{{}}\"" + kHelp},
-        SyntaxCase{"{{env.HOME}}", "invalid template \"{{env.HOME}}\"" + kHelp},
-        SyntaxCase{"{{{props.a}}}", "invalid template \"{{{props.a}}\"" + kHelp},
-        SyntaxCase{"ok {{props.a}} then {{bad}}", "invalid template \"{{bad}}\"" + kHelp},
-        SyntaxCase{"{{props." + std::string(65, 'k') + "}}",
-                   "invalid template \"{{props." + std::string(65, 'k') + "}}\"" + kHelp},
-        SyntaxCase{"{{props.a", "unclosed template \"{{props.a\": no closing }}"},
-        SyntaxCase{"{{props.a} }", "unclosed template \"{{props.a} }\": no closing }}"},
-        SyntaxCase{"x {{props.a}} {{", "unclosed template \"{{\": no closing }}"},
-        SyntaxCase{"{{" + std::string(200, 'z'),
-                   "unclosed template \"{{" + std::string(78, 'z') + "...\": no closing }}"}));
-
-TEST(TemplateSyntaxWalk, ReportsEveryBadStringWithItsPointer) {
-    FieldErrors errors;
-    collect_template_errors(json::parse(R"({"a/b": ["{{x}}", {"c~d": "{{props.ok}}", "e": "{{y"}],
-                                            "f": 1, "g": "{{inputs.i}}"})"),
-                            "/n/props", errors);
-    EXPECT_THAT(
-        errors,
-        ElementsAre(FieldError{"/n/props/a~1b/0", "invalid template \"{{x}}\"" + kHelp},
-                    FieldError{"/n/props/a~1b/1/e", "unclosed template \"{{y\": no closing }}"},
-                    FieldError{"/n/props/g",
-                               "invalid template \"{{inputs.i}}\": inputs exist only "
-                               "inside a block"}));
-    FieldErrors in_block;
-    collect_template_errors(json::value("{{inputs.i}}"), "/b", in_block, true);
-    EXPECT_THAT(in_block, IsEmpty());
-}
-
-TEST(TemplateParse, SplitsTextAndReferences) {
-    auto pieces = parse_template_string("send {{ props.amount }} to {{nodes.a.output.x.1}}");
-    ASSERT_TRUE(pieces);
-    ASSERT_EQ(pieces->size(), 4u);
-    EXPECT_EQ((*pieces)[0].text, "send ");
-    EXPECT_FALSE((*pieces)[0].ref);
-    EXPECT_EQ((*pieces)[1].text, "{{ props.amount }}");
-    ASSERT_TRUE((*pieces)[1].ref);
-    EXPECT_EQ((*pieces)[1].ref->source, TemplateSource::kProps);
-    EXPECT_EQ((*pieces)[1].ref->name, "amount");
-    EXPECT_EQ((*pieces)[2].text, " to ");
-    ASSERT_TRUE((*pieces)[3].ref);
-    EXPECT_EQ((*pieces)[3].ref->source, TemplateSource::kNodeOutput);
-    EXPECT_EQ((*pieces)[3].ref->name, "a");
-    EXPECT_THAT((*pieces)[3].ref->fields, ElementsAre("x", "1"));
-    EXPECT_TRUE(has_templates("a {{"));
-    EXPECT_FALSE(has_templates("a { { }}"));
-    EXPECT_THAT(*parse_template_string(""), IsEmpty());
-}
-
-// Found by fuzz_templates: the 80-byte excerpt quoted in a message cut a UTF-8 character in two,
-// so the 400 (or the node error) carrying it was not valid JSON.
-TEST(TemplateParse, ExcerptsInMessagesKeepUtf8CharactersWhole) {
-    std::string text = "{{a";
-    for (int i = 0; i < 60; ++i) {
-        text += "\u00e9";  // 2 bytes each: byte 80 of the template is inside one
-    }
-    auto pieces = parse_template_string(text);
-    ASSERT_FALSE(pieces);
-    EXPECT_EQ(pieces.error(), "unclosed template \"" + text.substr(0, 79) + "...\": no closing }}");
 }
 
 }  // namespace

@@ -32,8 +32,12 @@ TEST(ForkErrc, EachCodeHasItsOwnMessageInTheForksCategory) {
 
 TEST(PoolErrc, EachCodeHasItsOwnMessageInThePoolCategory) {
     EXPECT_STREQ(pool_category().name(), "forkrun.pool");
-    EXPECT_EQ(messages(PoolErrc::kLeaseTimeout, PoolErrc::kRestoreFailed, pool_category()).size(),
-              9u);
+    EXPECT_EQ(messages(PoolErrc::kLeaseTimeout, PoolErrc::kAllowanceTaken, pool_category()).size(),
+              11u);
+    EXPECT_EQ(std::error_code(PoolErrc::kTooManyChains).message(),
+              "the run names more unconfigured chains than may have a pool");
+    EXPECT_EQ(std::error_code(PoolErrc::kAllowanceTaken).message(),
+              "other chains' pools take the unconfigured chains' allowance");
 }
 
 TEST(ForkError, CodesOfTheTwoCategoriesNeverCompareEqual) {

@@ -40,14 +40,18 @@ TEST(UnconfiguredPools, AtMostTheAllowanceOfChainsIsHeldAtOnce) {
 
     auto over = pools->hold({7});
     ASSERT_FALSE(over);
-    EXPECT_FALSE(over.error().permanent);
+    EXPECT_EQ(over.error().code, PoolErrc::kAllowanceTaken);
     EXPECT_EQ(over.error().message,
               "chain 7 is not in the configuration, and chains 5, 6 already have a pool; at most "
               "2 chains the configuration does not list may have a pool at once "
               "(maxUnconfiguredChains). A pool no run has held for 20 ms is stopped");
     auto never = pools->hold({7, 8, 9});
     ASSERT_FALSE(never);
-    EXPECT_TRUE(never.error().permanent);
+    EXPECT_EQ(never.error().code, PoolErrc::kTooManyChains);
+    EXPECT_EQ(never.error().message,
+              "this run needs pools for 3 chains the configuration does not list (7, 8, 9); at "
+              "most 2 chains the configuration does not list may have a pool at once "
+              "(maxUnconfiguredChains)");
     EXPECT_EQ(pools->chains(), 2u) << "a refused hold holds nothing";
     EXPECT_TRUE(pools->hold({}));
 }
@@ -81,6 +85,17 @@ TEST(UnconfiguredPools, HoldingAgainBeforeTheIdleTimeKeepsThePool) {
     pools->close();
     EXPECT_EQ(pools->chains(), 0u);
     EXPECT_FALSE(pools->hold({5})) << "no hold after close";
+}
+
+TEST(UnconfiguredPools, AHoldAfterCloseIsRefusedAsShutDown) {
+    boost::asio::io_context ioc;
+    auto pools = make_pools(ioc);
+    pools->close();
+    const auto refused = pools->hold({5});
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, PoolErrc::kShutDown);
+    EXPECT_EQ(refused.error().message, "the server is stopping its pools");
+    EXPECT_TRUE(pools->hold({})) << "no chain: nothing to refuse";
 }
 
 }  // namespace
