@@ -112,8 +112,10 @@ asio::awaitable<ChainReport> collect_chain_changes(ForkCall call,
             json::array params{
                 address, at_start ? eth::to_hex_quantity(start_block) : std::string("latest")};
             auto b = co_await call("eth_getBalance", std::move(params));
+            // An answer that is not a hex string is no balance (not a zero one).
             auto q = b && b->is_string() ? Uint256::from_hex(b->get_string())
-                                         : boost::system::result<Uint256>(Uint256());
+                                         : boost::system::result<Uint256>(
+                                               make_error_code(eth::Uint256Error::kNotAString));
             if (!b || !q) {
                 complete = false;
                 error = "eth_getBalance of " + address + ": " +

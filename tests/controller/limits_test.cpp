@@ -1,5 +1,5 @@
-// Tests for the limit checks: the bounded JSON measure, limits from config and flags, quotas,
-// template resolution within size limits, and the chains-per-run check of a create body.
+// Tests for the limit checks: the bounded JSON measure, limits from config and flags, and
+// template resolution within size limits.
 #include <chrono>
 #include <string>
 #include <vector>
@@ -9,8 +9,6 @@
 #include <boost/json/serialize.hpp>
 
 #include "controller/limits.hpp"
-#include "controller/quotas.hpp"
-#include "controller/run_request.hpp"
 #include "controller/templates.hpp"
 
 namespace forkrun::controller {
@@ -91,91 +89,6 @@ TEST(LimitsConfig, FlagsSetLimitsAndOtherFlagsAreNotTheirs) {
     EXPECT_NE(limits_usage().find("--max-active-runs-per-org N"), std::string::npos);
 }
 
-// ---- quotas ----
-
-Limits small_quotas() {
-    Limits l;
-    l.active_runs_per_org = 2;
-    l.active_runs = 3;
-    l.live_forks_per_org = 2;
-    l.live_forks = 3;
-    return l;
-}
-
-TEST(Quotas, ActiveRunsPerOrganizationThenServerWide) {
-    Quotas q(small_quotas());
-    auto a1 = q.reserve("org_a", 0);
-    auto a2 = q.reserve("org_a", 0);
-    ASSERT_TRUE(a1 && a2);
-    auto a3 = q.reserve("org_a", 0);
-    ASSERT_FALSE(a3);
-    EXPECT_EQ(a3.error().message,
-              "organization org_a has 2 active runs, the limit (maxActiveRunsPerOrg); retry once "
-              "one of them has ended");
-    EXPECT_EQ(a3.error().retry_after, kQuotaRetryAfter);
-    EXPECT_FALSE(a3.error().permanent);
-    auto b1 = q.reserve("org_b", 0);
-    ASSERT_TRUE(b1);
-    auto b2 = q.reserve("org_b", 0);
-    ASSERT_FALSE(b2);
-    EXPECT_NE(b2.error().message.find("(maxActiveRuns)"), std::string::npos) << b2.error().message;
-    a1->release();
-    EXPECT_TRUE(q.reserve("org_b", 0));  // released again at once: the ticket is a temporary
-    EXPECT_EQ(q.total().runs, 2u);
-}
-
-TEST(Quotas, LiveForksAreCountedFromTheChainsAndGivenBackWithTheTicket) {
-    Quotas q(small_quotas());
-    {
-        auto two = q.reserve("org_a", 2);
-        ASSERT_TRUE(two);
-        EXPECT_EQ(q.usage("org_a").forks, 2u);
-        auto one_more = q.reserve("org_a", 1);
-        ASSERT_FALSE(one_more);
-        EXPECT_EQ(one_more.error().message,
-                  "organization org_a holds 2 live forks and this run needs 1 more; the limit is 2 "
-                  "(maxLiveForksPerOrg); retry once a simulation has ended");
-        EXPECT_TRUE(q.reserve("org_a", 0)) << "a run without forks still fits";
-        auto other = q.reserve("org_b", 1);
-        ASSERT_TRUE(other);
-        auto past_server = q.reserve("org_c", 1);
-        ASSERT_FALSE(past_server);
-        EXPECT_NE(past_server.error().message.find("(maxLiveForks)"), std::string::npos);
-        Quotas::Ticket moved = std::move(*two);
-        EXPECT_EQ(q.usage("org_a").forks, 2u) << "a move keeps the place";
-    }
-    EXPECT_EQ(q.total().runs, 0u);
-    EXPECT_EQ(q.total().forks, 0u);
-    EXPECT_EQ(q.usage("org_a").runs, 0u);
-}
-
-TEST(Quotas, AKeptRunGivesBackItsRunButKeepsItsForksUntilReleased) {
-    Quotas q(small_quotas());
-    auto kept = q.reserve("org_a", 2);
-    ASSERT_TRUE(kept);
-    kept->release_run();
-    kept->release_run();  // idempotent
-    EXPECT_EQ(q.usage("org_a").runs, 0u);
-    EXPECT_EQ(q.usage("org_a").forks, 2u);
-    EXPECT_TRUE(q.reserve("org_a", 0)) << "no longer an active run";
-    EXPECT_FALSE(q.reserve("org_a", 1)) << "its forks still count";
-    kept->release();
-    EXPECT_EQ(q.total().runs, 0u);
-    EXPECT_EQ(q.total().forks, 0u);
-    EXPECT_TRUE(q.reserve("org_a", 2));
-}
-
-TEST(Quotas, ARunNeedingMoreForksThanTheLimitCanNeverFit) {
-    Quotas q(small_quotas());
-    auto r = q.reserve("org_a", 3);
-    ASSERT_FALSE(r);
-    EXPECT_TRUE(r.error().permanent);
-    EXPECT_EQ(r.error().message,
-              "this run needs 3 forks, more than an organization may hold at once, 2 "
-              "(maxLiveForksPerOrg)");
-    EXPECT_EQ(q.total().runs, 0u);
-}
-
 // ---- templates within size limits ----
 
 class BoundedTemplates : public ::testing::Test {
@@ -239,40 +152,6 @@ TEST_F(BoundedTemplates, WithinTheLimitsItResolvesLikeResolveTemplates) {
     auto missing = resolve_templates_within(json::value("{{props.nope}}"), ctx_);
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error().kind, TemplateFailure::Kind::kReference);
-}
-
-// ---- chains per run ----
-
-TEST(ChainsPerRun, MoreChainsThanTheLimitIsOneProblemAtChains) {
-    RunRequestContext ctx;
-    ctx.organization_id = "org_a";
-    ctx.enabled_types = NodeTypeSet::all();
-    ctx.max_chains = 2;
-    auto body = json::parse(R"({"workflowId": "wf", "workflowVersion": 1, "isSimulation": true,
-        "chains": [1, 2, 3, "x", 0],
-        "workflowDefinition": {"nodes": {"root": {"type": "manual"}}}})");
-    auto r = decode_run_request(body, ctx);
-    ASSERT_FALSE(r);
-    ASSERT_EQ(r.error().size(), 1u);
-    EXPECT_EQ(r.error()[0].path, "/chains");
-    EXPECT_EQ(r.error()[0].message, "names 5 chains; a run may have at most 2 (maxChainsPerRun)");
-
-    body.as_object()["chains"] = json::array{1, 2};
-    EXPECT_TRUE(decode_run_request(body, ctx));
-
-    // Chains taken from the nodes are held to the same limit.
-    body.as_object().erase("chains");
-    body.as_object()["workflowDefinition"] = json::parse(R"({"nodes": {
-        "root": {"type": "manual", "children": ["a", "b", "c"]},
-        "a": {"type": "rpc", "props": {"chainId": 1, "method": "eth_chainId", "params": []}},
-        "b": {"type": "rpc", "props": {"chainId": 2, "method": "eth_chainId", "params": []}},
-        "c": {"type": "rpc", "props": {"chainId": 3, "method": "eth_chainId", "params": []}}}})");
-    r = decode_run_request(body, ctx);
-    ASSERT_FALSE(r);
-    ASSERT_EQ(r.error().size(), 1u);
-    EXPECT_EQ(r.error()[0].path, "/chains");
-    EXPECT_EQ(r.error()[0].message,
-              "the nodes name 3 chains; a run may have at most 2 (maxChainsPerRun)");
 }
 
 }  // namespace

@@ -223,29 +223,6 @@ TEST(RpcClient, BatchElementMissingFromReplyIsAnError) {
               "chain 1: eth_blockNumber: the batch response has no reply for this call");
 }
 
-// Found by fuzz_rpc_response: Boost.JSON reads 1e4002 as infinity and writes it back as
-// `Infinity`, which is not JSON, so such a result would have broken every Run JSON it reached.
-TEST(RpcClient, ReplyHoldingANumberOutOfRangeIsBadResponse) {
-    RpcResult r = read_call_reply(200, R"({"jsonrpc":"2.0","id":1,"result":{"a":[0,1e4002]}})", 1,
-                                  "chain 1: eth_call");
-    ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().code, RpcErrc::kBadResponse);
-    EXPECT_EQ(r.error().message,
-              "chain 1: eth_call: response holds a number out of range at \"/result/a/1\"");
-
-    auto batch = read_batch_reply(
-        200,
-        R"([{"jsonrpc":"2.0","id":7,"result":"0x1"},{"jsonrpc":"2.0","id":8,"result":-1e999}])", 7,
-        {"chain 1: eth_chainId", "chain 1: eth_blockNumber"}, "chain 1: batch of 2 calls");
-    ASSERT_EQ(batch.size(), 2u);
-    for (const auto& one : batch) {
-        ASSERT_FALSE(one);
-        EXPECT_EQ(one.error().code, RpcErrc::kBadResponse);
-    }
-    EXPECT_EQ(batch[1].error().message,
-              "chain 1: eth_blockNumber: response holds a number out of range at \"/1/result\"");
-}
-
 TEST(RpcClient, RevertIsRpcErrorNamingChainAndMethod) {
     test::TestAnvil anvil(8453);
     RpcClient client;

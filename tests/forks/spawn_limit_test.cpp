@@ -5,6 +5,7 @@
 #include "forks/anvil_process.hpp"
 #include "forks/fork_manager.hpp"
 #include "forks/test_anvil.hpp"
+#include "util/limiter_acquirer.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -30,164 +31,14 @@ namespace forkrun::forks {
 namespace {
 
 namespace asio = boost::asio;
+using util::test::Acquirer;
+using util::test::hold_place;
+using util::test::run_limiter_until;
+using util::test::run_until_limiter_queued;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kBound = 120s;  // Only a bug comes near it; the machine is shared.
-
-/// Runs handlers on the test's thread until `done` holds; fails the test at kBound.
-void run_until(asio::io_context& io, const std::function<bool()>& done) {
-    const auto deadline = Clock::now() + kBound;
-    io.restart();
-    while (!done()) {
-        ASSERT_LT(Clock::now(), deadline) << "the condition did not hold within the bound";
-        io.run_one_for(100ms);
-    }
-}
-
-/// Acquires from `limiter` in a coroutine of its own; `permit` is set once it completes.
-struct Acquirer {
-    std::optional<util::Permit> permit;
-    asio::cancellation_signal cancel;
-
-    void start(asio::io_context& io,
-               util::Limiter& limiter,
-               util::Limiter::Priority priority = util::Limiter::Priority::kNow) {
-        asio::co_spawn(io, limiter.acquire(priority),
-                       asio::bind_cancellation_slot(cancel.slot(),
-                                                    [this](std::exception_ptr e, util::Permit p) {
-                                                        ASSERT_FALSE(e);
-                                                        permit = std::move(p);
-                                                    }));
-    }
-
-    /// Runs `io` until the acquire has completed; then its permit (empty: refused).
-    util::Permit& finish(asio::io_context& io) {
-        run_until(io, [this] { return permit.has_value(); });
-        return *permit;
-    }
-};
-
-/// Starts `holder` and runs until it has its place.
-void hold(asio::io_context& io, util::Limiter& limiter, Acquirer& holder) {
-    holder.start(io, limiter);
-    holder.finish(io);
-}
-
-/// Runs until `count` acquirers wait for a place.
-void run_until_queued(asio::io_context& io, const util::Limiter& limiter, std::size_t count) {
-    run_until(io, [&] { return limiter.queued() == count; });
-}
-
-TEST(Limiter, BackgroundSpawnsLeaveAPlaceFreeAndWaitBehindEveryRunsSpawn) {
-    using Priority = util::Limiter::Priority;
-    asio::io_context io;
-    util::Limiter limiter(3);
-    // Two spawns hold places; one made ahead does not take the last.
-    Acquirer early[2];
-    Acquirer ahead;
-    hold(io, limiter, early[0]);
-    hold(io, limiter, early[1]);
-    ahead.start(io, limiter, Priority::kBackground);
-    run_until_queued(io, limiter, 1);
-    EXPECT_EQ(limiter.spawning(), 2u);
-
-    // A run's spawn takes the place left free at once...
-    Acquirer run;
-    hold(io, limiter, run);
-    ASSERT_TRUE(*run.permit);
-    EXPECT_EQ(limiter.spawning(), 3u);
-    // ...and another run's, queued after the background one, is served before it.
-    Acquirer second;
-    second.start(io, limiter);
-    run_until_queued(io, limiter, 2);
-    early[0].permit->release();
-    EXPECT_TRUE(second.finish(io));
-    EXPECT_FALSE(ahead.permit.has_value());
-    // The background spawn gets a place only while another stays free.
-    early[1].permit->release();
-    io.restart();
-    io.poll();
-    EXPECT_FALSE(ahead.permit.has_value()) << "it would have taken the last free place";
-    run.permit->release();
-    EXPECT_TRUE(ahead.finish(io));
-    EXPECT_EQ(limiter.spawning(), 2u);
-    EXPECT_EQ(limiter.queued(), 0u);
-}
-
-TEST(Limiter, WaitersAreServedInOrderAndNeverBeyondTheLimit) {
-    asio::io_context io;
-    util::Limiter limiter(2);
-    std::vector<Acquirer> acquirers(5);
-    for (auto& a : acquirers) {
-        a.start(io, limiter);
-    }
-    run_until(io, [&] { return limiter.queued() == 3 && limiter.spawning() == 2; });
-    io.poll();
-    EXPECT_TRUE(acquirers[0].permit && *acquirers[0].permit);
-    EXPECT_TRUE(acquirers[1].permit && *acquirers[1].permit);
-    for (std::size_t i = 2; i < 5; ++i) {
-        EXPECT_FALSE(acquirers[i].permit) << i;
-    }
-
-    acquirers[1].permit->release();
-    EXPECT_TRUE(acquirers[2].finish(io));
-    EXPECT_FALSE(acquirers[3].permit);
-
-    acquirers[0].permit.reset();  // Destroying a permit gives its place back too.
-    EXPECT_TRUE(acquirers[3].finish(io));
-    EXPECT_FALSE(acquirers[4].permit);
-
-    acquirers[2].permit->release();
-    acquirers[2].permit->release();  // Idempotent: frees one place, not two.
-    EXPECT_TRUE(acquirers[4].finish(io));
-    EXPECT_EQ(limiter.spawning(), 2u);
-    EXPECT_EQ(limiter.queued(), 0u);
-    EXPECT_EQ(limiter.granted(), 5u);
-    EXPECT_EQ(limiter.peak_spawning(), 2u);
-}
-
-/// A limiter of 1 whose place a holder has taken, so that every other acquire waits.
-class SpawnLimiterTest : public ::testing::Test {
-  protected:
-    void SetUp() override { hold(io_, limiter_, holder_); }
-
-    /// Starts each acquirer and runs until they all wait.
-    void queue(std::initializer_list<Acquirer*> acquirers) {
-        for (auto* a : acquirers) {
-            a->start(io_, limiter_);
-        }
-        run_until_queued(io_, limiter_, acquirers.size());
-    }
-
-    asio::io_context io_;
-    util::Limiter limiter_{1};
-    Acquirer holder_;
-};
-
-TEST_F(SpawnLimiterTest, CancelledWaiterLeavesTheQueueWithoutAPlace) {
-    Acquirer cancelled, next;
-    queue({&cancelled, &next});
-    cancelled.cancel.emit(asio::cancellation_type::terminal);
-    EXPECT_FALSE(cancelled.finish(io_));
-    EXPECT_EQ(limiter_.queued(), 1u);
-    holder_.permit->release();
-    EXPECT_TRUE(next.finish(io_)) << "the next waiter gets the place the cancelled one left";
-    EXPECT_EQ(limiter_.granted(), 2u);
-}
-
-TEST_F(SpawnLimiterTest, CloseFailsEveryWaiterAndLaterAcquires) {
-    Acquirer waiter, late;
-    queue({&waiter});
-    limiter_.close();
-    EXPECT_FALSE(waiter.finish(io_));
-    late.start(io_, limiter_);
-    EXPECT_FALSE(late.finish(io_));
-    EXPECT_TRUE(*holder_.permit);  // Still held; giving it back is harmless.
-    holder_.permit.reset();
-    EXPECT_EQ(limiter_.spawning(), 0u);
-    EXPECT_EQ(limiter_.granted(), 1u);
-}
 
 class SpawnLimitAnvilTest : public ::testing::Test {
   protected:
@@ -223,14 +74,14 @@ class SpawnLimitAnvilTest : public ::testing::Test {
 
 TEST_F(SpawnLimitAnvilTest, CancelledQueuedSpawnStartsNoProcess) {
     Acquirer holder;  // Takes the only place, so the spawn has to queue.
-    hold(io_, *limiter_, holder);
+    hold_place(io_, *limiter_, holder);
     const auto before = test::child_pids();
     Spawn spawn;
     start(spawn);
-    run_until_queued(io_, *limiter_, 1);
+    run_until_limiter_queued(io_, *limiter_, 1);
 
     spawn.cancel.emit(asio::cancellation_type::terminal);
-    run_until(io_, [&] { return spawn.result.has_value(); });
+    run_limiter_until(io_, [&] { return spawn.result.has_value(); });
     ASSERT_FALSE(*spawn.result);
     EXPECT_EQ(spawn.result->error().code, AnvilErrc::kCancelled);
     EXPECT_NE(spawn.result->error().message.find("no process was started"), std::string::npos)
@@ -242,16 +93,16 @@ TEST_F(SpawnLimitAnvilTest, CancelledQueuedSpawnStartsNoProcess) {
 
 TEST_F(SpawnLimitAnvilTest, ClosingTheLimiterDropsQueuedSpawnsAtOnce) {
     Acquirer holder;
-    hold(io_, *limiter_, holder);
+    hold_place(io_, *limiter_, holder);
     const auto before = test::child_pids();
     std::vector<Spawn> spawns(3);
     for (auto& s : spawns) {
         start(s);
     }
-    run_until_queued(io_, *limiter_, 3);
+    run_until_limiter_queued(io_, *limiter_, 3);
 
     limiter_->close();
-    run_until(io_, [&] {
+    run_limiter_until(io_, [&] {
         return std::all_of(spawns.begin(), spawns.end(),
                            [](const Spawn& s) { return s.result.has_value(); });
     });
@@ -272,7 +123,7 @@ TEST_F(SpawnLimitAnvilTest, SpawnsBeyondACapOfOneAllComeUpOneAtATime) {
         options_.chain_id = 2000 + i;
         start(spawns[i]);
     }
-    run_until(io_, [&] {
+    run_limiter_until(io_, [&] {
         return std::all_of(spawns.begin(), spawns.end(),
                            [](const Spawn& s) { return s.result.has_value(); });
     });

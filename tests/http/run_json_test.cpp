@@ -1,0 +1,173 @@
+// Tests for the Run object on the wire: every key of the contract in its order, nulls where a
+// value is not there yet, the list item without the heavy parts, and runs bigger than the
+// serializer's scratch arena.
+#include "http/run_json.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include <boost/json/parse.hpp>
+
+#include "controller/run.hpp"
+
+namespace forkrun::http {
+namespace {
+
+namespace json = boost::json;
+using controller::ForkInfo;
+using controller::NodeState;
+
+std::vector<std::string> run_json_keys(const json::object& o) {
+    std::vector<std::string> keys;
+    for (const auto& kv : o) {
+        keys.emplace_back(kv.key());
+    }
+    return keys;
+}
+
+TEST(RunJson, EveryKeyOfTheContractInItsOrderWithNullsForWhatIsNotThereYet) {
+    controller::Run run;
+    run.id = "run_1";
+    run.organization_id = "org_a";
+    run.workflow_id = "wf";
+    run.triggered_by = "user_1";
+    const json::object o = json::parse(run_to_json(run)).as_object();
+    EXPECT_EQ(run_json_keys(o), (std::vector<std::string>{"id",
+                                                          "organizationId",
+                                                          "workflowId",
+                                                          "workflowVersion",
+                                                          "workflowDefinition",
+                                                          "propValues",
+                                                          "status",
+                                                          "startedAt",
+                                                          "finishedAt",
+                                                          "isSimulation",
+                                                          "isDustTest",
+                                                          "simulationMode",
+                                                          "simulationForks",
+                                                          "forkBlockNumbers",
+                                                          "keepForksOnFailure",
+                                                          "sourceRunId",
+                                                          "totalCu",
+                                                          "triggerSource",
+                                                          "triggeredBy",
+                                                          "executionState"}));
+    EXPECT_EQ(o.at("status"), "waiting");
+    EXPECT_TRUE(o.at("finishedAt").is_null());
+    EXPECT_TRUE(o.at("simulationMode").is_null());
+    EXPECT_TRUE(o.at("sourceRunId").is_null());
+    EXPECT_EQ(o.at("workflowDefinition"), json::object());
+    EXPECT_EQ(o.at("simulationForks"), json::array());
+    EXPECT_EQ(o.at("forkBlockNumbers"), json::object());
+    EXPECT_EQ(o.at("totalCu"), json::value(0));
+    EXPECT_EQ(o.at("triggerSource"), "api");
+    const json::object& state = o.at("executionState").as_object();
+    EXPECT_EQ(run_json_keys(state),
+              (std::vector<std::string>{"nodes", "forks", "error", "cancellation", "changes",
+                                        "changeTotals", "inspectionCu"}));
+    EXPECT_TRUE(state.at("error").is_null());
+    EXPECT_TRUE(state.at("cancellation").is_null());
+}
+
+TEST(RunJson, NodesForksAndErrorsOfAFailedSimulation) {
+    controller::Run run;
+    run.id = "run_2";
+    run.status = controller::RunStatus::kFailure;
+    run.finished_at = run.started_at;
+    run.is_simulation = true;
+    run.simulation_mode = controller::SimulationMode::kFork;
+    run.fork_block_numbers = {{8453, 20000000}, {1, 0}};
+    run.keep_forks_on_failure = 60;
+    run.source_run_id = "run_1";
+    NodeState node;
+    node.id = "a";
+    node.status = controller::NodeStatus::kFailure;
+    node.cu = 26;
+    node.error = controller::ErrorInfo{controller::RunErrc::kRpcFailed, "chain 1: \"timed\"\nout"};
+    run.nodes.push_back(node);
+    ForkInfo ready;
+    ready.fork_id = "fork_1";
+    ready.chain_id = 8453;
+    ready.rpc_url = "http://127.0.0.1:8080/rpc/secret";
+    ready.state = controller::ForkState::kKept;
+    ready.cu = 100;
+    ready.fork_block_number = 20000000;
+    ForkInfo queued;
+    queued.fork_id = "fork_2";
+    queued.chain_id = 1;
+    queued.queue_position = 2;
+    run.forks = {ready, queued};
+    run.error = controller::RunError{controller::RunErrc::kRpcFailed, "node a failed", "a"};
+    run.inspection_cu = 7;
+
+    const json::object o = json::parse(run_to_json(run)).as_object();
+    EXPECT_EQ(o.at("status"), "failure");
+    EXPECT_TRUE(o.at("finishedAt").is_string());
+    EXPECT_EQ(o.at("simulationMode"), "fork");
+    EXPECT_EQ(o.at("forkBlockNumbers"), json::parse(R"({"1": 0, "8453": 20000000})"));
+    EXPECT_EQ(o.at("keepForksOnFailure"), json::value(60));
+    EXPECT_EQ(o.at("sourceRunId"), "run_1");
+    EXPECT_EQ(o.at("totalCu"), json::value(126));
+    // Only a fork with an rpcUrl is one a client can reach.
+    EXPECT_EQ(o.at("simulationForks"), json::parse(R"([{"chainId": 8453, "forkId": "fork_1",
+        "rpcUrl": "http://127.0.0.1:8080/rpc/secret"}])"));
+    const auto& state = o.at("executionState").as_object();
+    EXPECT_EQ(state.at("nodes").at("a"), json::parse(R"({"status": "failure", "startedAt": null,
+        "finishedAt": null, "cu": 26, "output": null,
+        "error": {"code": "rpc_failed", "message": "chain 1: \"timed\"\nout"}})"));
+    EXPECT_EQ(state.at("forks").at("fork_1"),
+              json::parse(R"({"chainId": 8453, "state": "kept", "cu": 100, "error": null,
+                  "queuePosition": null, "startAttempts": null, "forkBlockNumber": 20000000,
+                  "keptUntil": null})"));
+    EXPECT_EQ(state.at("forks").at("fork_2").at("queuePosition"), json::value(2));
+    EXPECT_EQ(state.at("forks").at("fork_2").at("state"), "provisioning");
+    EXPECT_EQ(state.at("error"), json::parse(R"({"code": "rpc_failed", "message": "node a failed",
+        "nodeId": "a"})"));
+    EXPECT_EQ(state.at("inspectionCu"), json::value(7));
+}
+
+TEST(RunJson, AListItemHasNeitherDefinitionNorExecutionState) {
+    controller::Run run;
+    run.id = "run_3";
+    run.workflow_definition = json::parse(R"({"nodes": {"root": {"type": "manual"}}})").as_object();
+    const json::object summary = json::parse(run_summary_to_json(run)).as_object();
+    EXPECT_FALSE(summary.contains("workflowDefinition"));
+    EXPECT_FALSE(summary.contains("executionState"));
+    EXPECT_EQ(summary.size(), 18u);
+    const json::object full = json::parse(run_to_json(run)).as_object();
+    for (const auto& kv : summary) {
+        EXPECT_EQ(full.at(kv.key()), kv.value()) << kv.key();
+    }
+}
+
+TEST(RunJson, ARunBiggerThanTheScratchArenaIsWhole) {
+    controller::Run run;
+    run.id = "run_4";
+    for (int i = 0; i < 3000; ++i) {
+        NodeState n;
+        n.id = "n" + std::to_string(i);
+        n.output = json::object{{"value", std::string(20, 'x')}};
+        run.nodes.push_back(std::move(n));
+    }
+    const std::string text = run_to_json(run);
+    EXPECT_GT(text.size(), 16384u * 10);
+    const json::object o = json::parse(text).as_object();
+    EXPECT_EQ(o.at("executionState").at("nodes").as_object().size(), 3000u);
+    EXPECT_EQ(o.at("executionState").at("nodes").at("n2999").at("output").at("value"),
+              json::value(std::string(20, 'x')));
+}
+
+TEST(RunJson, TheDictionaryIsAFinishedSimulationsJson) {
+    const std::string_view dictionary = run_json_dictionary();
+    EXPECT_EQ(dictionary.data(), run_json_dictionary().data()) << "made once";
+    const json::object o = json::parse(dictionary).as_object();
+    EXPECT_EQ(o.at("status"), "success");
+    EXPECT_EQ(o.at("executionState").at("nodes").as_object().size(), 4u);
+    EXPECT_EQ(o.at("executionState").at("forks").at("fork_AAAAAAAAAAAAAAAAAAAAAA").at("state"),
+              "released");
+}
+
+}  // namespace
+}  // namespace forkrun::http
