@@ -26,15 +26,15 @@ namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-using ForkAnswer = boost::system::result<json::value, ErrorInfo>;
+using ScriptedAnswer = boost::system::result<json::value, ErrorInfo>;
 
 /// A fork that answers each method with its script and records every call it was asked.
 struct ScriptedFork {
-    std::map<std::string, std::function<ForkAnswer(const json::array&)>> answers;
+    std::map<std::string, std::function<ScriptedAnswer(const json::array&)>> answers;
     std::vector<std::pair<std::string, json::array>> calls;
 
     ForkCall call() {
-        return [this](std::string method, json::array params) -> asio::awaitable<ForkAnswer> {
+        return [this](std::string method, json::array params) -> asio::awaitable<ScriptedAnswer> {
             calls.emplace_back(method, params);
             auto it = answers.find(method);
             if (it == answers.end()) {
@@ -61,7 +61,7 @@ ChainReport collect_scripted(ScriptedFork& fork, std::uint64_t start, ChainChang
     return done.get();
 }
 
-ForkAnswer fork_answer(std::string_view text) {
+ScriptedAnswer fork_answer(std::string_view text) {
     return json::parse(text);
 }
 
@@ -123,7 +123,7 @@ TEST(ForkChanges, AWalkIsCutAfterItsBoundInWindowsOf300Blocks) {
     ScriptedFork fork;
     const std::uint64_t start = 100;
     fork.answers["eth_blockNumber"] = [&](const json::array&) {
-        return ForkAnswer(json::value(eth::to_hex_quantity(start + kMaxChangeBlocks + 1)));
+        return ScriptedAnswer(json::value(eth::to_hex_quantity(start + kMaxChangeBlocks + 1)));
     };
     fork.answers["trace_filter"] = [](const json::array&) { return fork_answer("[]"); };
     ChainChanges changes;

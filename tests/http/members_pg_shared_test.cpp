@@ -16,14 +16,12 @@ namespace {
 
 using forks::test::TestAnvil;
 
-// anvil's dev account #1 and its key: funded on every fresh anvil chain; public test data.
-
 // `forkrun serve` on `pg` as controller `id`, with `config` and `more` arguments.
-std::unique_ptr<ServerProcess> member(const PgServer& pg,
-                                      TempDir& dir,
-                                      const std::string& id,
-                                      const json::object& config,
-                                      std::vector<std::string> more = {}) {
+std::unique_ptr<ServerProcess> configured_member(const PgServer& pg,
+                                                 TempDir& dir,
+                                                 const std::string& id,
+                                                 const json::object& config,
+                                                 std::vector<std::string> more = {}) {
     const auto path = dir.path() / (id + ".json");
     std::ofstream(path) << json::serialize(config);
     ServerOptions opts;
@@ -61,8 +59,8 @@ TEST(PgMembersShared, OneSignersLiveTransfersFromRunsOnAAndBNeverCollide) {
         // anvil's pool can leave a ready transaction queued when sends arrive out of order
         // (foundry-rs/foundry#10122): replaced soon, as a live chain's stuck one would be.
         {"replaceUnminedAfterMs", 2000}};
-    auto a = member(pg, dir, "a", config);
-    auto b = member(pg, dir, "b", config);
+    auto a = configured_member(pg, dir, "a", config);
+    auto b = configured_member(pg, dir, "b", config);
     const std::vector<Api> members{Api(a->base_url()), Api(b->base_url())};
 
     // Twelve live transfer runs created at once, alternately on A and on B, each from the one
@@ -157,7 +155,8 @@ std::unique_ptr<ServerProcess> limited(const PgServer& pg,
                                        TempDir& dir,
                                        const std::string& id,
                                        int runs) {
-    return member(pg, dir, id, json::object{}, {"--max-active-runs-per-org", std::to_string(runs)});
+    return configured_member(pg, dir, id, json::object{},
+                             {"--max-active-runs-per-org", std::to_string(runs)});
 }
 
 TEST(PgMembersShared, AnOrganizationAtItsLimitOnAIsRefusedOnB) {

@@ -162,6 +162,7 @@ inline constexpr const char* kKey1 =
     "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 // An address nobody holds a key for, where transfers of the tests go.
 inline constexpr const char* kSink = "0x00000000000000000000000000000000000000cc";
+inline constexpr const char* kSink2 = "0x00000000000000000000000000000000000000dd";
 
 // The one fork of a one-chain run's execution state.
 inline json::object only_fork(const json::object& run) {

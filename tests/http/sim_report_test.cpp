@@ -15,7 +15,6 @@ namespace {
 constexpr const char* kDev0Lower =
     "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";  // the default signer
 constexpr const char* kDev2 = "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc";
-constexpr const char* kSink2 = "0x00000000000000000000000000000000000000dd";
 constexpr const char* kCoinbase = "0x0000000000000000000000000000000000000000";
 // anvil's first block's base fee (1 gwei) and a plain transfer's gas.
 constexpr std::int64_t kBaseFee = 1'000'000'000;

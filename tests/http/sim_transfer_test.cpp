@@ -12,7 +12,6 @@ namespace {
 using forks::test::TestAnvil;
 
 // anvil's dev account #1: funded on every fresh anvil chain; public test data.
-constexpr const char* kSink2 = "0x00000000000000000000000000000000000000dd";
 
 json::object transfer(std::uint64_t chain,
                       std::string to,
