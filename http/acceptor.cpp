@@ -83,17 +83,17 @@ bool Acceptor::admit(tcp::socket socket, boost::system::error_code accepted) {
         // Checked and counted in one step: each HTTP thread has an acceptor.
         if (auto slot = state_.connections.try_take(cap)) {
             backoff_.reset();
-            serve_(std::move(socket), idle_, std::move(*slot));
+            serve_(std::move(socket), state_.idle, std::move(*slot));
             return false;
         }
     }
     const char* reason =
         starved || cap < state_.max_connections ? "out of file descriptors" : "connection cap";
-    if (idle_->close_oldest()) {
+    if (state_.idle->close_oldest()) {
         ++idle_closed_;
         report(reason);
         if (!starved) {
-            serve_(std::move(socket), idle_, state_.connections.take());
+            serve_(std::move(socket), state_.idle, state_.connections.take());
         }
         return false;  // starved: a descriptor is free now, accept again at once
     }

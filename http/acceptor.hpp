@@ -34,14 +34,16 @@ struct AdmissionState {
     static constexpr std::chrono::seconds kCeilingLife{10};
     /// Where overload lines go; null: straight to stderr.
     util::EventLog* log = nullptr;
+    /// The connections waiting for a request, on every context.
+    std::shared_ptr<IdleConnections> idle = std::make_shared<IdleConnections>();
 };
 
 /// Accepts on one context. At the cap, or out of descriptors, the connection idle longest on
-/// this context is closed to make room; with none idle the newest are answered 503 and closed,
+/// any context is closed to make room; with none idle the newest are answered 503 and closed,
 /// and the loop pauses (1 ms, doubling to 100 ms) instead of spinning on accept.
 class Acceptor {
   public:
-    /// Starts serving an admitted connection: its socket, this context's idle list (for the
+    /// Starts serving an admitted connection: its socket, the server's idle list (for the
     /// session to be listed in while it waits for a request) and its place in the count.
     using Serve = std::function<void(boost::asio::ip::tcp::socket,
                                      std::shared_ptr<IdleConnections>,
@@ -65,7 +67,6 @@ class Acceptor {
     boost::asio::ip::tcp::acceptor acceptor_;
     AdmissionState& state_;
     Serve serve_;
-    std::shared_ptr<IdleConnections> idle_ = std::make_shared<IdleConnections>();
     ReserveFd reserve_;
     Backoff backoff_;
     boost::asio::steady_timer pause_;

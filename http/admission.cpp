@@ -11,10 +11,14 @@
 #include <cerrno>
 #include <string>
 
+#include <boost/asio/dispatch.hpp>
+
 #include "http/api.hpp"
 #include "http/envelope.hpp"
 
 namespace forkrun::http {
+
+namespace asio = boost::asio;
 
 std::size_t default_max_connections() {
     constexpr std::size_t kMax = 10000;
@@ -28,26 +32,50 @@ std::size_t default_max_connections() {
     return std::clamp<std::size_t>(room, 16, kMax);
 }
 
-IdleConnections::Mark::Mark(std::shared_ptr<IdleConnections> owner, std::function<void()> close)
-    : owner_(std::move(owner)), close_(std::move(close)) {
+IdleConnections::Mark::Mark(std::shared_ptr<IdleConnections> owner,
+                            asio::any_io_executor ex,
+                            std::function<void()> close)
+    : owner_(std::move(owner)),
+      ex_(std::move(ex)),
+      close_(std::make_shared<std::function<void()>>(std::move(close))) {
+    std::lock_guard lock(owner_->mu_);
     at_ = owner_->marks_.insert(owner_->marks_.end(), this);
 }
 
 IdleConnections::Mark::~Mark() {
+    std::lock_guard lock(owner_->mu_);
     if (listed_) {
         owner_->marks_.erase(at_);
     }
 }
 
 bool IdleConnections::close_oldest() {
-    if (marks_.empty()) {
-        return false;
+    std::weak_ptr<std::function<void()>> close;
+    asio::any_io_executor ex;
+    {
+        std::lock_guard lock(mu_);
+        if (marks_.empty()) {
+            return false;
+        }
+        Mark* oldest = marks_.front();
+        marks_.pop_front();
+        oldest->listed_ = false;
+        close = oldest->close_;
+        ex = oldest->ex_;
     }
-    Mark* oldest = marks_.front();
-    marks_.pop_front();
-    oldest->listed_ = false;
-    oldest->close_();
+    // The mark is destroyed on its own executor too, so it cannot go between lock() and the
+    // call.
+    asio::dispatch(ex, [close = std::move(close)] {
+        if (auto c = close.lock()) {
+            (*c)();
+        }
+    });
     return true;
+}
+
+std::size_t IdleConnections::size() const {
+    std::lock_guard lock(mu_);
+    return marks_.size();
 }
 
 ReserveFd::ReserveFd() {

@@ -9,7 +9,10 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
+
+#include <boost/asio/any_io_executor.hpp>
 
 namespace forkrun::http {
 
@@ -63,15 +66,19 @@ class ConnectionCount {
     std::shared_ptr<std::atomic<std::size_t>> n_;
 };
 
-/// The connections of one io_context that wait for their next request, oldest first: under
-/// pressure the one idle longest is closed to make room. Used from that context's thread only.
+/// The connections of every HTTP thread that wait for their next request, oldest first: under
+/// pressure the one idle longest, on whichever thread, is closed to make room (an acceptor
+/// whose own thread had none idle used to shed while another thread's were). Thread-safe.
 class IdleConnections : public std::enable_shared_from_this<IdleConnections> {
   public:
     /// Lists a connection while it lives (while the session waits for a request).
     class Mark {
       public:
-        /// `close` closes the connection (its pending read then ends).
-        Mark(std::shared_ptr<IdleConnections> owner, std::function<void()> close);
+        /// `close` closes the connection (its pending read then ends); it is called on `ex`,
+        /// the connection's own executor, and only while this mark still lives.
+        Mark(std::shared_ptr<IdleConnections> owner,
+             boost::asio::any_io_executor ex,
+             std::function<void()> close);
         ~Mark();
         Mark(const Mark&) = delete;
         Mark& operator=(const Mark&) = delete;
@@ -79,16 +86,21 @@ class IdleConnections : public std::enable_shared_from_this<IdleConnections> {
       private:
         friend class IdleConnections;
         std::shared_ptr<IdleConnections> owner_;
-        std::function<void()> close_;
+        boost::asio::any_io_executor ex_;
+        // Held by the mark alone; the close dispatched to `ex_` runs it only if the mark (the
+        // idle wait) still lives then, so a connection that got a request meanwhile is kept.
+        std::shared_ptr<std::function<void()>> close_;
         std::list<Mark*>::iterator at_;
         bool listed_ = true;
     };
 
-    /// Closes the connection idle longest; false when none is idle.
+    /// Closes the connection idle longest (on its own executor: at once when that is the
+    /// caller's); false when none is idle.
     bool close_oldest();
-    std::size_t size() const { return marks_.size(); }
+    std::size_t size() const;
 
   private:
+    mutable std::mutex mu_;
     std::list<Mark*> marks_;
 };
 

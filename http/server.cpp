@@ -239,7 +239,8 @@ struct Server::Impl {
                 if (buffer.size() == 0) {
                     stream.expires_after(config.idle_timeout);
                     // Waiting for a request: the first to go when connections run short.
-                    IdleConnections::Mark mark(idle, [&stream] { stream.close(); });
+                    IdleConnections::Mark mark(idle, stream.get_executor(),
+                                               [&stream] { stream.close(); });
                     auto n = co_await stream.async_read_some(
                         buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
                     if (ec) {

@@ -2,8 +2,18 @@
 // last places never count past the cap (the CI flake of
 // HttpConnections.IdleConnectionsPastTheCapMakeRoomAndHealthzAnswersAtOnce: 129 of a cap of 128
 // stayed open when two acceptors each saw 127 and both took a place).
+//
+// The idle list shared by every HTTP thread: an acceptor whose own thread has no connection
+// idle closes another thread's, there (a sanitizer-suite flake of
+// WsLimits.SocketsCountAgainstTheConnectionCap: the fixture's last HTTP connection, still idle
+// on one thread, held the place a WebSocket accepted on the other thread needed, which was shed).
 #include <gtest/gtest.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -50,6 +60,74 @@ TEST(ConnectionCount, TryTakeNeverCountsPastTheCapWhateverRacesForIt) {
         EXPECT_FALSE(count.try_take(kCap));
         EXPECT_EQ(count.now(), kCap);
     }
+}
+
+// Runs `f` on `ioc`'s thread and waits for it.
+template <typename F>
+void idle_test_on(boost::asio::io_context& ioc, F f) {
+    std::promise<void> done;
+    boost::asio::post(ioc, [&] {
+        f();
+        done.set_value();
+    });
+    done.get_future().wait();
+}
+
+TEST(IdleConnections, AnotherThreadsOldestIdleConnectionIsClosedOnItsOwnThread) {
+    boost::asio::io_context ioc(1);
+    auto guard = boost::asio::make_work_guard(ioc);
+    std::thread connections([&] { ioc.run(); });
+    auto idle = std::make_shared<IdleConnections>();
+
+    std::vector<std::thread::id> closed_on(3);
+    std::vector<int> closes(3, 0);
+    std::vector<std::unique_ptr<IdleConnections::Mark>> marks(3);
+    idle_test_on(ioc, [&] {
+        for (int i = 0; i < 2; ++i) {
+            marks[i] = std::make_unique<IdleConnections::Mark>(idle, ioc.get_executor(), [&, i] {
+                ++closes[i];
+                closed_on[i] = std::this_thread::get_id();
+            });
+        }
+    });
+    ASSERT_EQ(idle->size(), 2u);
+
+    // From this (the "other acceptor's") thread: the oldest goes, on the connections' thread.
+    ASSERT_TRUE(idle->close_oldest());
+    idle_test_on(ioc, [] {});  // what was dispatched there has run
+    EXPECT_EQ(closes[0], 1);
+    EXPECT_EQ(closed_on[0], connections.get_id());
+    EXPECT_EQ(closes[1], 0);
+    EXPECT_EQ(idle->size(), 1u);
+
+    // A connection that gets its request before the close reaches its thread is kept: its mark
+    // is gone by then, and the close finds nothing to do.
+    std::promise<void> busy_started;
+    std::promise<void> release_busy;
+    boost::asio::post(ioc, [&] {
+        busy_started.set_value();
+        release_busy.get_future().wait();
+        marks[1].reset();  // the request came: the session stops waiting
+    });
+    busy_started.get_future().wait();
+    ASSERT_TRUE(idle->close_oldest());  // listed still; its close is queued behind the request
+    release_busy.set_value();
+    idle_test_on(ioc, [] {});
+    EXPECT_EQ(closes[1], 0) << "a connection that got a request was closed";
+    EXPECT_EQ(idle->size(), 0u);
+    EXPECT_FALSE(idle->close_oldest());
+
+    // On the connections' own thread the close is immediate, as before.
+    idle_test_on(ioc, [&] {
+        marks[2] =
+            std::make_unique<IdleConnections::Mark>(idle, ioc.get_executor(), [&] { ++closes[2]; });
+        EXPECT_TRUE(idle->close_oldest());
+        EXPECT_EQ(closes[2], 1);
+        marks.clear();
+    });
+
+    guard.reset();
+    connections.join();
 }
 
 }  // namespace
