@@ -284,6 +284,12 @@ int serve(const Config& o) {
     }
     http::ApiOptions api_options;
     if (durable) {
+        // Other members' runs on this member's organization streams (decision 84).
+        durable->relay_organization_events(
+            [&ctl](const std::string& organization_id, controller::Event e) {
+                ctl.organization_events(controller::Principal{organization_id, {}})
+                    ->publish(std::move(e));
+            });
         serve_remote_cancels(*durable, ctl, exec.ioc.get_executor());
         api_options.remote = durable->remote();
     }

@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <iostream>
 
+#include "controller/pg_org_relay.hpp"
 #include "controller/pg_remote.hpp"
 #include "util/timestamp.hpp"
 
@@ -27,8 +28,9 @@ constexpr auto kReconnectPause = std::chrono::milliseconds(250);
 PgMembers::PgMembers(PgMembersConfig config,
                      std::atomic<long long>& epoch,
                      std::atomic<bool>& others,
-                     PgRemote& remote)
-    : config_(std::move(config)), epoch_(epoch), others_(others), remote_(remote) {
+                     PgRemote& remote,
+                     PgOrgRelay& relay)
+    : config_(std::move(config)), epoch_(epoch), others_(others), remote_(remote), relay_(relay) {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
@@ -78,6 +80,7 @@ bool PgMembers::connect(std::string& error) {
 
 void PgMembers::loop() {
     auto next_beat = SteadyClock::now();
+    auto next_relay = SteadyClock::now();
     while (!stop_) {
         if (!conn_.ok()) {
             std::string error;
@@ -94,14 +97,25 @@ void PgMembers::loop() {
             take_over_lapsed();
             poll_cancels();
         }
-        conn_.wait_input(next_beat, wake_fd_);
+        // Other members' organization events: on their NOTIFY, else every relay_poll (a
+        // NOTIFY can come before the transaction older than it ends, which holds it back).
+        if (SteadyClock::now() >= next_relay) {
+            next_relay = SteadyClock::now() + config_.relay_poll;
+            relay_.poke();
+        }
+        conn_.wait_input(std::min(next_beat, next_relay), wake_fd_);
         bool cancels = false;
+        bool changed = false;
         for (const auto& n : conn_.take_notices()) {
             if (n.channel == "forkrun_runs") {
                 remote_.wake(n.payload);
+                changed = true;
             } else if (n.channel == "forkrun_cancel" && n.payload == config_.controller_id) {
                 cancels = true;
             }
+        }
+        if (changed) {
+            relay_.poke();
         }
         if (cancels && !stop_) {
             poll_cancels();
@@ -119,12 +133,13 @@ void PgMembers::heartbeat() {
     const char* me = config_.controller_id.c_str();
     auto beat =
         run("UPDATE members SET heartbeat_at = now(), base_url = $2 WHERE id = $1 AND epoch = "
-            "$3::bigint RETURNING epoch",
+            "$3::bigint RETURNING epoch, pg_snapshot_xmin(pg_current_snapshot())::text",
             {me, base.c_str(), epoch.c_str()});
     if (!beat) {
         return;  // the database is away: the lease runs on
     }
     if (PQntuples(beat.get()) > 0) {
+        relay_.note_horizon(PQgetvalue(beat.get(), 0, 1));
         // Renewed. Is anyone else there to hear the writers' NOTIFYs (each one serializes the
         // commits that carry one, so a lone controller sends none)?
         const std::string lease = std::to_string(config_.lease.count()) + " milliseconds";
@@ -209,6 +224,15 @@ void PgMembers::take_over(const std::string& member) {
         values.push_back(config_.lost_json(PQgetvalue(live.get(), i, 1), now));
         rows += (rows.empty() ? "($" : ",($") + std::to_string(values.size() - 1) + ",$" +
                 std::to_string(values.size()) + ")";
+    }
+    // Their `run` and `end` events first, while the rows are still live (decision 84).
+    std::string id_array;
+    for (const auto& id : ids) {
+        id_array += (id_array.empty() ? "{" : ",") + id;
+    }
+    id_array += "}";
+    if (!run("SELECT forkrun_lost_events($1::text[], $2)", {id_array.c_str(), finished.c_str()})) {
+        return rollback();
     }
     std::vector<const char*> params;
     for (const auto& v : values) {

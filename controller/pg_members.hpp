@@ -19,6 +19,7 @@
 
 namespace forkrun::controller {
 
+class PgOrgRelay;
 class PgRemote;
 
 struct PgMembersConfig {
@@ -31,6 +32,8 @@ struct PgMembersConfig {
     std::chrono::milliseconds bound{5000};
     /// A live run's JSON finished as `failure`/controllerLost at `now` (the wire layer's).
     std::function<std::string(std::string_view json, Timestamp now)> lost_json;
+    /// How often other members' organization events are read when no NOTIFY came.
+    std::chrono::milliseconds relay_poll{250};
 };
 
 class PgMembers {
@@ -40,7 +43,8 @@ class PgMembers {
     PgMembers(PgMembersConfig config,
               std::atomic<long long>& epoch,
               std::atomic<bool>& others,
-              PgRemote& remote);
+              PgRemote& remote,
+              PgOrgRelay& relay);
     ~PgMembers();
     PgMembers(const PgMembers&) = delete;
     PgMembers& operator=(const PgMembers&) = delete;
@@ -70,6 +74,7 @@ class PgMembers {
     std::atomic<long long>& epoch_;
     std::atomic<bool>& others_;
     PgRemote& remote_;
+    PgOrgRelay& relay_;
     PgConnection conn_;
     std::function<void(CancelAsk)> on_cancel_;
     std::thread thread_;

@@ -2,7 +2,9 @@
 // list cursors' key), members for the controllers sharing the database; migration 2: ownership
 // (epochs) and cancels between members; migration 3: idempotency keys; migration 4: run events
 // (the event streams served on every member); migration 5: nonces and quotas across members
-// (decision 73). A new migration is appended, never edited.
+// (decision 73); migrations 6 and 7: batched quotas, lost nonces; migration 8: the commit order
+// of run events, which other members' organization streams follow, and the events of runs
+// finished as controllerLost (decision 84). A new migration is appended, never edited.
 #include "controller/pg_schema.hpp"
 
 #include <array>
@@ -310,11 +312,41 @@ BEGIN
 END $$;
 )sql";
 
+// Migration 8 (decision 84): each event's transaction id, so another member reads the `run` and
+// `end` events in commit order: every row below pg_snapshot_xmin(pg_current_snapshot()) is
+// committed or never will be, so a reader that keeps (xid, run_id, seq) misses none and repeats
+// none. Rows from before it have none and are not followed. forkrun_lost_events appends `run`
+// (failure) and `end` to each live run of `p_ids` before it is finished as controllerLost, in
+// the same transaction; their data is the owner's (controller/run_events.cpp), key for key.
+constexpr std::string_view kOrgEventOrder = R"sql(
+ALTER TABLE run_events ADD COLUMN xid xid8;
+ALTER TABLE run_events ALTER COLUMN xid SET DEFAULT pg_current_xact_id();
+CREATE INDEX run_events_commit_order ON run_events (xid, run_id, seq)
+    WHERE type IN ('run', 'end') AND xid IS NOT NULL;
+CREATE FUNCTION forkrun_lost_events(p_ids text[], p_at text) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO run_events (run_id, seq, type, data)
+    SELECT r.id, coalesce(m.seq, 0) + k.n, k.type, (CASE k.type
+        WHEN 'run' THEN '{"runId":' || to_json(r.id)::text || ',"status":"failure",'
+            || '"previousStatus":' || to_json(r.status)::text || ',"totalCu":'
+            || coalesce(r.run_json->>'totalCu', '0') || ',"at":' || to_json(p_at)::text || '}'
+        ELSE '{"runId":' || to_json(r.id)::text || ',"status":"failure","totalCu":'
+            || coalesce(r.run_json->>'totalCu', '0') || ',"finishedAt":'
+            || to_json(p_at)::text || '}' END)::json
+    FROM runs r
+    LEFT JOIN LATERAL (SELECT max(e.seq) AS seq FROM run_events e WHERE e.run_id = r.id) m
+        ON true
+    CROSS JOIN (VALUES (1, 'run'), (2, 'end')) AS k(n, type)
+    WHERE r.id = ANY (p_ids) AND r.status IN ('waiting', 'running')
+    ON CONFLICT DO NOTHING;
+$$;
+)sql";
+
 constexpr std::array kMigrations{
     PgMigration{1, kRunsAndMembers},  PgMigration{2, kOwnership},
     PgMigration{3, kIdempotencyKeys}, PgMigration{4, kRunEvents},
     PgMigration{5, kNoncesAndQuotas}, PgMigration{6, kBatchedQuotas},
-    PgMigration{7, kLostNonces},
+    PgMigration{7, kLostNonces},      PgMigration{8, kOrgEventOrder},
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "controller/pg_idempotency.hpp"
 #include "controller/pg_members.hpp"
 #include "controller/pg_nonces.hpp"
+#include "controller/pg_org_relay.hpp"
 #include "controller/pg_quotas.hpp"
 #include "controller/pg_remote.hpp"
 
@@ -91,9 +92,19 @@ void PgStore::answer_cancel(const std::string& run_id, std::string result) {
     });
 }
 
+void PgStore::relay_organization_events(
+    std::function<void(const std::string& organization_id, Event e)> publish) {
+    if (relay_) {
+        relay_->set_publish(std::move(publish));
+    }
+}
+
 void PgStore::stop_members() {
     if (members_) {
         members_->stop();
+    }
+    if (relay_) {
+        relay_->stop();
     }
 }
 

@@ -18,6 +18,7 @@
 #include <boost/system/result.hpp>
 
 #include "controller/durable_store.hpp"
+#include "controller/event_stream.hpp"
 #include "controller/idempotency_keys.hpp"
 #include "controller/remote_runs.hpp"
 
@@ -27,6 +28,7 @@ class PgConnection;
 class PgIdempotencyKeys;
 class PgMembers;
 class PgNonces;
+class PgOrgRelay;
 class PgQuotas;
 class PgRemote;
 class NonceAllocator;
@@ -83,7 +85,12 @@ class PgStore final : public DurableStore {
     /// The owner's answer to a cancel asked on another member ("cancelled", "conflict",
     /// "unstored"), once the run's final state is committed.
     void answer_cancel(const std::string& run_id, std::string result);
-    /// Stops the member thread: no callback after it returns.
+    /// Called on a reader thread with each `run` and `end` event of another member's run, in
+    /// commit order, while another member shares the database (decision 84): for this member's
+    /// organization streams. Before start_members().
+    void relay_organization_events(
+        std::function<void(const std::string& organization_id, Event e)> publish);
+    /// Stops the member thread and the relay: no callback after it returns.
     void stop_members();
     /// Other members' runs, read through the database (after open()).
     RemoteRuns* remote();
@@ -152,6 +159,7 @@ class PgStore final : public DurableStore {
     std::unique_ptr<PgIdempotencyKeys> keys_;
     std::unique_ptr<PgNonces> nonces_;  // after remote_: its readers' last jobs call them
     std::unique_ptr<PgQuotas> quotas_;
+    std::unique_ptr<PgOrgRelay> relay_;  // after remote_, whose readers it queries on
     std::unique_ptr<PgMembers> members_;
 
     std::mutex mu_;

@@ -9,6 +9,7 @@
 #include "controller/pg_idempotency.hpp"
 #include "controller/pg_members.hpp"
 #include "controller/pg_nonces.hpp"
+#include "controller/pg_org_relay.hpp"
 #include "controller/pg_quotas.hpp"
 #include "controller/pg_remote.hpp"
 #include "controller/pg_schema.hpp"
@@ -136,6 +137,17 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
     }
     const auto now = Clock::now();
     const std::string finished = util::format_timestamp(now);
+    if (config_.lost_json && PQntuples(leftovers.get()) > 0) {
+        // Their `run` and `end` events first, while the rows are still live (decision 84).
+        std::string ids;
+        for (int i = 0; i < PQntuples(leftovers.get()); ++i) {
+            ids += (ids.empty() ? "{" : ",") + std::string(PQgetvalue(leftovers.get(), i, 0));
+        }
+        ids += "}";
+        if (!run("SELECT forkrun_lost_events($1::text[], $2)", {ids.c_str(), finished.c_str()})) {
+            return failed("cannot finish an unfinished run");
+        }
+    }
     for (int i = 0; i < PQntuples(leftovers.get()); ++i) {
         if (!config_.lost_json) {
             break;
@@ -213,7 +225,8 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
     quotas_ = std::make_unique<PgQuotas>(*remote_, config_.controller_id, epoch_, config_.lease);
     PgMembersConfig members{config_.url,       config_.controller_id, config_.lease,
                             config_.heartbeat, config_.bound,         config_.lost_json};
-    members_ = std::make_unique<PgMembers>(std::move(members), epoch_, others_, *remote_);
+    relay_ = std::make_unique<PgOrgRelay>(*remote_, config_.controller_id);
+    members_ = std::make_unique<PgMembers>(std::move(members), epoch_, others_, *remote_, *relay_);
     return stored;
 }
 
