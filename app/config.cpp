@@ -222,6 +222,18 @@ const std::vector<Flag>& flags() {
              "with --store postgresql://...: a controller silent for N ms has its live runs "
              "finished as controllerLost by another (default 10000; config key leaseMs)",
              millis([](Config & c) -> auto& { return c.lease; })},
+            {"store-retention-ms", "N",
+             "with --store postgresql://...: finished runs created more than N ms ago are "
+             "deleted from the store with their events (default 2592000000, 30 days; 0 keeps "
+             "all; config key storeRetentionMs)",
+             [](Config& c, const std::string& flag, const std::string& v) {
+                 long long ms = 0;
+                 if (!parse_number(v, ms) || ms < 0) {
+                     return "--" + flag + " needs a number";
+                 }
+                 c.store_retention = std::chrono::milliseconds(ms);
+                 return std::string();
+             }},
             {"no-access-log", "", "do not log one line per request on stderr",
              [](Config& c, const std::string&, const std::string&) {
                  c.server.access_log = false;

@@ -47,6 +47,10 @@ struct Config {
     /// With a durable store: a controller silent longer than this has its live runs finished
     /// by another as controllerLost (--lease-ms, config key leaseMs).
     std::chrono::milliseconds lease{10000};
+    /// With a durable store: finished runs created more than this long ago are deleted from it,
+    /// with their events and idempotency keys (--store-retention-ms, config key
+    /// storeRetentionMs; zero keeps every run).
+    std::chrono::milliseconds store_retention{std::chrono::hours(24 * 30)};
 };
 
 /// The defaults, before any flag, variable or config file: paths under the source tree.

@@ -83,6 +83,15 @@ void read_server_keys(const boost::json::object& obj,
             o.lease = std::chrono::milliseconds(v);
         }
     }
+    if (const auto* n = obj.if_contains("storeRetentionMs")) {
+        std::error_code ec;
+        const auto v = n->is_number() ? n->to_number<std::int64_t>(ec) : -1;
+        if (!n->is_number() || ec || v < 0) {
+            problems.push_back("storeRetentionMs must be a non-negative integer");
+        } else {
+            o.store_retention = std::chrono::milliseconds(v);
+        }
+    }
     if (const auto* n = obj.if_contains("maxConnections")) {
         std::error_code ec;
         const auto v = n->is_number() ? n->to_number<std::size_t>(ec) : 0;

@@ -40,6 +40,7 @@ std::unique_ptr<controller::PgStore> open_durable_store(const Config& o,
     cfg.lost_json = http::lost_run_json;
     cfg.load_limit = o.retain_runs;
     cfg.lease = o.lease;
+    cfg.retention = o.store_retention;
     cfg.heartbeat =
         std::clamp(o.lease / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
     auto store = std::make_unique<controller::PgStore>(std::move(cfg));

@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <iostream>
 
@@ -81,6 +82,10 @@ bool PgMembers::connect(std::string& error) {
 void PgMembers::loop() {
     auto next_beat = SteadyClock::now();
     auto next_relay = SteadyClock::now();
+    // Deleting what is past the retention: at this pace, and at once again after a full batch.
+    const auto sweep_every = std::clamp(config_.retention / 4, std::chrono::milliseconds(250),
+                                        std::chrono::milliseconds(60000));
+    auto next_sweep = SteadyClock::now();
     while (!stop_) {
         if (!conn_.ok()) {
             std::string error;
@@ -97,13 +102,20 @@ void PgMembers::loop() {
             take_over_lapsed();
             poll_cancels();
         }
+        if (config_.retention.count() > 0 && SteadyClock::now() >= next_sweep) {
+            next_sweep = sweep() ? SteadyClock::now() : SteadyClock::now() + sweep_every;
+        }
         // Other members' organization events: on their NOTIFY, else every relay_poll (a
         // NOTIFY can come before the transaction older than it ends, which holds it back).
         if (SteadyClock::now() >= next_relay) {
             next_relay = SteadyClock::now() + config_.relay_poll;
             relay_.poke();
         }
-        conn_.wait_input(std::min(next_beat, next_relay), wake_fd_);
+        auto until = std::min(next_beat, next_relay);
+        if (config_.retention.count() > 0) {
+            until = std::min(until, next_sweep);
+        }
+        conn_.wait_input(until, wake_fd_);
         bool cancels = false;
         bool changed = false;
         for (const auto& n : conn_.take_notices()) {
@@ -259,6 +271,28 @@ void PgMembers::take_over(const std::string& member) {
         std::cerr << "forkrun: controller " << member << " is lost; " << n
                   << " of its runs finished as controllerLost\n";
     }
+}
+
+bool PgMembers::sweep() {
+    constexpr std::size_t kBatch = 1000;
+    const std::string retention = std::to_string(config_.retention.count()) + " milliseconds";
+    // Runs another member is deleting are skipped, not waited for. Their events go with them;
+    // their idempotency keys stay for their 24 h (a repeat then answers 409, decision 62).
+    auto runs = run(
+        "WITH gone AS (DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE created_at < now() "
+        "- $1::interval AND finished_at < now() - $1::interval AND status IN ('success', "
+        "'failure', 'cancelled') ORDER BY created_at LIMIT " +
+            std::to_string(kBatch) +
+            " FOR UPDATE SKIP LOCKED) RETURNING id), events AS (DELETE FROM run_events WHERE "
+            "run_id IN (SELECT id FROM gone)) SELECT count(*) FROM gone",
+        {retention.c_str()});
+    auto keys = run(
+        "WITH gone AS (DELETE FROM idempotency_keys WHERE (organization_id, key) IN (SELECT "
+        "organization_id, key FROM idempotency_keys WHERE claimed_at < now() - interval '24 "
+        "hours' LIMIT " +
+        std::to_string(kBatch) + " FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT count(*) FROM gone");
+    auto full = [&](const PgResult& r) { return r && std::stoull(pg_first(r)) >= kBatch; };
+    return full(runs) || full(keys);
 }
 
 // Every unanswered cancel, of live runs and of runs that ended meanwhile (those are answered

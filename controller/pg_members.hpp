@@ -34,6 +34,8 @@ struct PgMembersConfig {
     std::function<std::string(std::string_view json, Timestamp now)> lost_json;
     /// How often other members' organization events are read when no NOTIFY came.
     std::chrono::milliseconds relay_poll{250};
+    /// Finished runs created longer ago than this are deleted (zero: none is).
+    std::chrono::milliseconds retention{0};
 };
 
 class PgMembers {
@@ -68,6 +70,9 @@ class PgMembers {
     // lapsed), in one transaction.
     void take_over(const std::string& member);
     void poll_cancels();
+    // Deletes one batch of runs past the retention (and idempotency keys past 24 h): whether
+    // the batch was full, so more may be due.
+    bool sweep();
     PgResult run(const std::string& sql, const std::vector<const char*>& params = {});
 
     PgMembersConfig config_;

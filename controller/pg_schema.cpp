@@ -4,7 +4,8 @@
 // (the event streams served on every member); migration 5: nonces and quotas across members
 // (decision 73); migrations 6 and 7: batched quotas, lost nonces; migration 8: the commit order
 // of run events, which other members' organization streams follow, and the events of runs
-// finished as controllerLost (decision 84). A new migration is appended, never edited.
+// finished as controllerLost (decision 84); migration 9: what the retention sweep looks for
+// (decision 85). A new migration is appended, never edited.
 #include "controller/pg_schema.hpp"
 
 #include <array>
@@ -342,11 +343,18 @@ LANGUAGE sql AS $$
 $$;
 )sql";
 
+// Migration 9 (decision 85): what the retention sweep looks for, idempotency keys past their 24 h
+// (finished runs past the retention are found by runs_created).
+constexpr std::string_view kRetention = R"sql(
+CREATE INDEX idempotency_keys_claimed ON idempotency_keys (claimed_at);
+)sql";
+
 constexpr std::array kMigrations{
     PgMigration{1, kRunsAndMembers},  PgMigration{2, kOwnership},
     PgMigration{3, kIdempotencyKeys}, PgMigration{4, kRunEvents},
     PgMigration{5, kNoncesAndQuotas}, PgMigration{6, kBatchedQuotas},
     PgMigration{7, kLostNonces},      PgMigration{8, kOrgEventOrder},
+    PgMigration{9, kRetention},
 };
 
 }  // namespace

@@ -53,6 +53,9 @@ struct PgStoreConfig {
     std::chrono::milliseconds write_behind{150};
     /// A controller silent longer than this has its live runs finished by another (--lease-ms).
     std::chrono::milliseconds lease{10000};
+    /// Finished runs created more than this long ago are deleted, with their events and
+    /// idempotency keys (zero: none is).
+    std::chrono::milliseconds retention{0};
     /// How often the heartbeat is written (and lapsed members looked for): a quarter of the
     /// lease, at most 1 s.
     std::chrono::milliseconds heartbeat{1000};

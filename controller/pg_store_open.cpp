@@ -225,6 +225,7 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
     quotas_ = std::make_unique<PgQuotas>(*remote_, config_.controller_id, epoch_, config_.lease);
     PgMembersConfig members{config_.url,       config_.controller_id, config_.lease,
                             config_.heartbeat, config_.bound,         config_.lost_json};
+    members.retention = config_.retention;
     relay_ = std::make_unique<PgOrgRelay>(*remote_, config_.controller_id);
     members_ = std::make_unique<PgMembers>(std::move(members), epoch_, others_, *remote_, *relay_);
     return stored;

@@ -37,7 +37,7 @@ class ConfigFileTest : public ::testing::Test {
 
 TEST_F(ConfigFileTest, EachServerKeySetsItsPartOfTheConfig) {
     const std::string path = config_at(R"({"store": "postgresql://u@db/forkrun",
-        "controllerId": "ctl-a", "leaseMs": 2500, "publicBaseUrl": "https://forkrun.example",
+        "controllerId": "ctl-a", "leaseMs": 2500, "storeRetentionMs": 0, "publicBaseUrl": "https://forkrun.example",
         "retainRuns": 0, "maxConnections": 64, "blocksDir": "/opt/blocks",
         "simulationReport": true, "replaceUnminedAfterMs": 0, "dustWei": "1000"})");
     Config config;
@@ -47,6 +47,7 @@ TEST_F(ConfigFileTest, EachServerKeySetsItsPartOfTheConfig) {
     EXPECT_EQ(config.store, "postgresql://u@db/forkrun");
     EXPECT_EQ(config.controller_id, "ctl-a");
     EXPECT_EQ(config.lease, std::chrono::milliseconds(2500));
+    EXPECT_EQ(config.store_retention, std::chrono::milliseconds(0));
     EXPECT_EQ(config.public_url, "https://forkrun.example");
     EXPECT_EQ(config.retain_runs, 0u);
     EXPECT_EQ(config.server.max_connections, 64u);
@@ -73,6 +74,7 @@ TEST_F(ConfigFileTest, KeysTheFileDoesNotHaveAreLeftAlone) {
 TEST_F(ConfigFileTest, EveryProblemIsALineNamingTheFile) {
     const std::string path = config_at(R"({"store": "mysql://h/db", "controllerId": "",
         "leaseMs": 0, "simulationReport": "yes", "retainRuns": 1.5, "maxConnections": -1,
+        "storeRetentionMs": -5,
         "replaceUnminedAfterMs": 4294967296, "dustWei": "-1", "blocksDir": 7})");
     Config config;
     config.store = "memory";
@@ -86,6 +88,7 @@ TEST_F(ConfigFileTest, EveryProblemIsALineNamingTheFile) {
                        "store must be \"memory\" or a postgresql:// URL\n" + prefix +
                        "controllerId must be a non-empty string\n" + prefix +
                        "leaseMs must be a positive integer\n" + prefix +
+                       "storeRetentionMs must be a non-negative integer\n" + prefix +
                        "maxConnections must be a positive integer\n" + prefix +
                        "blocksDir must be the path of a folder\n");
     EXPECT_EQ(config.store, "memory") << "a bad value sets nothing";

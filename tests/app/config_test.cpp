@@ -250,6 +250,19 @@ TEST_F(ConfigTest, TheLeaseOfControllersSharingAStore) {
     EXPECT_NE(parse_serve({}).err.find("leaseMs must be a positive integer"), std::string::npos);
 }
 
+TEST_F(ConfigTest, TheRetentionOfTheDurableStore) {
+    EXPECT_EQ(parse_serve({}).config->store_retention, std::chrono::hours(24 * 30));
+    auto r = parse_serve({"--store-retention-ms", "0"});
+    ASSERT_TRUE(r.config) << r.err;
+    EXPECT_EQ(r.config->store_retention, std::chrono::milliseconds(0)) << "0 keeps every run";
+    EXPECT_EQ(parse_serve({"--store-retention-ms", "-1"}).err,
+              "forkrun: --store-retention-ms needs a number\n");
+    set_env("FORKRUN_CONFIG", write_config(R"({"storeRetentionMs": 86400000})"));
+    r = parse_serve({});
+    ASSERT_TRUE(r.config) << r.err;
+    EXPECT_EQ(r.config->store_retention, std::chrono::hours(24));
+}
+
 TEST_F(ConfigTest, HelpIsTheUsageAndExitsZero) {
     for (const char* flag : {"--help", "-h"}) {
         const auto r = parse_serve({"--listen", "x", flag});

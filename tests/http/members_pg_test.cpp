@@ -182,14 +182,6 @@ TEST(PgMembers, ConcurrentCancelsOnTwoControllersGiveOne200AndOne409) {
     }
 }
 
-HttpResponse create_with_key(const Api& api, const json::object& body, const std::string& key) {
-    HttpRequest request = make_request("POST", "/v1/runs", json::serialize(body));
-    request.headers.emplace_back("Content-Type", "application/json");
-    request.headers.emplace_back("Authorization", std::string("Bearer ") + kTokenARw);
-    request.headers.emplace_back("Idempotency-Key", key);
-    return api.send(std::move(request));
-}
-
 TEST(PgMembers, AnIdempotentCreateRepeatedOnAnotherControllerIsTheFirstRun) {
     TwoMembers m;
     auto [pg, on_a, on_b] = m.parts();

@@ -17,17 +17,19 @@ namespace forkrun::http::test {
 inline constexpr auto kLease = 2000ms;
 
 // `forkrun serve` on `pg` as controller `id` with a 2 s lease, a pool of one fork on each of
-// `pooled` (fresh local chains).
+// `pooled` (fresh local chains), and the keys of `config` in its config file.
 inline std::unique_ptr<ServerProcess> member(const PgServer& pg,
                                              TempDir& dir,
                                              const std::string& id,
-                                             std::vector<std::uint64_t> pooled = {}) {
+                                             std::vector<std::uint64_t> pooled = {},
+                                             json::object config = {}) {
     json::object chains;
     for (auto c : pooled) {
         chains[std::to_string(c)] = json::object{{"poolSize", 1}};
     }
+    config["chains"] = std::move(chains);
     const auto path = dir.path() / (id + ".json");
-    std::ofstream(path) << json::serialize(json::object{{"chains", chains}});
+    std::ofstream(path) << json::serialize(config);
     ServerOptions opts;
     opts.extra_args = {"--config",        path.string(),
                        "--store",         pg.url(),
@@ -50,6 +52,17 @@ inline bool becomes(const PgServer& pg,
         std::this_thread::sleep_for(20ms);
     }
     return pg.value(sql) == want;
+}
+
+// POST /v1/runs of `body` with an Idempotency-Key, as organization A.
+inline HttpResponse create_with_key(const Api& api,
+                                    const json::object& body,
+                                    const std::string& key) {
+    HttpRequest request = make_request("POST", "/v1/runs", json::serialize(body));
+    request.headers.emplace_back("Content-Type", "application/json");
+    request.headers.emplace_back("Authorization", std::string("Bearer ") + kTokenARw);
+    request.headers.emplace_back("Idempotency-Key", key);
+    return api.send(std::move(request));
 }
 
 // Controllers `a` and `b` on one fresh database, and a client of each.
