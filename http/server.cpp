@@ -3,6 +3,7 @@
 // (access_log), repeat. Beast's sessions live in this translation unit only.
 #include "http/server.hpp"
 
+#include <array>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -21,6 +22,7 @@
 #include "http/envelope.hpp"
 #include "http/in_flight.hpp"
 #include "http/request_checks.hpp"
+#include "http/response_head.hpp"
 #include "http/ws_gateway.hpp"
 #include "util/event_log.hpp"
 
@@ -100,26 +102,17 @@ struct Server::Impl {
                              access_log_line({request_id, method, target, status, us, fork_id}));
     }
 
-    // Writes one answer; false when the write failed.
+    // Writes one answer, its head and body in one gather write; false when the write failed.
     asio::awaitable<bool> write(beast::tcp_stream& stream,
                                 ApiResponse& r,
                                 unsigned version,
                                 bool keep_alive) {
-        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
-        if (!r.content_type.empty()) {  // a preflight's 204 has no body, hence no type
-            res.set(bhttp::field::content_type,
-                    beast::string_view(r.content_type.data(), r.content_type.size()));
-        }
-        res.set("X-Request-Id", r.request_id);
-        for (const auto& [name, value] : r.headers) {
-            res.set(beast::string_view(name.data(), name.size()), value);
-        }
-        res.keep_alive(keep_alive);
-        res.body() = std::move(r.body);
-        res.prepare_payload();
+        const std::string head = response_head({r.status, version, keep_alive, r.content_type,
+                                                r.request_id, &r.headers, r.body.size()});
+        const std::array<asio::const_buffer, 2> bytes{asio::buffer(head), asio::buffer(r.body)};
         boost::system::error_code ec;
         stream.expires_after(config.read_timeout);
-        co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        co_await asio::async_write(stream, bytes, asio::redirect_error(asio::use_awaitable, ec));
         co_return !ec;
     }
 
