@@ -292,6 +292,11 @@ std::shared_ptr<Subscription> restored_events(boost::asio::any_io_executor ex,
 
 }  // namespace
 
+bool RunRecord::read_back() const {
+    std::lock_guard lock(mu_);
+    return !events_ && compacted_;
+}
+
 std::shared_ptr<Subscription> RunRecord::subscribe_events(
     SubscribeFrom from,
     boost::asio::any_io_executor ex,

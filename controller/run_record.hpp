@@ -123,6 +123,10 @@ class RunRecord {
     /// From now on every change publishes its events to `events`; the first `run` event now.
     void attach_events(std::shared_ptr<RunEvents> events);
 
+    /// The run was read back from a durable store at start: this process holds none of its
+    /// events (the store has them).
+    bool read_back() const;
+
     /// A subscriber to the run's events after `from` (see EventStream::subscribe), woken on
     /// `ex`. Where events were dropped, the first is a `snapshot` whose data is the run as
     /// `full` writes it (the cached form when there is one). Null when no events are attached.

@@ -112,9 +112,11 @@ asio::awaitable<ApiResponse> Api::run_events(const ApiRequest& req,
         co_return bad_request(q.errors, std::move(request_id));
     }
     auto ex = co_await asio::this_coro::executor;
-    // Without Last-Event-ID, the run's events from the first.
+    // Without Last-Event-ID, the run's events from the first. A run this process read back at
+    // start holds none: the database has them all.
     auto sub =
-        rec ? rec->subscribe_events(SubscribeFrom{q.last_event_id.value_or(0)}, ex, run_to_json)
+        rec && !(remote && rec->read_back())
+            ? rec->subscribe_events(SubscribeFrom{q.last_event_id.value_or(0)}, ex, run_to_json)
             : nullptr;
     if (!sub && remote) {
         // Stored by its owner (another member, or this one before a restart): from the database.

@@ -100,7 +100,10 @@ asio::awaitable<std::optional<std::string>> RemoteSseStream::end_without_owner()
     boost::system::error_code ec;
     auto row =
         co_await remote_.async_read(run_id_, org_, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec || !row.found || !terminal(row.status)) {
+    if (!ec && !row.found) {
+        co_return std::string();  // deleted (the store's retention): nothing more will come
+    }
+    if (ec || !terminal(row.status)) {
         co_return std::nullopt;
     }
     auto doc = json::parse(row.json, ec);

@@ -36,7 +36,8 @@ class RemoteSseStream final : public ResponseStream {
   private:
     using SteadyClock = std::chrono::steady_clock;
     // The `end` of a run whose owner cannot send one (it was lost, or the run was stored before
-    // events were), once its row has been terminal for a while with nothing more stored.
+    // events were), once its row has been terminal for a while with nothing more stored; "" when
+    // the row is gone (the stream then closes).
     boost::asio::awaitable<std::optional<std::string>> end_without_owner();
 
     controller::RemoteRuns& remote_;

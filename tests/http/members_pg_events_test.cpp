@@ -1,7 +1,8 @@
 // The organization stream across the members of one real PostgreSQL 15 (decision 84): a member's
 // `GET /v1/events` shows the `run` and `end` events of runs another member owns, in order and
 // none of another organization's, resumes with Last-Event-ID; a lost controller's runs end on
-// the other members' streams (and in their stored event streams) when they are finished.
+// the other members' streams (and in their stored event streams) when they are finished; a
+// restarted controller streams the runs it read back from their stored events.
 #include <set>
 
 #include "http/pg_members.hpp"
@@ -154,11 +155,12 @@ TEST(PgMemberOrgEvents, ALostControllersRunsEndOnTheOtherMembersStreams) {
               "run,run,run,run,end");
 }
 
-TEST(PgMemberOrgEvents, ARestartedControllersLeftoversEndInTheirStoredStreams) {
+TEST(PgMemberOrgEvents, ARestartedControllersRunsAreStreamedFromTheirStoredEvents) {
     PgServer pg;
     TempDir dir;
     auto a = member(pg, dir, "a");
     Api on_a(a->base_url());
+    const std::string done = str_at(on_a.create_ok(quick_run(unique_workflow_id("done"))), "id");
     const std::string live =
         str_at(on_a.create_ok(wait_run(unique_workflow_id("left"), 600)), "id");
     const std::string sql =
@@ -166,6 +168,13 @@ TEST(PgMemberOrgEvents, ARestartedControllersLeftoversEndInTheirStoredStreams) {
         "seq) FROM run_events WHERE run_id = '" +
         live + "' AND type IN ('run', 'end')";
     ASSERT_TRUE(becomes(pg, sql, "run:waiting,run:running,run:waiting", 10s)) << pg.value(sql);
+    // The finished run's stream on its owner, before the restart.
+    SseClient before(a->port(), "/v1/runs/" + done + "/events");
+    ASSERT_EQ(before.read_head(), 200);
+    const auto done_events = before.read_to_close(10s);
+    ASSERT_TRUE(has_end(done_events)) << describe(done_events);
+    ASSERT_TRUE(becomes(pg, "SELECT count(*) FROM run_events WHERE run_id = '" + done + "'",
+                        std::to_string(done_events.size()), 10s));
     a->stop(SIGKILL);
     a = member(pg, dir, "a");
     EXPECT_EQ(pg.value(sql), "run:waiting,run:running,run:waiting,run:failure,end:failure");
@@ -175,12 +184,24 @@ TEST(PgMemberOrgEvents, ARestartedControllersLeftoversEndInTheirStoredStreams) {
     // Numbered after the owner's last event, with no gap.
     EXPECT_EQ(pg.value("SELECT max(seq) = count(*) FROM run_events WHERE run_id = '" + live + "'"),
               "t");
-    // The stream a restarted controller serves of it ends with the stored end's status.
+    // The restarted owner streams both from the database: every event, as before the restart.
+    SseClient again(a->port(), "/v1/runs/" + done + "/events");
+    ASSERT_EQ(again.read_head(), 200);
+    EXPECT_EQ(describe(again.read_to_close(10s)), describe(done_events));
     SseClient stream(a->port(), "/v1/runs/" + live + "/events");
     ASSERT_EQ(stream.read_head(), 200);
     const auto own = stream.read_to_close(10s);
     ASSERT_TRUE(has_end(own)) << describe(own);
+    expect_consecutive_ids(own, 1);
+    ASSERT_GE(own.size(), 2u);
+    EXPECT_EQ(data_str(own[own.size() - 2], "status"), "failure");
     EXPECT_EQ(data_str(own.back(), "status"), "failure");
+    // A resume after the third event: the rest.
+    SseClient tail(a->port(), "/v1/runs/" + live + "/events?lastEventId=3");
+    ASSERT_EQ(tail.read_head(), 200);
+    const auto rest = tail.read_to_close(10s);
+    ASSERT_EQ(rest.size() + 3, own.size()) << describe(rest);
+    expect_consecutive_ids(rest, 4);
 }
 
 }  // namespace

@@ -144,14 +144,19 @@ TEST(PgStore, AcknowledgedRunsSurviveSigkillAndLeftoversEndAsControllerLost) {
         }
     }
     EXPECT_EQ(std::to_string(total_cu(data_of(api2.run(pool)))), pool_cu);
-    // Its event stream: the run as it ended, then the end.
+    // Its event stream: every event its first life stored from id 1, then its `run` (failure)
+    // and `end` stored when it was found a leftover (decision 84).
     HttpRequest events = make_request("GET", "/v1/runs/" + pool + "/events");
     events.headers.emplace_back("Authorization", std::string("Bearer ") + kTokenARw);
     const auto stream = api2.client().send(events);
     EXPECT_EQ(stream.status, 200) << stream.body;
-    EXPECT_NE(stream.body.find("event: snapshot"), std::string::npos) << stream.body;
-    EXPECT_NE(stream.body.find("controllerLost"), std::string::npos) << stream.body;
-    EXPECT_NE(stream.body.find("event: end"), std::string::npos) << stream.body;
+    EXPECT_EQ(stream.body.rfind("id: 1\nevent: run\n", 0), 0u) << stream.body;
+    EXPECT_EQ(stream.body.find("event: snapshot"), std::string::npos) << stream.body;
+    const auto end_at = stream.body.find("event: end\n");
+    ASSERT_NE(end_at, std::string::npos) << stream.body;
+    EXPECT_NE(stream.body.find(R"("status":"failure","totalCu":)" + pool_cu, end_at),
+              std::string::npos)
+        << stream.body;
     EXPECT_EQ(pg.value("SELECT count(*) FROM runs WHERE status IN ('waiting', 'running')"), "0");
 
     // Lists and cursors continue: every run once, newest first; a new run comes before them.
