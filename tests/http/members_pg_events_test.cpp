@@ -3,6 +3,8 @@
 // none of another organization's, resumes with Last-Event-ID; a lost controller's runs end on
 // the other members' streams (and in their stored event streams) when they are finished; a
 // restarted controller streams the runs it read back from their stored events.
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "http/pg_members.hpp"
@@ -109,6 +111,41 @@ TEST(PgMemberOrgEvents, AnOrganizationStreamOnOneMemberShowsAnotherMembersRuns) 
     const auto rest = again.read([&](const auto& es) { return es.size() + 2 >= events.size(); });
     ASSERT_EQ(rest.size() + 2, events.size()) << describe(rest);
     EXPECT_EQ(describe(rest), describe(std::vector<SseEvent>(events.begin() + 2, events.end())));
+}
+
+TEST(PgMemberOrgEvents, ABurstOfAnotherMembersRunsArrivesWholeAndInOrder) {
+    TwoMembers m;
+    wait_relay_started(m.pg, "b");
+    SseClient all(m.b->port(), "/v1/events");
+    ASSERT_EQ(all.read_head(), 200);
+    // More runs than one NOTIFY names (250) and more `run`/`end` events than one read (1000).
+    constexpr int kRuns = 600;
+    std::set<std::string> created;
+    for (int i = 0; i < kRuns; ++i) {
+        created.insert(str_at(m.on_a.create_ok(quick_run("burst")), "id"));
+    }
+    auto ends = [&](const std::vector<SseEvent>& es) {
+        std::size_t n = 0;
+        for (const auto& e : es) {
+            n += e.type == "end" ? 1 : 0;
+        }
+        return n;
+    };
+    const auto events = all.read([&](const auto& es) { return ends(es) >= kRuns; }, 60s);
+    ASSERT_EQ(ends(events), static_cast<std::size_t>(kRuns));
+    expect_consecutive_ids(events, events.front().id);
+    // Each run once: its first event `waiting`, its last `end`, nothing of it after its end.
+    std::map<std::string, std::vector<std::string>> by_run;
+    for (const auto& e : events) {
+        by_run[data_str(e, "runId")].push_back(e.type + ":" + data_str(e, "status"));
+    }
+    ASSERT_EQ(by_run.size(), created.size());
+    for (const auto& [id, seen] : by_run) {
+        ASSERT_TRUE(created.contains(id)) << id;
+        EXPECT_EQ(seen.front(), "run:waiting") << id;
+        EXPECT_EQ(seen.back(), "end:success") << id;
+        EXPECT_EQ(std::count(seen.begin(), seen.end(), "end:success"), 1) << id;
+    }
 }
 
 TEST(PgMemberOrgEvents, ALostControllersRunsEndOnTheOtherMembersStreams) {
