@@ -306,6 +306,9 @@ int serve(const Config& o) {
     } catch (const std::exception& e) {
         std::cerr << "forkrun: cannot listen on " << o.host << ":" << o.port << ": " << e.what()
                   << "\n";
+        if (durable) {
+            durable->stop_members();  // nothing reaches the controller after this
+        }
         return 2;
     }
     const std::string base = "http://" + ep.address().to_string() + ":" + std::to_string(ep.port());

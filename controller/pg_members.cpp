@@ -102,8 +102,10 @@ void PgMembers::loop() {
             take_over_lapsed();
             poll_cancels();
         }
-        if (config_.retention.count() > 0 && SteadyClock::now() >= next_sweep) {
-            next_sweep = sweep() ? SteadyClock::now() : SteadyClock::now() + sweep_every;
+        if (config_.retention.count() > 0 &&
+            (sweep_->more.exchange(false) || SteadyClock::now() >= next_sweep)) {
+            next_sweep = SteadyClock::now() + sweep_every;
+            sweep();
         }
         // Other members' organization events: on their NOTIFY, else every relay_poll (a
         // NOTIFY can come before the transaction older than it ends, which holds it back).
@@ -273,26 +275,46 @@ void PgMembers::take_over(const std::string& member) {
     }
 }
 
-bool PgMembers::sweep() {
-    constexpr std::size_t kBatch = 1000;
+void PgMembers::sweep() {
+    constexpr std::size_t kBatch = 500;
+    if (sweep_->running.exchange(true)) {
+        return;  // the last one is still in the database
+    }
     const std::string retention = std::to_string(config_.retention.count()) + " milliseconds";
-    // Runs another member is deleting are skipped, not waited for. Their events go with them;
-    // their idempotency keys stay for their 24 h (a repeat then answers 409, decision 62).
-    auto runs = run(
-        "WITH gone AS (DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE created_at < now() "
-        "- $1::interval AND finished_at < now() - $1::interval AND status IN ('success', "
-        "'failure', 'cancelled') ORDER BY created_at LIMIT " +
-            std::to_string(kBatch) +
-            " FOR UPDATE SKIP LOCKED) RETURNING id), events AS (DELETE FROM run_events WHERE "
-            "run_id IN (SELECT id FROM gone)) SELECT count(*) FROM gone",
-        {retention.c_str()});
-    auto keys = run(
+    // Runs another member is deleting are skipped, not waited for; runs with a fork kept for
+    // debugging stay until it is released (their `end` comes then). Their events go with them;
+    // their idempotency keys stay for their 24 h (a repeat then answers 409, decision 62). On
+    // the readers' connections: a slow delete never holds up a heartbeat.
+    const std::string runs =
+        "WITH gone AS (DELETE FROM runs WHERE id IN (SELECT r.id FROM runs r WHERE r.created_at < "
+        "now() - $1::interval AND r.finished_at < now() - $1::interval AND r.status IN "
+        "('success', 'failure', 'cancelled') AND NOT EXISTS (SELECT 1 FROM json_each(CASE WHEN "
+        "json_typeof(r.run_json->'executionState'->'forks') = 'object' THEN "
+        "r.run_json->'executionState'->'forks' END) f WHERE f.value->>'state' = 'kept') ORDER BY "
+        "r.created_at LIMIT " +
+        std::to_string(kBatch) +
+        " FOR UPDATE SKIP LOCKED) RETURNING id), events AS (DELETE FROM run_events WHERE run_id IN "
+        "(SELECT id FROM gone)) SELECT count(*) FROM gone";
+    const std::string keys =
         "WITH gone AS (DELETE FROM idempotency_keys WHERE (organization_id, key) IN (SELECT "
         "organization_id, key FROM idempotency_keys WHERE claimed_at < now() - interval '24 "
         "hours' LIMIT " +
-        std::to_string(kBatch) + " FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT count(*) FROM gone");
-    auto full = [&](const PgResult& r) { return r && std::stoull(pg_first(r)) >= kBatch; };
-    return full(runs) || full(keys);
+        std::to_string(kBatch) + " FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT count(*) FROM gone";
+    auto state = sweep_;
+    remote_.query(
+        runs, {retention},
+        [state, keys, this_remote = &remote_](boost::system::error_code ec, PgRemote::Rows rows) {
+            const bool full_runs =
+                !ec && !rows.empty() && !rows[0].empty() && std::stoull(rows[0][0]) >= kBatch;
+            this_remote->query(
+                keys, {}, [state, full_runs](boost::system::error_code kec, PgRemote::Rows krows) {
+                    const bool full_keys = !kec && !krows.empty() && !krows[0].empty() &&
+                                           std::stoull(krows[0][0]) >= kBatch;
+                    // A full batch: more is due, at the member thread's next turn.
+                    state->more = full_runs || full_keys;
+                    state->running = false;
+                });
+        });
 }
 
 // Every unanswered cancel, of live runs and of runs that ended meanwhile (those are answered

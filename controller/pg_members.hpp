@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -70,9 +71,9 @@ class PgMembers {
     // lapsed), in one transaction.
     void take_over(const std::string& member);
     void poll_cancels();
-    // Deletes one batch of runs past the retention (and idempotency keys past 24 h): whether
-    // the batch was full, so more may be due.
-    bool sweep();
+    // Deletes a batch of runs past the retention and of idempotency keys past 24 h, on the
+    // readers' connections, unless the last batch is still running; a full one sets `more`.
+    void sweep();
     PgResult run(const std::string& sql, const std::vector<const char*>& params = {});
 
     PgMembersConfig config_;
@@ -85,6 +86,13 @@ class PgMembers {
     std::thread thread_;
     int wake_fd_ = -1;  // an eventfd: stop() interrupts the wait
     std::atomic<bool> stop_{false};
+
+    struct Sweep {
+        std::atomic<bool> running{false};
+        std::atomic<bool> more{false};
+    };
+    // Shared with the sweep's queries, which may answer after this object is gone.
+    std::shared_ptr<Sweep> sweep_ = std::make_shared<Sweep>();
 
     std::mutex mu_;
     std::string base_url_;

@@ -118,7 +118,12 @@ void PgOrgRelay::read(const std::shared_ptr<State>& s) {
                                  e.data = row[5];
                                  e.workflow_id = row[7];
                                  e.is_simulation = row[8] == "t";
-                                 s->publish(row[6], std::move(e));
+                                 try {
+                                     s->publish(row[6], std::move(e));
+                                 } catch (const std::exception&) {
+                                     // Out of memory in a stream: this event is lost, not
+                                     // the relay.
+                                 }
                              }
                              // A full page, or a poke while reading: read again. After an error
                              // (the database away, the store closing) the next poke does.

@@ -116,7 +116,8 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
             std::to_string(kSeqStride - 1) +
             ") s WHERE s NOT IN (SELECT slot FROM members WHERE slot IS NOT NULL))) ON CONFLICT "
             "(id) DO UPDATE SET started_at = now(), heartbeat_at = now(), epoch = members.epoch "
-            "+ 1, slot = coalesce(members.slot, EXCLUDED.slot) RETURNING epoch, slot",
+            "+ 1, slot = coalesce(members.slot, EXCLUDED.slot) RETURNING epoch, slot, "
+            "pg_snapshot_xmin(pg_current_snapshot())::text",
         {me});
     if (!registered || PQntuples(registered.get()) < 1) {
         return failed("cannot register in members");
@@ -128,6 +129,8 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
     }
     epoch_ = std::stoll(pg_first(registered));
     const auto slot = std::stoull(PQgetvalue(registered.get(), 0, 1));
+    // Where the organization relay starts: before any event of a member registered since.
+    const std::string horizon = PQgetvalue(registered.get(), 0, 2);
     auto leftovers = run(
         "SELECT id, run_json FROM runs WHERE status IN ('waiting', 'running') AND owner_id = $1 "
         "FOR UPDATE",
@@ -227,6 +230,7 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
                             config_.heartbeat, config_.bound,         config_.lost_json};
     members.retention = config_.retention;
     relay_ = std::make_unique<PgOrgRelay>(*remote_, config_.controller_id);
+    relay_->note_horizon(horizon);
     members_ = std::make_unique<PgMembers>(std::move(members), epoch_, others_, *remote_, *relay_);
     return stored;
 }

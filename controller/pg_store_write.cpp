@@ -61,7 +61,7 @@ std::string PgStore::write(const Batch& batch, Connection& conn, std::vector<std
     }
     std::string me;
     std::string my_epoch;
-    if (!update_sql.empty()) {
+    if (!update_sql.empty() || !batch.events.empty()) {
         me = param(config_.controller_id);
         my_epoch = param(epoch);
     }
@@ -110,13 +110,16 @@ std::string PgStore::write(const Batch& batch, Connection& conn, std::vector<std
     }
     if (!events_param.empty()) {
         // The runs' events, in one parameter whatever their number; a retried batch writes
-        // none twice.
+        // none twice. Fenced like the updates: once another member took this one over (and
+        // ended its live runs with their own events, decision 84), it writes none.
         ctes.push_back(
             "e AS (INSERT INTO run_events (run_id, seq, type, data) SELECT x.r, x.s, x.t, x.d "
             "FROM json_to_recordset(" +
             events_param +
-            "::json) AS x(r text, s bigint, t text, d json) ON CONFLICT DO NOTHING RETURNING "
-            "run_id AS id)");
+            "::json) AS x(r text, s bigint, t text, d json) WHERE EXISTS (SELECT 1 FROM members "
+            "m WHERE m.id = " +
+            me + " AND m.epoch = " + my_epoch +
+            "::bigint) ON CONFLICT DO NOTHING RETURNING run_id AS id)");
     }
     std::string sql;
     if (ctes.size() == 1 && !insert_sql.empty()) {

@@ -112,13 +112,21 @@ asio::awaitable<ApiResponse> Api::run_events(const ApiRequest& req,
         co_return bad_request(q.errors, std::move(request_id));
     }
     auto ex = co_await asio::this_coro::executor;
-    // Without Last-Event-ID, the run's events from the first. A run this process read back at
-    // start holds none: the database has them all.
+    // A run this process read back at start holds none of its events; the database has them
+    // all, unless it is away or kept none (a run stored before it kept events, or deleted
+    // since): then the run as it ended and its end, as before (decision 84).
+    bool stored = !rec;
+    if (rec && remote && rec->read_back()) {
+        boost::system::error_code ec;
+        const auto first = co_await remote->async_read_events(
+            std::string(id), 0, 1, asio::redirect_error(asio::use_awaitable, ec));
+        stored = !ec && !first.empty();
+    }
+    // Without Last-Event-ID, the run's events from the first.
     auto sub =
-        rec && !(remote && rec->read_back())
-            ? rec->subscribe_events(SubscribeFrom{q.last_event_id.value_or(0)}, ex, run_to_json)
-            : nullptr;
-    if (!sub && remote) {
+        stored ? nullptr
+               : rec->subscribe_events(SubscribeFrom{q.last_event_id.value_or(0)}, ex, run_to_json);
+    if (stored && remote) {
         // Stored by its owner (another member, or this one before a restart): from the database.
         co_return event_stream(std::make_shared<RemoteSseStream>(
                                    *remote, std::string(id), grant.principal.organization_id,

@@ -33,6 +33,9 @@ TEST(PgRetention, FinishedRunsPastTheRetentionAreDeletedWithTheirEvents) {
     }
     const std::string live =
         str_at(on_b.create_ok(wait_run(unique_workflow_id("live"), 600)), "id");
+    // Older than the retention by far, but live: it stays.
+    ASSERT_TRUE(becomes(pg, "SELECT count(*) FROM runs WHERE id = '" + live + "'", "1", 10s));
+    pg.query("UPDATE runs SET created_at = now() - interval '1 day' WHERE id = '" + live + "'");
     std::string in_list;
     for (const auto& id : finished) {
         EXPECT_EQ(str_at(on_a.wait_terminal(id), "status"), "success") << id;
@@ -56,6 +59,29 @@ TEST(PgRetention, FinishedRunsPastTheRetentionAreDeletedWithTheirEvents) {
     auto repeat = create_with_key(on_b, keyed_body, "kept-key");
     EXPECT_EQ(repeat.status, 409) << repeat.body;
     EXPECT_EQ(pg.value("SELECT count(*) FROM runs"), "1") << "only the live run";
+}
+
+TEST(PgRetention, ARunWithAForkKeptForDebuggingStaysUntilTheForkIsReleased) {
+    PgServer pg;
+    TempDir dir;
+    auto a = member_keeping(pg, dir, "a", 2000ms);
+    // Two failed runs finished a day ago, as their owner (gone) wrote them: one still keeps its
+    // fork for debugging (its fork events and `end` come when the fork is released).
+    auto stored = [&](const std::string& id, const std::string& fork_state) {
+        pg.query(
+            "INSERT INTO runs (id, organization_id, org_seq, status, created_at, "
+            "finished_at, is_simulation, is_dust_test, workflow_id, owner_id, run_json) "
+            "VALUES ('" +
+            id + "', 'org_a', " + std::to_string(1000 + id.size()) +
+            ", 'failure', now() - interval '1 day', now() - interval '1 day', true, false, "
+            "'w', 'gone', '{\"executionState\": {\"forks\": {\"f1\": {\"state\": \"" +
+            fork_state + "\"}}}}')");
+    };
+    stored("run_old_released", "released");
+    stored("run_old_kept_fork", "kept");
+    EXPECT_TRUE(becomes(pg, "SELECT string_agg(id, ',') FROM runs WHERE id LIKE 'run_old%'",
+                        "run_old_kept_fork", 20s))
+        << pg.value("SELECT string_agg(id, ',') FROM runs");
 }
 
 TEST(PgRetention, IdempotencyKeysPastTheirDayAreDeleted) {
