@@ -22,6 +22,15 @@ bool same_name(std::string_view a, std::string_view b) {
     return true;
 }
 
+// Without the spaces and tabs around it, as Beast stores a value.
+std::string_view trimmed(std::string_view s) {
+    const auto first = s.find_first_not_of(" \t");
+    if (first == std::string_view::npos) {
+        return {};
+    }
+    return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
 bool one_line(std::string_view s) {
     return s.find_first_of("\r\n") == std::string_view::npos;
 }
@@ -56,7 +65,7 @@ std::string response_head(const ResponseHead& h) {
             return;
         }
         std::erase_if(fields, [&](const auto& f) { return same_name(f.first, name); });
-        fields.emplace_back(name, value);
+        fields.emplace_back(name, trimmed(value));
     };
     if (!h.content_type.empty()) {
         set("Content-Type", h.content_type);

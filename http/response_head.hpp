@@ -22,8 +22,9 @@ struct ResponseHead {
 
 /// `HTTP/1.1 200 OK`, then Content-Type, X-Request-Id, the headers (of two with one name only
 /// the later, in its own place, as Beast's `set` does), Connection where the version needs
-/// it to say `keep_alive`, Content-Length, and the blank line. A field whose name or value holds
-/// a CR or LF is left out (never a second header line).
+/// it to say `keep_alive`, Content-Length, and the blank line; values without the spaces and
+/// tabs around them. A field whose name or value holds a CR or LF is left out (never a second
+/// header line).
 std::string response_head(const ResponseHead& h);
 
 }  // namespace forkrun::http

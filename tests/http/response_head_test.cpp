@@ -96,6 +96,13 @@ TEST(ResponseHead, EveryShapeOfAnswerIsTheBytesBeastWrites) {
          {{"content-type", "text/event-stream"}},
          ""},
         {"metrics", 200, 11, true, "text/plain; version=0.0.4", {}, "# HELP x\n"},
+        {"values with spaces and tabs around them",
+         200,
+         11,
+         true,
+         "application/json",
+         {{"Retry-After", " 1\t"}, {"Vary", "\t "}},
+         "{}"},
     };
     for (const auto& s : shapes) {
         EXPECT_EQ(our_bytes(s), beast_bytes(s)) << s.what;
