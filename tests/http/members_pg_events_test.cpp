@@ -148,6 +148,27 @@ TEST(PgMemberOrgEvents, ABurstOfAnotherMembersRunsArrivesWholeAndInOrder) {
     }
 }
 
+TEST(PgMemberOrgEvents, TheRelayGoesOnAfterTheDatabaseRestarts) {
+    TwoMembers m;
+    wait_relay_started(m.pg, "b");
+    SseClient all(m.b->port(), "/v1/events");
+    ASSERT_EQ(all.read_head(), 200);
+    const std::string before = str_at(m.on_a.create_ok(quick_run("restart")), "id");
+    ASSERT_TRUE(ended(all.read([&](const auto& es) { return ended(es, before); }), before));
+
+    m.pg.stop();
+    m.pg.start();
+    // The stream on B stayed open; A's next run reaches it once both are connected again.
+    const std::string after = str_at(m.on_a.create_ok(quick_run("restart")), "id");
+    ASSERT_FALSE(after.empty());
+    const auto events = all.read([&](const auto& es) { return ended(es, after); }, 30s);
+    ASSERT_TRUE(ended(events, after)) << describe(events);
+    EXPECT_EQ(org_events_of(events, after).front(), "run:waiting");
+    expect_consecutive_ids(events, events.front().id);
+    EXPECT_EQ(org_events_of(events, before).size(), org_events_of(events, after).size())
+        << "nothing of the first run again, nothing of the second missing";
+}
+
 TEST(PgMemberOrgEvents, ALostControllersRunsEndOnTheOtherMembersStreams) {
     TwoMembers m;
     wait_relay_started(m.pg, "b");
