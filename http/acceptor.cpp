@@ -89,13 +89,17 @@ bool Acceptor::admit(tcp::socket socket, boost::system::error_code accepted) {
     }
     const char* reason =
         starved || cap < state_.max_connections ? "out of file descriptors" : "connection cap";
-    if (state_.idle->close_oldest()) {
+    if (!starved) {
+        if (auto slot = make_room(state_.connections, *state_.idle)) {
+            ++idle_closed_;
+            report(reason);
+            serve_(std::move(socket), state_.idle, std::move(*slot));
+            return false;
+        }
+    } else if (state_.idle->close_oldest()) {
         ++idle_closed_;
         report(reason);
-        if (!starved) {
-            serve_(std::move(socket), state_.idle, state_.connections.take());
-        }
-        return false;  // starved: a descriptor is free now, accept again at once
+        return false;  // a descriptor is free now: accept again at once
     }
     if (!starved) {
         boost::system::error_code ec;

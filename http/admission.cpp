@@ -73,6 +73,14 @@ bool IdleConnections::close_oldest() {
     return true;
 }
 
+std::optional<ConnectionCount::Slot> make_room(ConnectionCount& count, IdleConnections& idle) {
+    auto slot = count.take();
+    if (!idle.close_oldest()) {
+        return std::nullopt;  // the slot goes back
+    }
+    return slot;
+}
+
 std::size_t IdleConnections::size() const {
     std::lock_guard lock(mu_);
     return marks_.size();

@@ -104,6 +104,13 @@ class IdleConnections : public std::enable_shared_from_this<IdleConnections> {
     std::list<Mark*> marks_;
 };
 
+/// Past the cap: counts the connection in hand first, then closes the connection idle longest to
+/// make room for it, so the place that close frees cannot go to another thread's acceptor in
+/// between (counted twice: one over the cap for good, a flake of
+/// HttpConnections.IdleConnectionsPastTheCapMakeRoomAndHealthzAnswersAtOnce in session 11). The
+/// new connection's slot, or none (nothing counted) when no connection is idle.
+std::optional<ConnectionCount::Slot> make_room(ConnectionCount& count, IdleConnections& idle);
+
 /// A descriptor kept open so that, with the process out of descriptors, one can still be freed to
 /// accept a waiting connection and tell it 503 rather than leave it hanging.
 class ReserveFd {

@@ -3,6 +3,10 @@
 // HttpConnections.IdleConnectionsPastTheCapMakeRoomAndHealthzAnswersAtOnce: 129 of a cap of 128
 // stayed open when two acceptors each saw 127 and both took a place).
 //
+// A place made past the cap is counted before the idle connection is closed, so another
+// acceptor cannot take the place that close frees (session 11: the same 129 of 128, from the
+// close freeing a place before the new connection was counted).
+//
 // The idle list shared by every HTTP thread: an acceptor whose own thread has no connection
 // idle closes another thread's, there (a sanitizer-suite flake of
 // WsLimits.SocketsCountAgainstTheConnectionCap: the fixture's last HTTP connection, still idle
@@ -14,6 +18,7 @@
 #include <boost/asio/post.hpp>
 
 #include <future>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -128,6 +133,32 @@ TEST(IdleConnections, AnotherThreadsOldestIdleConnectionIsClosedOnItsOwnThread) 
 
     guard.reset();
     connections.join();
+}
+
+TEST(ConnectionCount, APlaceMadeForANewConnectionNeverGoesToAnotherAcceptor) {
+    // At the cap (2), with one connection idle whose close ends its session (and frees its
+    // place) at once, as on the acceptor's own thread.
+    constexpr std::size_t kCap = 2;
+    ConnectionCount count;
+    auto busy = count.take();
+    std::optional<ConnectionCount::Slot> victim = count.take();
+    auto idle = std::make_shared<IdleConnections>();
+    boost::asio::io_context ioc(1);
+    boost::asio::post(ioc, [&] {
+        IdleConnections::Mark mark(idle, ioc.get_executor(), [&] { victim.reset(); });
+        // This acceptor makes room for its new connection...
+        auto made = make_room(count, *idle);
+        ASSERT_TRUE(made.has_value());
+        EXPECT_FALSE(victim.has_value()) << "the idle connection was closed";
+        // ...and the other acceptor, looking now, finds the cap still reached.
+        EXPECT_FALSE(count.try_take(kCap).has_value());
+        EXPECT_EQ(count.now(), kCap);
+    });
+    ioc.run();
+
+    // With nothing idle, no room is made and nothing is counted.
+    EXPECT_FALSE(make_room(count, *idle).has_value());
+    EXPECT_EQ(count.now(), 1u);
 }
 
 }  // namespace
