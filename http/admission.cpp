@@ -64,10 +64,13 @@ bool IdleConnections::close_oldest() {
         ex = oldest->ex_;
     }
     // The mark is destroyed on its own executor too, so it cannot go between lock() and the
-    // call.
-    asio::dispatch(ex, [close = std::move(close)] {
+    // call. A connection that got its request meanwhile is kept, and the next idle one goes
+    // instead: the room was made for a connection already counted.
+    asio::dispatch(ex, [close = std::move(close), self = weak_from_this()] {
         if (auto c = close.lock()) {
             (*c)();
+        } else if (auto list = self.lock()) {
+            list->close_oldest();
         }
     });
     return true;

@@ -95,7 +95,8 @@ class IdleConnections : public std::enable_shared_from_this<IdleConnections> {
     };
 
     /// Closes the connection idle longest (on its own executor: at once when that is the
-    /// caller's); false when none is idle.
+    /// caller's); when that one got a request before the close reached it, the next idle one
+    /// then. False when none is idle.
     bool close_oldest();
     std::size_t size() const;
 

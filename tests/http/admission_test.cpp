@@ -135,6 +135,39 @@ TEST(IdleConnections, AnotherThreadsOldestIdleConnectionIsClosedOnItsOwnThread) 
     connections.join();
 }
 
+TEST(IdleConnections, WhenTheOldestGetsItsRequestFirstTheNextIdleOneIsClosed) {
+    boost::asio::io_context ioc(1);
+    auto guard = boost::asio::make_work_guard(ioc);
+    std::thread connections([&] { ioc.run(); });
+    auto idle = std::make_shared<IdleConnections>();
+    std::vector<int> closes(2, 0);
+    std::vector<std::unique_ptr<IdleConnections::Mark>> marks(2);
+    idle_test_on(ioc, [&] {
+        for (int i = 0; i < 2; ++i) {
+            marks[i] = std::make_unique<IdleConnections::Mark>(idle, ioc.get_executor(),
+                                                               [&, i] { ++closes[i]; });
+        }
+    });
+    // The oldest's request is being read on its thread when the close is asked from another.
+    std::promise<void> busy_started;
+    std::promise<void> release_busy;
+    boost::asio::post(ioc, [&] {
+        busy_started.set_value();
+        release_busy.get_future().wait();
+        marks[0].reset();
+    });
+    busy_started.get_future().wait();
+    ASSERT_TRUE(idle->close_oldest());
+    release_busy.set_value();
+    idle_test_on(ioc, [] {});
+    EXPECT_EQ(closes[0], 0) << "the connection that got its request was closed";
+    EXPECT_EQ(closes[1], 1) << "no other idle connection was closed to make the room";
+    EXPECT_EQ(idle->size(), 0u);
+    idle_test_on(ioc, [&] { marks.clear(); });
+    guard.reset();
+    connections.join();
+}
+
 TEST(ConnectionCount, APlaceMadeForANewConnectionNeverGoesToAnotherAcceptor) {
     // At the cap (2), with one connection idle whose close ends its session (and frees its
     // place) at once, as on the acceptor's own thread.
