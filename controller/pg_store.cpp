@@ -315,6 +315,17 @@ void PgStore::loop(std::size_t writer) {
                 }
             }
         }
+        if (!error.empty() && connected && conn.ok()) {
+            // Refused by the database (not away): said, at most once a few seconds, since the
+            // batch is retried and what it holds waits meanwhile.
+            static std::atomic<long long> said_at{0};
+            const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                   SteadyClock::now().time_since_epoch())
+                                   .count();
+            if (now_s - said_at.exchange(now_s) >= 5) {
+                std::cerr << "forkrun: the store refused a batch (retried): " << error << "\n";
+            }
+        }
         lock.lock();
         settle(batch, error, !connected || !conn.ok(), fenced);
         if (stop_ && !error.empty()) {

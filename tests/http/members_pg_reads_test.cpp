@@ -166,7 +166,16 @@ TEST(PgMemberReads, AListOnAnotherMemberShowsTheOwnersRunsAsTheyFinish) {
     for (const auto& id : ids) {
         EXPECT_EQ(str_at(on_a.wait_terminal(id), "status"), "success") << id;
     }
-    EXPECT_TRUE(lists(on_b, "?status=success&workflowId=" + flow, newest, 5s));
+    EXPECT_TRUE(lists(on_b, "?status=success&workflowId=" + flow, newest, 5s))
+        << "rows: "
+        << pg.value("SELECT string_agg(id || ' ' || status || ' ' || owner_epoch, ', ') FROM runs")
+        << "\nmembers: "
+        << pg.value(
+               "SELECT string_agg(id || ' epoch ' || epoch || ' beat ' || heartbeat_at, ', ') "
+               "FROM members")
+        << "\nA's stderr:\n"
+        << m.a->stderr_text() << "\nB's stderr:\n"
+        << m.b->stderr_text();
     EXPECT_EQ(list_page(on_b, "?status=waiting,running&workflowId=" + flow).ids.size(), 0u);
 }
 
