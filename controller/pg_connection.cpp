@@ -40,6 +40,21 @@ std::string pg_first(const PgResult& r) {
     return PQgetvalue(r.get(), 0, 0);
 }
 
+std::string pg_text_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (const auto& item : items) {
+        out += out.size() > 1 ? ",\"" : "\"";
+        for (const char c : item) {
+            if (c == '"' || c == '\\') {
+                out += '\\';
+            }
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
+
 void PgConnection::close() {
     if (conn_) {
         PQfinish(conn_);

@@ -69,4 +69,7 @@ class PgConnection {
 /// The first value of a result (row 0, column 0), or "" when there is none.
 std::string pg_first(const PgResult& r);
 
+/// `items` as a text[] literal, each element quoted: `{"a","b\"c"}`.
+std::string pg_text_array(const std::vector<std::string>& items);
+
 }  // namespace forkrun::controller

@@ -11,6 +11,7 @@
 
 #include "controller/pg_org_relay.hpp"
 #include "controller/pg_remote.hpp"
+#include "controller/pg_schema.hpp"
 #include "util/timestamp.hpp"
 
 namespace forkrun::controller {
@@ -82,7 +83,7 @@ bool PgMembers::connect(std::string& error) {
 void PgMembers::loop() {
     auto next_beat = SteadyClock::now();
     auto next_relay = SteadyClock::now();
-    // Deleting what is past the retention: at this pace, and at once again after a full batch.
+    // Deleting what is past the retention: at this pace, and at the next turn after a full batch.
     const auto sweep_every = std::clamp(config_.retention / 4, std::chrono::milliseconds(250),
                                         std::chrono::milliseconds(60000));
     auto next_sweep = SteadyClock::now();
@@ -240,12 +241,8 @@ void PgMembers::take_over(const std::string& member) {
                 std::to_string(values.size()) + ")";
     }
     // Their `run` and `end` events first, while the rows are still live (decision 84).
-    std::string id_array;
-    for (const auto& id : ids) {
-        id_array += (id_array.empty() ? "{" : ",") + id;
-    }
-    id_array += "}";
-    if (!run("SELECT forkrun_lost_events($1::text[], $2)", {id_array.c_str(), finished.c_str()})) {
+    const std::string id_array = pg_text_array(ids);
+    if (!run(kAppendLostEvents, {id_array.c_str(), finished.c_str()})) {
         return rollback();
     }
     std::vector<const char*> params;
@@ -300,21 +297,25 @@ void PgMembers::sweep() {
         "organization_id, key FROM idempotency_keys WHERE claimed_at < now() - interval '24 "
         "hours' LIMIT " +
         std::to_string(kBatch) + " FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT count(*) FROM gone";
+    // Whether a batch deleted all it could take (its one row: the count).
+    auto full = [](boost::system::error_code ec, const PgRemote::Rows& rows) {
+        return !ec && !rows.empty() && !rows[0].empty() && std::stoull(rows[0][0]) >= kBatch;
+    };
     auto state = sweep_;
-    remote_.query(
-        runs, {retention},
-        [state, keys, this_remote = &remote_](boost::system::error_code ec, PgRemote::Rows rows) {
-            const bool full_runs =
-                !ec && !rows.empty() && !rows[0].empty() && std::stoull(rows[0][0]) >= kBatch;
-            this_remote->query(
-                keys, {}, [state, full_runs](boost::system::error_code kec, PgRemote::Rows krows) {
-                    const bool full_keys = !kec && !krows.empty() && !krows[0].empty() &&
-                                           std::stoull(krows[0][0]) >= kBatch;
-                    // A full batch: more is due, at the member thread's next turn.
-                    state->more = full_runs || full_keys;
-                    state->running = false;
-                });
-        });
+    remote_.query(runs, {retention},
+                  [state, keys, full, this_remote = &remote_](boost::system::error_code ec,
+                                                              PgRemote::Rows rows) {
+                      const bool full_runs = full(ec, rows);
+                      this_remote->query(keys, {},
+                                         [state, full, full_runs](boost::system::error_code kec,
+                                                                  PgRemote::Rows krows) {
+                                             const bool full_keys = full(kec, krows);
+                                             // A full batch: more is due, at the member thread's
+                                             // next turn.
+                                             state->more = full_runs || full_keys;
+                                             state->running = false;
+                                         });
+                  });
 }
 
 // Every unanswered cancel, of live runs and of runs that ended meanwhile (those are answered

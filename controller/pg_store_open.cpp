@@ -142,12 +142,12 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
     const std::string finished = util::format_timestamp(now);
     if (config_.lost_json && PQntuples(leftovers.get()) > 0) {
         // Their `run` and `end` events first, while the rows are still live (decision 84).
-        std::string ids;
+        std::vector<std::string> ids;
         for (int i = 0; i < PQntuples(leftovers.get()); ++i) {
-            ids += (ids.empty() ? "{" : ",") + std::string(PQgetvalue(leftovers.get(), i, 0));
+            ids.emplace_back(PQgetvalue(leftovers.get(), i, 0));
         }
-        ids += "}";
-        if (!run("SELECT forkrun_lost_events($1::text[], $2)", {ids.c_str(), finished.c_str()})) {
+        const std::string id_array = pg_text_array(ids);
+        if (!run(kAppendLostEvents, {id_array.c_str(), finished.c_str()})) {
             return failed("cannot finish an unfinished run");
         }
     }
