@@ -164,9 +164,19 @@ void PgStore::finish(std::shared_ptr<RunRecord> record, Done done) {
 
 void PgStore::run_changed(const RunRecord& record) {
     const auto now = SteadyClock::now();
-    std::lock_guard lock(mu_);
-    if (dirty_.find(record.id()) == dirty_.end()) {
-        dirty_.emplace(record.id(), now);
+    bool first = false;
+    {
+        std::lock_guard lock(mu_);
+        first = dirty_.empty();
+        dirty_.try_emplace(record.id(), now);
+        if (first) {
+            // Every writer asleep for a second looks again at its write-behind: the change is
+            // written within write_behind, not when the writer would have woken anyway.
+            ++behind_came_;
+        }
+    }
+    if (first) {
+        wake_.notify_all();
     }
 }
 
@@ -196,7 +206,7 @@ void PgStore::append_event(const std::string& run_id,
     if (first) {
         // A writer asleep with nothing due looks again at its write-behind (one that is just
         // going to sleep sees the events at its next look, within a second).
-        events_came_ = true;
+        ++behind_came_;
         wake_.notify_all();
     }
 }
@@ -264,7 +274,6 @@ bool PgStore::take(Batch& batch, std::size_t writer) {
             }
         }
     }
-    events_came_ = false;
     return !batch.inserts.empty() || !batch.finals.empty() || !batch.changes.empty() ||
            !batch.events.empty();
 }
@@ -273,6 +282,8 @@ void PgStore::loop(std::size_t writer) {
     Connection& conn = *conns_[writer];
     std::unique_lock lock(mu_);
     for (;;) {
+        // Read before the take: what comes after it wakes this writer, if it has to sleep.
+        const auto seen = behind_came_.load();
         Batch batch;
         const bool any = take(batch, writer);
         if (!any) {
@@ -288,7 +299,7 @@ void PgStore::loop(std::size_t writer) {
                 until = std::min(until, std::max(retry_at_, SteadyClock::now() + kRetryPause));
             }
             wake_.wait_until(lock, until, [&] {
-                if (stop_ || !inserts_.empty() || events_came_) {
+                if (stop_ || !inserts_.empty() || behind_came_.load() != seen) {
                     return true;
                 }
                 if (SteadyClock::now() < retry_at_) {
@@ -302,16 +313,17 @@ void PgStore::loop(std::size_t writer) {
         lock.unlock();
         std::string error;
         std::vector<std::string> fenced;
+        std::vector<bool> ended;
         const auto began = SteadyClock::now();
         bool connected = ensure_connected(conn, error);
         if (connected) {
-            error = write(batch, conn, fenced);
+            error = write(batch, conn, fenced, ended);
             // A connection the database dropped (it restarted) is only found out by using it:
             // once more on a fresh one, if the first try failed fast. The insert is idempotent.
             if (!error.empty() && !conn.ok() && SteadyClock::now() - began < config_.bound / 2) {
                 connected = ensure_connected(conn, error);
                 if (connected) {
-                    error = write(batch, conn, fenced);
+                    error = write(batch, conn, fenced, ended);
                 }
             }
         }
@@ -327,7 +339,7 @@ void PgStore::loop(std::size_t writer) {
             }
         }
         lock.lock();
-        settle(batch, error, !connected || !conn.ok(), fenced);
+        settle(batch, error, !connected || !conn.ok(), fenced, ended);
         if (stop_ && !error.empty()) {
             // Closing with the database away: what is left is lost with the process anyway.
             for (auto& w : inserts_) {
@@ -359,7 +371,8 @@ bool PgStore::ensure_connected(Connection& conn, std::string& error) {
 void PgStore::settle(Batch& batch,
                      const std::string& error,
                      bool lost,
-                     const std::vector<std::string>& fenced) {
+                     const std::vector<std::string>& fenced,
+                     const std::vector<bool>& ended) {
     const auto ec = error.empty() ? boost::system::error_code()
                     : lost        ? make_error_code(StoreError::kUnavailable)
                                   : make_error_code(StoreError::kRejected);
@@ -404,11 +417,14 @@ void PgStore::settle(Batch& batch,
             slot.since = std::min(slot.since, w.since);
         }
     }
-    for (const auto& r : batch.changes) {
+    for (std::size_t k = 0; k < batch.changes.size(); ++k) {
+        const auto& r = batch.changes[k];
         if (ec) {
             dirty_.emplace(r->id(), now);
-        } else if (is_terminal(r->status())) {
-            live_.erase(r->id());  // its last write
+        } else if (k < ended.size() && ended[k]) {
+            // Its last write. Not by the run's status now: a run that ended after its change
+            // was read has that change still to write (decision 87).
+            live_.erase(r->id());
         }
     }
     if (ec) {

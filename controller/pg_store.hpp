@@ -145,12 +145,17 @@ class PgStore final : public DurableStore {
     std::size_t writer_of(const std::string& run_id) const;
     bool has_events();
     // One statement for the whole batch; the error, or empty once committed. `fenced`: the
-    // finals whose row this controller may no longer write (not its epoch's).
-    std::string write(const Batch& batch, Connection& conn, std::vector<std::string>& fenced);
+    // finals whose row this controller may no longer write (not its epoch's); `ended`: which
+    // changes (by their index) wrote their run terminal.
+    std::string write(const Batch& batch,
+                      Connection& conn,
+                      std::vector<std::string>& fenced,
+                      std::vector<bool>& ended);
     void settle(Batch& batch,
                 const std::string& error,
                 bool lost,
-                const std::vector<std::string>& fenced);
+                const std::vector<std::string>& fenced,
+                const std::vector<bool>& ended);
     bool ensure_connected(Connection& conn, std::string& error);
 
     PgStoreConfig config_;
@@ -178,7 +183,9 @@ class PgStore final : public DurableStore {
     // lock of their own, taken after mu_ when both are.
     std::mutex events_mu_;
     std::unordered_map<std::string, Events> events_;
-    std::atomic<bool> events_came_{false};  // events_ was empty and is not: the writers look
+    // Counts the times dirty_ or events_ was empty and is not: each writer asleep with
+    // nothing due sees it move (not a flag the first to wake would clear for the others).
+    std::atomic<std::uint64_t> behind_came_{0};
     SteadyClock::time_point retry_at_{};
 };
 

@@ -9,7 +9,11 @@
 
 namespace forkrun::controller {
 
-std::string PgStore::write(const Batch& batch, Connection& conn, std::vector<std::string>& fenced) {
+std::string PgStore::write(const Batch& batch,
+                           Connection& conn,
+                           std::vector<std::string>& fenced,
+                           std::vector<bool>& ended) {
+    ended.clear();
     // Parameters are text; each row's values are kept alive in `values` until the statement
     // is sent.
     std::vector<std::string> values;
@@ -29,9 +33,11 @@ std::string PgStore::write(const Batch& batch, Connection& conn, std::vector<std
         return "$" + std::to_string(param_of.size());
     };
     const std::string epoch = std::to_string(epoch_.load());
+    // A row's columns are read before its JSON, which is then as new or newer: a run that
+    // ends in between is not stored terminal with the JSON of before (no later write could
+    // mend it), and its change is written again (run_changed came after the read).
     for (const auto& w : batch.inserts) {
         const auto& rec = *w.record;
-        auto json = config_.full_json(rec);
         std::string row = rec.read([&](const Run& r) {
             return "(" + param(r.id) + "," + param(r.organization_id) + "," +
                    param(std::to_string(rec.org_seq())) + "::bigint," +
@@ -39,25 +45,28 @@ std::string PgStore::write(const Batch& batch, Connection& conn, std::vector<std
                    param(util::format_timestamp(r.started_at)) + "::timestamptz," +
                    param(r.is_simulation ? "t" : "f") + "::boolean," +
                    param(r.is_dust_test ? "t" : "f") + "::boolean," + param(r.workflow_id) + "," +
-                   param(config_.controller_id) + "," + param(epoch) + "::bigint," +
-                   doc(std::move(json)) + "::json)";
+                   param(config_.controller_id) + "," + param(epoch) + "::bigint,";
         });
+        row += doc(config_.full_json(rec)) + "::json)";
         insert_sql += (insert_sql.empty() ? "" : ",") + row;
     }
+    // Whether the change wrote the run terminal, as read (not as the run is by the commit).
     auto change = [&](const RunRecord& rec) {
-        auto json = config_.full_json(rec);
+        bool terminal = false;
         std::string row = rec.read([&](const Run& r) {
+            terminal = is_terminal(r.status);
             return "(" + param(r.id) + "," + param(std::string(to_string(r.status))) + "," +
-                   param(r.finished_at ? util::format_timestamp(*r.finished_at) : "") + "," +
-                   doc(std::move(json)) + ")";
+                   param(r.finished_at ? util::format_timestamp(*r.finished_at) : "") + ",";
         });
+        row += doc(config_.full_json(rec)) + ")";
         update_sql += (update_sql.empty() ? "" : ",") + row;
+        return terminal;
     };
     for (const auto& w : batch.finals) {
         change(*w.record);
     }
     for (const auto& r : batch.changes) {
-        change(*r);
+        ended.push_back(change(*r));
     }
     std::string me;
     std::string my_epoch;
