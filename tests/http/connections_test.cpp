@@ -109,9 +109,15 @@ bool wait_until(Done done, Clock::duration timeout) {
     return true;
 }
 
+struct Quiet {
+    double cpu = 0;           // the server's CPU seconds in the window
+    std::size_t events = 0;   // connections answered or closed in it
+    std::size_t watched = 0;  // connections open when it began
+};
+
 /// The server's CPU seconds over a 2 s window in which the test waits for any of `conns` to be
 /// answered or closed (none should be); how many were.
-std::pair<double, std::size_t> quiet_window(pid_t server, std::vector<RawConnection>& conns) {
+Quiet quiet_window(pid_t server, std::vector<RawConnection>& conns) {
     std::vector<pollfd> fds;
     for (auto& c : conns) {
         if (!closed_by_server(c)) {
@@ -134,7 +140,7 @@ std::pair<double, std::size_t> quiet_window(pid_t server, std::vector<RawConnect
             }
         }
     }
-    return {cpu_seconds(server) - before, events};
+    return {cpu_seconds(server) - before, events, fds.size()};
 }
 
 /// A connection that has sent part of a request head: busy, not idle, until the read timeout.
@@ -159,6 +165,28 @@ void expect_shed(const Probe& p) {
     EXPECT_FALSE(str(v.at("requestId")).empty()) << body;
 }
 
+/// Opens busy connections, kept in `busy`, until one is shed (a 503 within a second, checked);
+/// false when `most` all got a place or were closed without an answer.
+bool fill_last_places(std::uint16_t port, std::vector<RawConnection>& busy, int most) {
+    for (int i = 0; i < most; ++i) {
+        auto& c = busy.emplace_back(port);
+        c.send_all("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+        pollfd pfd{c.fd(), POLLIN, 0};
+        if (::poll(&pfd, 1, 1000) <= 0) {
+            continue;  // it has a place: it waits for the rest of its head
+        }
+        Probe p;
+        p.bytes = c.read_until_closed(Clock::now() + 1s).data;
+        p.status = raw_status(p.bytes);
+        if (!p.status) {
+            continue;  // taken before its bytes came: idle, closed to make room for another
+        }
+        expect_shed(p);
+        return true;
+    }
+    return false;
+}
+
 /// Until the deadline: every attempt answers within 1 s, 503 or 200; true once one is 200.
 bool healthz_recovers(std::uint16_t port, Clock::duration timeout) {
     return wait_until(
@@ -180,14 +208,21 @@ TEST(HttpConnections, IdleConnectionsPastTheCapMakeRoomAndHealthzAnswersAtOnce) 
     // The oldest idle connections are closed to make room for the newest: at most the cap stay.
     EXPECT_TRUE(wait_until([&] { return still_open(idle) <= kDefaultCap; }, 10s))
         << still_open(idle) << " of 300 idle connections still open";
-    for (int i = 0; i < 5; ++i) {
+    const std::size_t before_probes = still_open(idle);
+    constexpr int kProbes = 5;
+    for (int i = 0; i < kProbes; ++i) {
         const auto p = probe_healthz(server->port());
         EXPECT_EQ(p.status, 200) << "attempt " << i << ": " << p.bytes.substr(0, 200);
         EXPECT_LT(p.took, 1s) << "attempt " << i;
     }
-    const auto [cpu, events] = quiet_window(server->pid(), idle);
+    // A probe that finds the cap full has the oldest idle connection closed for it, on that
+    // connection's thread, which may come after the probe's answer: at most one a probe, seen
+    // before the quiet window or in it, and nothing else.
+    const auto [cpu, events, watched] = quiet_window(server->pid(), idle);
     EXPECT_LT(cpu, 0.3) << "the server used " << cpu << " s of CPU in 2 s";
-    EXPECT_EQ(events, 0u) << "idle connections were answered or closed while nothing happened";
+    EXPECT_LE(events + (before_probes - watched), static_cast<std::size_t>(kProbes))
+        << "idle connections were answered or closed while nothing happened: " << events
+        << " in the window, " << before_probes - watched << " during the probes";
     EXPECT_FALSE(server->exited());
 }
 
@@ -210,7 +245,7 @@ TEST(HttpConnections, BusyConnectionsAtTheCapGetTheNewestShedWith503AndTheServer
         EXPECT_LT(p.took, 1s) << "attempt " << i;
         expect_shed(p);
     }
-    const auto [cpu, events] = quiet_window(server->pid(), busy);
+    const auto [cpu, events, watched] = quiet_window(server->pid(), busy);
     EXPECT_LT(cpu, 0.3) << "the server used " << cpu << " s of CPU in 2 s at its cap";
     EXPECT_EQ(events, 0u);
 
@@ -232,13 +267,23 @@ TEST(HttpConnections, OutOfDescriptorsTheServerShedsWithItsReserveAndNeverSpins)
     EXPECT_EQ(answered + std::count(shed.begin(), shed.end(), std::nullopt),
               static_cast<long>(shed.size()));
     EXPECT_GT(answered, static_cast<long>(shed.size()) / 2);
+    // The server may still have a place or two: an idle connection it closed to make room frees
+    // its descriptor a moment later, and more than one may have been closed (a flake of this
+    // test in CI, a 200 where a 503 was expected). Connections that get a place are kept busy
+    // until the next is shed.
+    ASSERT_TRUE(fill_last_places(server->port(), busy, 16));
     for (int i = 0; i < 3; ++i) {
         const auto p = probe_healthz(server->port());
         EXPECT_LT(p.took, 1s) << "attempt " << i;
         expect_shed(p);
+        if (p.status != 503) {
+            ADD_FAILURE() << still_open(busy) << " of " << busy.size()
+                          << " connections open; the server said:\n"
+                          << server->stderr_text();
+        }
     }
     // Before, accept(2) failing with EMFILE was retried at once: 100% of a core.
-    const auto [cpu, events] = quiet_window(server->pid(), busy);
+    const auto [cpu, events, watched] = quiet_window(server->pid(), busy);
     EXPECT_LT(cpu, 0.3) << "the server used " << cpu << " s of CPU in 2 s without descriptors";
     EXPECT_EQ(events, 0u);
 
