@@ -1,7 +1,8 @@
 # cmake -DIN=<file> -DOUT=<file.cpp> -DFUNCTION=<name> -DHEADER=<include> [-DJSON=OFF]
 #       -P embed-text.cmake
-# Writes OUT, a C++ file defining `std::string_view forkrun::http::FUNCTION()` that returns the
-# text of IN as a raw string literal. IN is checked to be JSON first, unless -DJSON=OFF (the
+# Run by CMakeLists.txt when it configures (the inputs are configure dependencies, so editing one
+# configures again). Writes OUT, a C++ file defining `std::string_view forkrun::http::FUNCTION()`
+# that returns the text of IN as a raw string literal. IN is checked to be JSON first, unless -DJSON=OFF (the
 # dashboard's HTML, JavaScript and CSS).
 file(READ "${IN}" text)
 if(NOT DEFINED JSON OR JSON)
@@ -15,8 +16,8 @@ string(FIND "${text}" ")${delimiter}\"" clash)
 if(NOT clash EQUAL -1)
     message(FATAL_ERROR "${IN} contains )${delimiter}\", which ends the raw string literal")
 endif()
-file(WRITE "${OUT}"
-    "// Generated from ${IN} by cmake/embed-text.cmake at build time: do not edit.\n"
+file(WRITE "${OUT}.new"
+    "// Generated from ${IN} by cmake/embed-text.cmake when configuring: do not edit.\n"
     "#include \"${HEADER}\"\n\n"
     "namespace forkrun::http {\n\n"
     "std::string_view ${FUNCTION}() {\n"
@@ -24,3 +25,6 @@ file(WRITE "${OUT}"
     "    return kText;\n"
     "}\n\n"
     "}  // namespace forkrun::http\n")
+# Only a change touches OUT, so configuring again rebuilds nothing that did not change.
+file(COPY_FILE "${OUT}.new" "${OUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUT}.new")

@@ -60,11 +60,12 @@ std::string deflate_text(std::string_view text, std::string_view dictionary) {
     z->next_out = reinterpret_cast<Bytef*>(out.data());
     z->avail_out = static_cast<uInt>(out.size());
     const int rc = deflate(z, Z_FINISH);
-    const auto used = out.size() - z->avail_out;
     if (rc != Z_STREAM_END) {
         return {};
     }
-    out.resize(used);
+    // Cut to what was written. (resize would do, but GCC 12 then warns of the growing branch
+    // it cannot rule out.)
+    out.erase(out.size() - z->avail_out);
     out.shrink_to_fit();
     return out;
 }

@@ -13,10 +13,6 @@
 namespace forkrun::http::test {
 namespace {
 
-json::object hold_nodes() {
-    return json::object{{"root", root({"w"})}, {"w", wait_node(60)}};
-}
-
 // A server with chain 31337 and a run holding its one fork: a fork-mode run's own anvil, or the
 // lease of a pool of one.
 class HeldFork {

@@ -137,6 +137,18 @@ inline json::object sim_request(std::string_view mode, json::array chains, json:
     return body;
 }
 
+// A run that holds its forks for `seconds`: a root and one wait node.
+inline json::object hold_nodes(double seconds = 60) {
+    return json::object{{"root", root({"w"})}, {"w", wait_node(seconds)}};
+}
+
+// The JSON-RPC error code of a reply, or 0.
+inline std::int64_t error_code(const json::value& reply) {
+    const auto* obj = reply.if_object();
+    const auto* err = obj ? obj->if_contains("error") : nullptr;
+    return err && err->is_object() ? err->at("code").to_number<std::int64_t>() : 0;
+}
+
 inline json::object rpc_node(std::uint64_t chain,
                              std::string_view method,
                              std::vector<std::string> children = {}) {

@@ -63,17 +63,6 @@ class Listener {
     std::thread thread_;
 };
 
-json::object hold_nodes() {
-    return json::object{{"root", root({"w"})}, {"w", wait_node(60)}};
-}
-
-// The JSON-RPC error code of a reply, or 0.
-std::int64_t error_code(const json::value& reply) {
-    const auto* obj = reply.if_object();
-    const auto* err = obj ? obj->if_contains("error") : nullptr;
-    return err && err->is_object() ? err->at("code").to_number<std::int64_t>() : 0;
-}
-
 json::value result_of(const std::string& url, std::string_view method, json::array params = {}) {
     auto r = rpc(url, method, std::move(params));
     const auto* obj = r.body.if_object();

@@ -14,16 +14,6 @@
 namespace forkrun::http::test {
 namespace {
 
-json::object hold_nodes() {
-    return json::object{{"root", root({"w"})}, {"w", wait_node(120)}};
-}
-
-std::int64_t error_code(const json::value& reply) {
-    const auto* obj = reply.if_object();
-    const auto* err = obj ? obj->if_contains("error") : nullptr;
-    return err && err->is_object() ? err->at("code").to_number<std::int64_t>() : 0;
-}
-
 // The value of a metric without labels in /metrics, or -1.
 std::int64_t metric(const ServerProcess& server, const std::string& name) {
     const auto r = HttpClient(server.base_url()).send(make_request("GET", "/metrics"));
@@ -41,7 +31,7 @@ class WsGateway : public ::testing::Test {
 
     // Starts a pool run holding the one pooled fork; its id and rpcUrl.
     std::pair<std::string, std::string> lease() {
-        const auto created = api_->create_ok(sim_request("pool", {31337}, hold_nodes()));
+        const auto created = api_->create_ok(sim_request("pool", {31337}, hold_nodes(120)));
         const std::string id = str_at(created, "id");
         return {id, rpc_url_of(wait_forks_ready(*api_, id, 1), 31337)};
     }
