@@ -10,11 +10,7 @@
 #include <boost/json/string.hpp>
 #include <iostream>
 
-#include "controller/pg_idempotency.hpp"
-#include "controller/pg_members.hpp"
-#include "controller/pg_nonces.hpp"
-#include "controller/pg_org_relay.hpp"
-#include "controller/pg_quotas.hpp"
+#include "controller/pg_connection.hpp"
 #include "controller/pg_remote.hpp"
 
 namespace forkrun::controller {
@@ -66,62 +62,6 @@ const boost::system::error_category& store_category() {
 
 boost::system::error_code make_error_code(StoreError e) {
     return {static_cast<int>(e), category()};
-}
-
-void PgStore::set_base_url(std::string url) {
-    if (members_) {
-        members_->set_base_url(std::move(url));
-    }
-}
-
-void PgStore::start_members(std::function<void(CancelAsk)> asked) {
-    if (members_) {
-        members_->on_cancel_asked(std::move(asked));
-        members_->start();
-    }
-}
-
-void PgStore::answer_cancel(const std::string& run_id, std::string result) {
-    if (!remote_) {
-        return;
-    }
-    remote_->answer_cancel(run_id, std::move(result), [this, run_id] {
-        if (members_) {
-            members_->cancel_answered(run_id);
-        }
-    });
-}
-
-void PgStore::relay_organization_events(
-    std::function<void(const std::string& organization_id, Event e)> publish) {
-    if (relay_) {
-        relay_->set_publish(std::move(publish));
-    }
-}
-
-void PgStore::stop_members() {
-    if (members_) {
-        members_->stop();
-    }
-    if (relay_) {
-        relay_->stop();
-    }
-}
-
-RemoteRuns* PgStore::remote() {
-    return remote_.get();
-}
-
-IdempotencyKeys* PgStore::idempotency_keys() {
-    return keys_.get();
-}
-
-NonceAllocator* PgStore::nonces() {
-    return nonces_.get();
-}
-
-SharedQuotas* PgStore::quotas() {
-    return quotas_.get();
 }
 
 void PgStore::insert(std::shared_ptr<RunRecord> record, Done done) {
@@ -388,13 +328,17 @@ void PgStore::settle(Batch& batch,
         }
     }
     const auto now = SteadyClock::now();
-    for (auto& w : batch.finals) {
+    for (std::size_t k = 0; k < batch.finals.size(); ++k) {
+        auto& w = batch.finals[k];
         if (!ec) {
             // A row this controller no longer owns (taken over as controllerLost) stays as the
-            // other member wrote it; the waiter hears that it was refused.
+            // other member wrote it; the waiter hears that it was refused. A run whose forks
+            // are kept stays live: their release is written too.
             const bool refused =
                 std::find(fenced.begin(), fenced.end(), w.record->id()) != fenced.end();
-            live_.erase(w.record->id());
+            if (refused || (k < ended.size() && ended[k])) {
+                live_.erase(w.record->id());
+            }
             for (auto& d : w.done) {
                 complete(d, refused ? make_error_code(StoreError::kRejected) : ec);
             }
@@ -419,11 +363,12 @@ void PgStore::settle(Batch& batch,
     }
     for (std::size_t k = 0; k < batch.changes.size(); ++k) {
         const auto& r = batch.changes[k];
+        const std::size_t at = batch.finals.size() + k;
         if (ec) {
             dirty_.emplace(r->id(), now);
-        } else if (k < ended.size() && ended[k]) {
+        } else if (at < ended.size() && ended[at]) {
             // Its last write. Not by the run's status now: a run that ended after its change
-            // was read has that change still to write (decision 87).
+            // was read has that change still to write (decisions 87 and 89).
             live_.erase(r->id());
         }
     }

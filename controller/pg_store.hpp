@@ -146,7 +146,8 @@ class PgStore final : public DurableStore {
     bool has_events();
     // One statement for the whole batch; the error, or empty once committed. `fenced`: the
     // finals whose row this controller may no longer write (not its epoch's); `ended`: which
-    // changes (by their index) wrote their run terminal.
+    // finals, then which changes (by their index), were their run's last write: terminal, and
+    // no fork kept for inspection (whose release changes the run again).
     std::string write(const Batch& batch,
                       Connection& conn,
                       std::vector<std::string>& fenced,

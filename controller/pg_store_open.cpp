@@ -1,7 +1,9 @@
 // PgStore's construction and end, and open(): at start, before serving: the schema created or
 // migrated (forward-only, under a lock every controller takes), this controller registered in
 // members with a new epoch (and a slot of the organization numbers), its leftover runs finished as
-// controllerLost, and every stored run read back.
+// controllerLost, and every stored run read back. Then the parts open() makes, as the controller
+// reaches them: members, cancels asked and answered, the organizations' relay, keys, nonces and
+// quotas.
 #include <algorithm>
 #include <cstdlib>
 
@@ -233,6 +235,62 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
     relay_->note_horizon(horizon);
     members_ = std::make_unique<PgMembers>(std::move(members), epoch_, others_, *remote_, *relay_);
     return stored;
+}
+
+void PgStore::set_base_url(std::string url) {
+    if (members_) {
+        members_->set_base_url(std::move(url));
+    }
+}
+
+void PgStore::start_members(std::function<void(CancelAsk)> asked) {
+    if (members_) {
+        members_->on_cancel_asked(std::move(asked));
+        members_->start();
+    }
+}
+
+void PgStore::answer_cancel(const std::string& run_id, std::string result) {
+    if (!remote_) {
+        return;
+    }
+    remote_->answer_cancel(run_id, std::move(result), [this, run_id] {
+        if (members_) {
+            members_->cancel_answered(run_id);
+        }
+    });
+}
+
+void PgStore::relay_organization_events(
+    std::function<void(const std::string& organization_id, Event e)> publish) {
+    if (relay_) {
+        relay_->set_publish(std::move(publish));
+    }
+}
+
+void PgStore::stop_members() {
+    if (members_) {
+        members_->stop();
+    }
+    if (relay_) {
+        relay_->stop();
+    }
+}
+
+RemoteRuns* PgStore::remote() {
+    return remote_.get();
+}
+
+IdempotencyKeys* PgStore::idempotency_keys() {
+    return keys_.get();
+}
+
+NonceAllocator* PgStore::nonces() {
+    return nonces_.get();
+}
+
+SharedQuotas* PgStore::quotas() {
+    return quotas_.get();
 }
 
 }  // namespace forkrun::controller

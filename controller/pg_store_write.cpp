@@ -1,6 +1,7 @@
 // PgStore's batch: one statement for everything a writer took (new runs, changed and final
 // rows, the runs' events), so it commits as one; an UPDATE lands only while this controller's
 // epoch is the member's (fencing), and what it wrote is signalled while another member listens.
+#include <algorithm>
 #include <unordered_set>
 
 #include "controller/pg_connection.hpp"
@@ -50,20 +51,23 @@ std::string PgStore::write(const Batch& batch,
         row += doc(config_.full_json(rec)) + "::json)";
         insert_sql += (insert_sql.empty() ? "" : ",") + row;
     }
-    // Whether the change wrote the run terminal, as read (not as the run is by the commit).
+    // Whether the change is the run's last write, as read (not as the run is by the commit):
+    // terminal, with no fork kept for inspection, whose release changes the run again.
     auto change = [&](const RunRecord& rec) {
-        bool terminal = false;
+        bool last = false;
         std::string row = rec.read([&](const Run& r) {
-            terminal = is_terminal(r.status);
+            last = is_terminal(r.status) &&
+                   std::none_of(r.forks.begin(), r.forks.end(),
+                                [](const ForkInfo& f) { return f.state == ForkState::kKept; });
             return "(" + param(r.id) + "," + param(std::string(to_string(r.status))) + "," +
                    param(r.finished_at ? util::format_timestamp(*r.finished_at) : "") + ",";
         });
         row += doc(config_.full_json(rec)) + ")";
         update_sql += (update_sql.empty() ? "" : ",") + row;
-        return terminal;
+        return last;
     };
     for (const auto& w : batch.finals) {
-        change(*w.record);
+        ended.push_back(change(*w.record));
     }
     for (const auto& r : batch.changes) {
         ended.push_back(change(*r));
@@ -96,8 +100,10 @@ std::string PgStore::write(const Batch& batch,
         "INSERT INTO runs (id, organization_id, org_seq, status, created_at, is_simulation, "
         "is_dust_test, workflow_id, owner_id, owner_epoch, run_json) VALUES " +
         insert_sql + " ON CONFLICT (id) DO NOTHING";
-    // Only this controller's live rows, and only while its epoch is the member's: a controller
-    // taken over (fenced) writes nothing more. The ids written are signalled to the members
+    // Only this controller's rows, live or ended with the status written (a run's kept forks
+    // released after it ended; a final after the change that ended it), and only while its
+    // epoch is the member's: a controller taken over (fenced) writes nothing more, and no row
+    // goes from one end to another. The ids written are signalled to the members
     // watching them (one NOTIFY a batch; "*" when too many for its payload) while another
     // member is alive.
     const std::string update =
@@ -105,8 +111,8 @@ std::string PgStore::write(const Batch& batch,
         "nullif(v.finished_at, '')::timestamptz, run_json = v.doc::json, updated_at = now() "
         "FROM (VALUES " +
         update_sql +
-        ") AS v(id, status, finished_at, doc) WHERE r.id = v.id AND r.status NOT IN ('success', "
-        "'failure', 'cancelled') AND r.owner_id = " +
+        ") AS v(id, status, finished_at, doc) WHERE r.id = v.id AND (r.status NOT IN ('success', "
+        "'failure', 'cancelled') OR r.status = v.status) AND r.owner_id = " +
         me + " AND r.owner_epoch = " + my_epoch +
         "::bigint AND EXISTS (SELECT 1 FROM members m WHERE m.id = " + me +
         " AND m.epoch = " + my_epoch + "::bigint) RETURNING r.id";

@@ -1,5 +1,6 @@
 // The write-behind of the PostgreSQL store, on a real PostgreSQL 15: a run that ends while the
-// write of its previous change waits in the database is stored ended (decision 87). Before, the
+// write of its previous change waits in the database is stored ended (decision 87), and a final
+// write finding its row already ended is stored, not refused (decision 89). Before, the
 // writer looked at the run's status when the commit came back, saw it terminal, and dropped the
 // run's last change: its row stayed `running` for every other member's list and GET.
 #include <libpq-fe.h>
@@ -51,25 +52,41 @@ class HeldLock {
     std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
 };
 
+// A store with one writer on `pg`, opened, and runs inserted into it with the store as their
+// change sink.
+struct OneWriter {
+    explicit OneWriter(const PgServer& pg) : store(config(pg)), opened(store.open()) {}
+
+    static controller::PgStoreConfig config(const PgServer& pg) {
+        controller::PgStoreConfig cfg;
+        cfg.url = pg.url();
+        cfg.controller_id = "a";
+        cfg.writers = 1;
+        cfg.full_json = small_json;
+        return cfg;
+    }
+
+    std::shared_ptr<RunRecord> stored_run(const std::string& id, RunStatus status) {
+        RunState run;
+        run.id = id;
+        run.organization_id = "org_a";
+        run.workflow_id = "wf";
+        run.status = status;
+        auto rec = std::make_shared<RunRecord>(std::move(run), 1, 1);
+        store.async_insert(rec, asio::use_future).get();
+        rec->set_change_sink(&store);
+        return rec;
+    }
+
+    controller::PgStore store;
+    boost::system::result<controller::StoredRuns, std::string> opened;
+};
+
 TEST(PgStoreBehind, ARunThatEndsWhileItsLastChangeIsBeingWrittenIsStoredEnded) {
     PgServer pg;
-    controller::PgStoreConfig cfg;
-    cfg.url = pg.url();
-    cfg.controller_id = "a";
-    cfg.writers = 1;
-    cfg.full_json = small_json;
-    controller::PgStore store(std::move(cfg));
-    auto opened = store.open();
-    ASSERT_TRUE(opened) << opened.error();
-
-    RunState run;
-    run.id = "run_behind";
-    run.organization_id = "org_a";
-    run.workflow_id = "wf";
-    run.status = RunStatus::kWaiting;
-    auto rec = std::make_shared<RunRecord>(std::move(run), 1, 1);
-    store.async_insert(rec, asio::use_future).get();
-    rec->set_change_sink(&store);
+    OneWriter one(pg);
+    ASSERT_TRUE(one.opened) << one.opened.error();
+    auto rec = one.stored_run("run_behind", RunStatus::kWaiting);
     ASSERT_EQ(pg.value("SELECT status FROM runs WHERE id = 'run_behind'"), "waiting");
 
     // The run's next change is written while the test holds its row: the write waits.
@@ -87,6 +104,29 @@ TEST(PgStoreBehind, ARunThatEndsWhileItsLastChangeIsBeingWrittenIsStoredEnded) {
         << pg.value("SELECT status || ' ' || run_json::text FROM runs");
     EXPECT_EQ(pg.value("SELECT run_json->>'status' FROM runs WHERE id = 'run_behind'"), "success");
     EXPECT_NE(pg.value("SELECT finished_at FROM runs WHERE id = 'run_behind'"), "");
+    rec->set_change_sink(nullptr);
+}
+
+// A cancel waits for the run's final write; the change that ended the run was written behind
+// first (between the run's end on its strand and the final reaching the store). The final then
+// finds the row already `cancelled`: it lands (decision 89), where it used to be skipped as a
+// terminal row and answered as refused, so the cancel was a 503 "not stored" of a stored run.
+TEST(PgStoreBehind, AFinalForARowAlreadyStoredWithItsEndIsStored) {
+    PgServer pg;
+    OneWriter one(pg);
+    ASSERT_TRUE(one.opened) << one.opened.error();
+    auto rec = one.stored_run("run_final", RunStatus::kRunning);
+    rec->finish(RunStatus::kCancelled, [](RunState&) {});
+    ASSERT_TRUE(becomes(pg, "SELECT status FROM runs WHERE id = 'run_final'", "cancelled", 10s));
+
+    std::string refused;
+    try {
+        one.store.async_finish(rec, asio::use_future).get();
+    } catch (const boost::system::system_error& e) {
+        refused = e.what();
+    }
+    EXPECT_EQ(refused, "") << "the final of a run stored cancelled was refused";
+    EXPECT_EQ(pg.value("SELECT status FROM runs WHERE id = 'run_final'"), "cancelled");
     rec->set_change_sink(nullptr);
 }
 
