@@ -26,10 +26,7 @@
 
 namespace forkrun::controller {
 
-namespace detail {
-struct GatewayTarget;
-struct GatewayCounters;
-}  // namespace detail
+// detail::GatewayTarget and detail::GatewayCounters are declared in ws_relay.hpp.
 
 /// JSON-RPC error codes of the gateway's own answers.
 inline constexpr int kGatewayNotFoundCode = -32001;     ///< 404: no fork at this rpcUrl.

@@ -80,10 +80,7 @@ bool RunRecord::update(const std::function<void(Run&)>& f) {
         }
         sink = sink_;
     }
-    notify(to_notify);
-    if (sink) {
-        sink->run_changed(*this);
-    }
+    changed(to_notify, sink);
     return true;
 }
 
@@ -152,10 +149,7 @@ bool RunRecord::finish(RunStatus terminal, const std::function<void(Run&)>& f) {
         to_notify.swap(watchers_);
         sink = sink_;
     }
-    notify(to_notify);
-    if (sink) {
-        sink->run_changed(*this);
-    }
+    changed(to_notify, sink);
     return true;
 }
 
@@ -316,6 +310,13 @@ std::shared_ptr<Subscription> RunRecord::subscribe_events(
         return std::make_shared<const Event>(std::move(e));
     };
     return events_->stream().subscribe(from, std::move(ex), {}, snapshot);
+}
+
+void RunRecord::changed(std::vector<std::weak_ptr<StatusWatcher>>& watchers, RunChangeSink* sink) {
+    notify(watchers);
+    if (sink) {
+        sink->run_changed(*this);
+    }
 }
 
 void RunRecord::notify(std::vector<std::weak_ptr<StatusWatcher>>& watchers) {

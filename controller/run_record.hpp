@@ -140,6 +140,8 @@ class RunRecord {
 
   private:
     void notify(std::vector<std::weak_ptr<StatusWatcher>>& watchers);
+    /// After a change, outside the lock: the watchers of a new status, then the sink.
+    void changed(std::vector<std::weak_ptr<StatusWatcher>>& watchers, RunChangeSink* sink);
     /// Under the lock, with the full text cached (not packed yet): frees the definition and
     /// propValues once their places in that text are known (request_cut_).
     void drop_request();
