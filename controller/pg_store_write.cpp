@@ -1,7 +1,6 @@
 // PgStore's batch: one statement for everything a writer took (new runs, changed and final
 // rows, the runs' events), so it commits as one; an UPDATE lands only while this controller's
 // epoch is the member's (fencing), and what it wrote is signalled while another member listens.
-#include <algorithm>
 #include <unordered_set>
 
 #include "controller/pg_connection.hpp"
@@ -56,9 +55,7 @@ std::string PgStore::write(const Batch& batch,
     auto change = [&](const RunRecord& rec) {
         bool last = false;
         std::string row = rec.read([&](const Run& r) {
-            last = is_terminal(r.status) &&
-                   std::none_of(r.forks.begin(), r.forks.end(),
-                                [](const ForkInfo& f) { return f.state == ForkState::kKept; });
+            last = is_terminal(r.status) && !r.keeps_forks();  // RunRecord::in_progress's test
             return "(" + param(r.id) + "," + param(std::string(to_string(r.status))) + "," +
                    param(r.finished_at ? util::format_timestamp(*r.finished_at) : "") + ",";
         });

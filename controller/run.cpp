@@ -1,6 +1,8 @@
 // Names of the Run object's enumerations and its derived totals.
 #include "controller/run.hpp"
 
+#include <algorithm>
+
 #include <boost/json/value_from.hpp>
 
 namespace forkrun::controller {
@@ -80,6 +82,11 @@ std::uint64_t Run::total_cu() const {
         sum += f.cu;
     }
     return sum;
+}
+
+bool Run::keeps_forks() const {
+    return std::any_of(forks.begin(), forks.end(),
+                       [](const ForkInfo& f) { return f.state == ForkState::kKept; });
 }
 
 ForkInfo* Run::find_fork(std::string_view fork_id) {

@@ -141,6 +141,8 @@ struct Run {
     /// The sum of every node's and every fork's share: totalCu is derived, never stored apart.
     std::uint64_t total_cu() const;
     ForkInfo* find_fork(std::string_view fork_id);
+    /// A fork kept for inspection: the run, ended or not, changes again when it is released.
+    bool keeps_forks() const;
 };
 
 }  // namespace forkrun::controller

@@ -226,8 +226,7 @@ void RunEvents::publish_forks(const Run& run, const std::function<const std::str
 }
 
 void RunEvents::end_unless_kept(const Run& run) {
-    kept_ = std::any_of(run.forks.begin(), run.forks.end(),
-                        [](const ForkInfo& f) { return f.state == ForkState::kKept; });
+    kept_ = run.keeps_forks();
     if (kept_) {
         return;
     }

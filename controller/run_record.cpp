@@ -86,9 +86,7 @@ bool RunRecord::update(const std::function<void(Run&)>& f) {
 
 bool RunRecord::in_progress() const {
     std::lock_guard lock(mu_);
-    return !is_terminal(run_.status) ||
-           std::any_of(run_.forks.begin(), run_.forks.end(),
-                       [](const ForkInfo& f) { return f.state == ForkState::kKept; });
+    return !is_terminal(run_.status) || run_.keeps_forks();
 }
 
 void RunRecord::charge_fork(const std::string& fork_id, std::uint64_t cost) {

@@ -149,6 +149,25 @@ inline std::int64_t error_code(const json::value& reply) {
     return err && err->is_object() ? err->at("code").to_number<std::int64_t>() : 0;
 }
 
+// root -> no (an assert that fails): the run fails once its fork is up, and keeps it
+// `keep_seconds` for inspection.
+inline json::object failing_run(std::string_view mode, std::uint64_t chain, int keep_seconds) {
+    auto body =
+        sim_request(mode, json::array{chain},
+                    json::object{{"root", root({"no"})}, {"no", assert_node("1", "equals", "2")}});
+    body["keepForksOnFailure"] = keep_seconds;
+    return body;
+}
+
+// POST /v1/runs/{id}/release of a run's kept forks.
+inline HttpResponse release(const Api& api,
+                            const std::string& id,
+                            const std::string& token = kTokenARw) {
+    HttpRequest request = make_request("POST", "/v1/runs/" + id + "/release");
+    request.headers.emplace_back("Authorization", "Bearer " + token);
+    return api.send(std::move(request));
+}
+
 inline json::object rpc_node(std::uint64_t chain,
                              std::string_view method,
                              std::vector<std::string> children = {}) {

@@ -10,23 +10,8 @@
 namespace forkrun::http::test {
 namespace {
 
-// root -> w -> no (an assert that fails): the run fails once its fork is up.
-json::object failing_run(std::string_view mode, std::uint64_t chain, int keep_seconds) {
-    auto body =
-        sim_request(mode, json::array{chain},
-                    json::object{{"root", root({"no"})}, {"no", assert_node("1", "equals", "2")}});
-    body["keepForksOnFailure"] = keep_seconds;
-    return body;
-}
-
 std::uint64_t inspection_cu(const json::object& run) {
     return value_at(run, "/executionState/inspectionCu").to_number<std::uint64_t>();
-}
-
-HttpResponse release(const Api& api, const std::string& id, std::string token = kTokenARw) {
-    HttpRequest request = make_request("POST", "/v1/runs/" + id + "/release");
-    request.headers.emplace_back("Authorization", "Bearer " + token);
-    return api.send(std::move(request));
 }
 
 constexpr std::uint64_t kBlockNumberCu = 10;  // fixtures/cu/alchemy-2026-11.json

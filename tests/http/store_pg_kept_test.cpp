@@ -17,12 +17,6 @@ std::string fork_states_sql(const std::string& id) {
            id + "'";
 }
 
-HttpResponse release_on(const Api& api, const std::string& id) {
-    HttpRequest request = make_request("POST", "/v1/runs/" + id + "/release");
-    request.headers.emplace_back("Authorization", std::string("Bearer ") + kTokenARw);
-    return api.send(std::move(request));
-}
-
 TEST(PgKeptForks, AKeptForksReleaseAfterItsRunEndedIsStoredAndSeenOnAnotherMember) {
     PgServer pg;
     TempDir dir;
@@ -31,12 +25,7 @@ TEST(PgKeptForks, AKeptForksReleaseAfterItsRunEndedIsStoredAndSeenOnAnotherMembe
     Api on_a(a->base_url());
     Api on_b(b->base_url());
 
-    // root -> an assert that fails: the run fails once its fork is up, and keeps it a minute.
-    auto body =
-        sim_request("pool", json::array{31337},
-                    json::object{{"root", root({"no"})}, {"no", assert_node("1", "equals", "2")}});
-    body["keepForksOnFailure"] = 60;
-    const auto id = str_at(on_a.create_ok(body), "id");
+    const auto id = str_at(on_a.create_ok(failing_run("pool", 31337, 60)), "id");
     const auto ended = on_a.wait_terminal(id, 60s);
     ASSERT_EQ(str_at(ended, "status"), "failure") << json::serialize(ended);
     ASSERT_EQ(str(only_fork(ended).at("state")), "kept") << json::serialize(ended);
@@ -44,7 +33,7 @@ TEST(PgKeptForks, AKeptForksReleaseAfterItsRunEndedIsStoredAndSeenOnAnotherMembe
     ASSERT_TRUE(becomes(pg, status_sql, "failure", 10s)) << pg.value(status_sql);
     ASSERT_TRUE(becomes(pg, fork_states_sql(id), "kept", 10s)) << pg.value(fork_states_sql(id));
 
-    const auto released = release_on(on_a, id);
+    const auto released = release(on_a, id);
     ASSERT_EQ(released.status, 200) << released.body;
     EXPECT_EQ(str(only_fork(data_of(released)).at("state")), "released") << released.body;
 
