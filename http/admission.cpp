@@ -43,10 +43,17 @@ IdleConnections::Mark::Mark(std::shared_ptr<IdleConnections> owner,
 }
 
 IdleConnections::Mark::~Mark() {
+    release();
+}
+
+bool IdleConnections::Mark::release() {
     std::lock_guard lock(owner_->mu_);
     if (listed_) {
         owner_->marks_.erase(at_);
+        listed_ = false;
+        released_ = true;
     }
+    return !released_;
 }
 
 bool IdleConnections::close_oldest() {
@@ -64,13 +71,12 @@ bool IdleConnections::close_oldest() {
         ex = oldest->ex_;
     }
     // The mark is destroyed on its own executor too, so it cannot go between lock() and the
-    // call. A connection that got its request meanwhile is kept, and the next idle one goes
-    // instead: the room was made for a connection already counted.
-    asio::dispatch(ex, [close = std::move(close), self = weak_from_this()] {
+    // call. A connection whose request came meanwhile learnt from Mark::release that it was
+    // picked, and gives itself up: closing another idle one instead could leave none, and the
+    // connection the room was made for one past the cap.
+    asio::dispatch(ex, [close = std::move(close)] {
         if (auto c = close.lock()) {
             (*c)();
-        } else if (auto list = self.lock()) {
-            list->close_oldest();
         }
     });
     return true;

@@ -69,7 +69,7 @@ class ConnectionCount {
 /// The connections of every HTTP thread that wait for their next request, oldest first: under
 /// pressure the one idle longest, on whichever thread, is closed to make room (an acceptor
 /// whose own thread had none idle used to shed while another thread's were). Thread-safe.
-class IdleConnections : public std::enable_shared_from_this<IdleConnections> {
+class IdleConnections {
   public:
     /// Lists a connection while it lives (while the session waits for a request).
     class Mark {
@@ -83,6 +83,12 @@ class IdleConnections : public std::enable_shared_from_this<IdleConnections> {
         Mark(const Mark&) = delete;
         Mark& operator=(const Mark&) = delete;
 
+        /// Ends the wait (the request's first bytes came, or the read ended): the connection is
+        /// no longer listed. True when it was picked to be closed before that: its place is
+        /// already promised to a connection past the cap, so the caller must give the
+        /// connection up at once (answer 503 and close: decision 90).
+        bool release();
+
       private:
         friend class IdleConnections;
         std::shared_ptr<IdleConnections> owner_;
@@ -92,11 +98,13 @@ class IdleConnections : public std::enable_shared_from_this<IdleConnections> {
         std::shared_ptr<std::function<void()>> close_;
         std::list<Mark*>::iterator at_;
         bool listed_ = true;
+        bool released_ = false;  // unlisted by release(), not picked by close_oldest()
     };
 
     /// Closes the connection idle longest (on its own executor: at once when that is the
-    /// caller's); when that one got a request before the close reached it, the next idle one
-    /// then. False when none is idle.
+    /// caller's). When that one got its request before the close reached it, its session sees
+    /// it was picked (Mark::release) and sheds it itself, so the place is freed either way and
+    /// nothing else is closed for it. False when none is idle.
     bool close_oldest();
     std::size_t size() const;
 

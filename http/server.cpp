@@ -231,13 +231,25 @@ struct Server::Impl {
             for (;;) {
                 if (buffer.size() == 0) {
                     stream.expires_after(config.idle_timeout);
-                    // Waiting for a request: the first to go when connections run short.
-                    IdleConnections::Mark mark(idle, stream.get_executor(),
-                                               [&stream] { stream.close(); });
-                    auto n = co_await stream.async_read_some(
-                        buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
+                    std::size_t n = 0;
+                    bool picked = false;
+                    {
+                        // Waiting for a request: the first to go when connections run short.
+                        IdleConnections::Mark mark(idle, stream.get_executor(),
+                                                   [&stream] { stream.close(); });
+                        n = co_await stream.async_read_some(
+                            buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
+                        picked = mark.release();
+                    }
                     if (ec) {
                         break;  // idle timeout, end of stream, reset: close quietly
+                    }
+                    if (picked) {
+                        // Its place went to a newer connection just before this request came:
+                        // it is shed like one past the cap (503, Retry-After), never left
+                        // open one over the cap (decision 90).
+                        shed_connection(stream.release_socket().release(ec));
+                        co_return;
                     }
                     buffer.commit(n);
                 }
