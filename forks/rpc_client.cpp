@@ -30,28 +30,38 @@ std::string label_of(const std::string& chain, std::string_view method) {
 }  // namespace
 
 RpcClient::RpcClient(RpcClientOptions options) {
-    detail::ensure_curl_global_init();
     core_ = std::make_shared<detail::ClientCore>();
     core_->options = options;
-    core_->multi.reset(curl_multi_init());
-    if (!core_->multi) {
-        throw std::runtime_error("cannot create a libcurl multi handle");
-    }
-    curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/json");
-    if (h != nullptr) {
-        core_->headers.reset(h);
-        h = curl_slist_append(h, "Accept: application/json");
-    }
-    if (h != nullptr) {
-        h = curl_slist_append(h, "Expect:");
-    }
-    if (h == nullptr) {
-        throw std::runtime_error("cannot build the JSON-RPC request headers");
-    }
-    thread_ = std::thread([core = core_] { core->run(); });
+}
+
+detail::ClientCore& RpcClient::started() {
+    // A failure throws out of call_once, which stays unset: the next request tries again.
+    std::call_once(start_, [this] {
+        detail::ensure_curl_global_init();
+        core_->multi.reset(curl_multi_init());
+        if (!core_->multi) {
+            throw std::runtime_error("cannot create a libcurl multi handle");
+        }
+        curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/json");
+        if (h != nullptr) {
+            core_->headers.reset(h);
+            h = curl_slist_append(h, "Accept: application/json");
+        }
+        if (h != nullptr) {
+            h = curl_slist_append(h, "Expect:");
+        }
+        if (h == nullptr) {
+            throw std::runtime_error("cannot build the JSON-RPC request headers");
+        }
+        thread_ = std::thread([core = core_] { core->run(); });
+    });
+    return *core_;
 }
 
 RpcClient::~RpcClient() {
+    if (!thread_.joinable()) {
+        return;  // never started: no request, no thread
+    }
     {
         std::lock_guard lock(core_->mutex);
         core_->stopping = true;
@@ -79,8 +89,8 @@ CallHandle RpcClient::call(RpcRequest request, std::function<void(RpcResult)> on
         }
         on_done(read_call_reply(o.http_status, o.body, id, label, o.endpoint));
     };
-    return core_->submit(std::move(request.url), boost::json::serialize(body), request.timeout,
-                         std::move(finish), false, limit);
+    return started().submit(std::move(request.url), boost::json::serialize(body), request.timeout,
+                            std::move(finish), false, limit);
 }
 
 CallHandle RpcClient::batch(std::string url,
@@ -120,11 +130,12 @@ CallHandle RpcClient::batch(std::string url,
     };
     if (n == 0) {
         // Nothing to send; still complete on the I/O thread, like every other call.
-        return core_->submit(
+        return started().submit(
             std::move(url), {}, timeout, [on_done = std::move(on_done)](Outcome) { on_done({}); },
             true);
     }
-    return core_->submit(std::move(url), boost::json::serialize(body), timeout, std::move(finish));
+    return started().submit(std::move(url), boost::json::serialize(body), timeout,
+                            std::move(finish));
 }
 
 CallHandle RpcClient::post_raw(std::string url,
@@ -142,7 +153,7 @@ CallHandle RpcClient::post_raw(std::string url,
         }
         on_done(std::move(r));
     };
-    return core_->submit(std::move(url), std::move(body), timeout, std::move(finish));
+    return started().submit(std::move(url), std::move(body), timeout, std::move(finish));
 }
 
 }  // namespace forkrun::forks
