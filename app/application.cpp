@@ -49,14 +49,22 @@ constexpr auto kShutdownBound = std::chrono::milliseconds(9500);
 // Of that, how long answers still in flight once the forks are down may take.
 constexpr auto kInFlightBound = std::chrono::seconds(5);
 
+// jemalloc's control call, when the binary is linked with it (the service is; the test programs
+// and the sanitizer build are not): a weak reference is null without it.
+extern "C" int mallctl(const char* name, void* old, size_t* old_len, void* value, size_t len)
+    __attribute__((weak));
+
 void tune_process() {
-    // glibc hands heap back to the kernel as soon as 128 KiB at its top are free, and serves
-    // big blocks with mmap: a server that builds and frees the same answers all day then pays
-    // page faults for every list it answers (list answers cost 3.6x the CPU with the defaults;
-    // BENCHMARKS.md). Keep up to 32 MiB of free heap, and mmap only blocks of 4 MiB or more;
-    // the execution thread gives free heap back every 10 s instead (trim_heap_forever).
-    ::mallopt(M_TRIM_THRESHOLD, 32 << 20);
-    ::mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    if (mallctl == nullptr) {
+        // glibc hands heap back to the kernel as soon as 128 KiB at its top are free, and serves
+        // big blocks with mmap: a server that builds and frees the same answers all day then
+        // pays page faults for every list it answers (list answers cost 3.6x the CPU with the
+        // defaults; BENCHMARKS.md). Keep up to 32 MiB of free heap, and mmap only blocks of
+        // 4 MiB or more; the execution thread gives free heap back every 10 s instead
+        // (trim_heap_forever). jemalloc keeps freed pages for 10 s by itself.
+        ::mallopt(M_TRIM_THRESHOLD, 32 << 20);
+        ::mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    }
     // Connections, forks' pipes and JSON-RPC sockets all take descriptors: use what the hard
     // limit allows (the default connection cap is derived from the result).
     if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -65,14 +73,20 @@ void tune_process() {
     }
 }
 
-// What the trim threshold above keeps, handed back every 10 s (free pages inside the heap
-// too): RSS follows the runs kept, not the busiest moment since start.
+// Free heap handed back every 10 s: RSS follows the runs kept, not the busiest moment since
+// start. glibc: what the trim threshold above keeps (free pages inside the heap too). jemalloc:
+// the pages its 10 s decay has let go of, which it otherwise hands back only when it next
+// allocates, so an idle server would keep its busiest moment's pages.
 asio::awaitable<void> trim_heap_forever() {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (;;) {
         timer.expires_after(std::chrono::seconds(10));
         co_await timer.async_wait(asio::use_awaitable);
-        ::malloc_trim(0);
+        if (mallctl != nullptr) {
+            mallctl("arena.4096.decay", nullptr, nullptr, nullptr, 0);  // 4096: every arena
+        } else {
+            ::malloc_trim(0);
+        }
     }
 }
 
