@@ -228,7 +228,14 @@ void PgStore::loop(std::size_t writer) {
         const bool any = take(batch, writer);
         if (!any) {
             if (stop_) {
-                break;
+                // Stopping: what this writer owes is tried again after the pause, until the
+                // stop's deadline; a batch that failed meanwhile is not given up at once.
+                if (!owes(writer) || SteadyClock::now() >= stop_deadline_) {
+                    break;
+                }
+                const auto floor = SteadyClock::now() + std::chrono::milliseconds(10);
+                wake_.wait_until(lock, std::min(std::max(retry_at_, floor), stop_deadline_));
+                continue;
             }
             // Wake for new work, the oldest change's write-behind or the retry.
             auto until = SteadyClock::now() + std::chrono::seconds(1);
@@ -280,25 +287,47 @@ void PgStore::loop(std::size_t writer) {
         }
         lock.lock();
         settle(batch, error, !connected || !conn.ok(), fenced, ended);
-        if (stop_ && !error.empty()) {
-            // Closing with the database away: what is left is lost with the process anyway.
-            for (auto& w : inserts_) {
-                for (auto& d : w.done) {
-                    complete(d, make_error_code(StoreError::kClosed));
-                }
-            }
-            inserts_.clear();
-            for (auto& [id, w] : finals_) {
-                for (auto& d : w.done) {
-                    complete(d, make_error_code(StoreError::kClosed));
-                }
-            }
-            finals_.clear();
-            dirty_.clear();
-            std::lock_guard events_lock(events_mu_);
-            events_.clear();
+    }
+}
+
+bool PgStore::owes(std::size_t writer) {
+    auto mine = [&](const auto& m) {
+        return std::any_of(m.begin(), m.end(),
+                           [&](const auto& e) { return writer_of(e.first) == writer; });
+    };
+    if (!inserts_.empty() || mine(finals_) || mine(dirty_)) {
+        return true;
+    }
+    std::lock_guard events_lock(events_mu_);
+    return mine(events_);
+}
+
+void PgStore::drop_unwritten() {
+    std::lock_guard lock(mu_);
+    std::size_t runs = finals_.size();
+    for (const auto& [id, since] : dirty_) {
+        runs += finals_.contains(id) ? 0 : 1;
+    }
+    for (auto& w : inserts_) {
+        for (auto& d : w.done) {
+            complete(d, make_error_code(StoreError::kClosed));
         }
     }
+    for (auto& [id, w] : finals_) {
+        for (auto& d : w.done) {
+            complete(d, make_error_code(StoreError::kClosed));
+        }
+    }
+    std::lock_guard events_lock(events_mu_);
+    if (runs != 0 || !events_.empty()) {
+        // Their rows keep the last state written; the owner's next start resolves them.
+        std::cerr << "forkrun: stopped with the store unreachable: the latest changes of " << runs
+                  << " runs and the events of " << events_.size() << " were not stored\n";
+    }
+    inserts_.clear();
+    finals_.clear();
+    dirty_.clear();
+    events_.clear();
 }
 
 bool PgStore::ensure_connected(Connection& conn, std::string& error) {

@@ -144,6 +144,12 @@ class PgStore final : public DurableStore {
     bool take(Batch& batch, std::size_t writer);
     std::size_t writer_of(const std::string& run_id) const;
     bool has_events();
+    // Whether anything of `writer`'s is still to write (any new run; its runs' finals, changes
+    // and events). Holds `mu_`.
+    bool owes(std::size_t writer);
+    // After the writers have ended: what they could not write by the stop's deadline, its
+    // waiters told kClosed, and said on stderr.
+    void drop_unwritten();
     // One statement for the whole batch; the error, or empty once committed. `fenced`: the
     // finals whose row this controller may no longer write (not its epoch's); `ended`: which
     // finals, then which changes (by their index), were their run's last write: terminal, and
@@ -174,6 +180,9 @@ class PgStore final : public DurableStore {
     std::mutex mu_;
     std::condition_variable wake_;
     bool stop_ = false;
+    // Set with stop_: until then the writers keep trying what they owe, a failed batch
+    // included (half the bound, so a last try that takes the whole bound ends within 1.5x).
+    SteadyClock::time_point stop_deadline_{};
     std::vector<Waiting> inserts_;
     std::unordered_map<std::string, Waiting> finals_;
     // Committed runs not yet terminal in the store, and those with changes to write behind

@@ -47,11 +47,13 @@ PgStore::~PgStore() {
     {
         std::lock_guard lock(mu_);
         stop_ = true;
+        stop_deadline_ = SteadyClock::now() + config_.bound / 2;
     }
     wake_.notify_all();
     for (auto& t : threads_) {
         t.join();
     }
+    drop_unwritten();
     keys_.reset();
     remote_.reset();  // its last jobs still tell the members a cancel was answered
     nonces_.reset();

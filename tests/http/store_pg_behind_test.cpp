@@ -1,8 +1,9 @@
 // The write-behind of the PostgreSQL store, on a real PostgreSQL 15: a run that ends while the
-// write of its previous change waits in the database is stored ended (decision 87), and a final
-// write finding its row already ended is stored, not refused (decision 89). Before, the
-// writer looked at the run's status when the commit came back, saw it terminal, and dropped the
-// run's last change: its row stayed `running` for every other member's list and GET.
+// write of its previous change waits in the database is stored ended (decision 87), a final
+// write finding its row already ended is stored, not refused (decision 89), and a change the
+// database refuses as the store stops is tried again until the stop's deadline (decision 92).
+// Before, the writer looked at the run's status when the commit came back, saw it terminal, and
+// dropped the run's last change: its row stayed `running` for every other member's list and GET.
 #include <libpq-fe.h>
 
 #include <boost/asio/use_future.hpp>
@@ -55,11 +56,13 @@ class HeldLock {
 // A store with one writer on `pg`, opened, and runs inserted into it with the store as their
 // change sink.
 struct OneWriter {
-    explicit OneWriter(const PgServer& pg) : store(config(pg)), opened(store.open()) {}
+    explicit OneWriter(const PgServer& pg, std::chrono::milliseconds bound = 5s)
+        : store(config(pg, bound)), opened(store.open()) {}
 
-    static controller::PgStoreConfig config(const PgServer& pg) {
+    static controller::PgStoreConfig config(const PgServer& pg, std::chrono::milliseconds bound) {
         controller::PgStoreConfig cfg;
         cfg.url = pg.url();
+        cfg.bound = bound;
         cfg.controller_id = "a";
         cfg.writers = 1;
         cfg.full_json = small_json;
@@ -128,6 +131,55 @@ TEST(PgStoreBehind, AFinalForARowAlreadyStoredWithItsEndIsStored) {
     EXPECT_EQ(refused, "") << "the final of a run stored cancelled was refused";
     EXPECT_EQ(pg.value("SELECT status FROM runs WHERE id = 'run_final'"), "cancelled");
     rec->set_change_sink(nullptr);
+}
+
+// How many writes the test's trigger has refused (a sequence: not rolled back with them).
+long refusals(const PgServer& pg) {
+    return std::stol(
+        pg.value("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM refused_writes"));
+}
+
+bool refusals_reach(const PgServer& pg, long n, std::chrono::milliseconds within) {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    while (refusals(pg) < n) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return false;
+        }
+        // Polling a condition against a deadline.
+        std::this_thread::sleep_for(20ms);
+    }
+    return true;
+}
+
+// A controller stopping while the database refuses a run's change: its writer tries again
+// until the stop's deadline, and the change lands once the database takes it (decision 92).
+// Before, one failed batch while stopping (or a stop within the 250 ms pause after a failure)
+// dropped everything every writer held: the row stayed `waiting` for every other member.
+TEST(PgStoreBehind, AChangeRefusedAsTheStoreStopsIsTriedAgainUntilItLands) {
+    PgServer pg;
+    auto one = std::make_unique<OneWriter>(pg, 20s);  // the stop's deadline: 10 s
+    ASSERT_TRUE(one->opened) << one->opened.error();
+    auto rec = one->stored_run("run_stopping", RunStatus::kWaiting);
+    pg.query(
+        "CREATE SEQUENCE refused_writes; "
+        "CREATE FUNCTION refuse_writes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "PERFORM nextval('refused_writes'); RAISE EXCEPTION 'the test refuses this write'; "
+        "END $$; "
+        "CREATE TRIGGER refuse BEFORE UPDATE ON runs FOR EACH ROW EXECUTE FUNCTION "
+        "refuse_writes()");
+    rec->update([](RunState& r) { r.status = RunStatus::kRunning; });
+    ASSERT_TRUE(refusals_reach(pg, 1, 10s)) << "the change was never written";
+    rec->set_change_sink(nullptr);
+
+    // The store stops while the database still refuses: it is tried again meanwhile.
+    const long before = refusals(pg);
+    std::thread stopping([&] { one.reset(); });
+    const bool retried = refusals_reach(pg, before + 2, 5s);
+    pg.query("DROP TRIGGER refuse ON runs");
+    stopping.join();
+    EXPECT_TRUE(retried) << "the refused change was not tried again while the store stopped";
+    EXPECT_EQ(pg.value("SELECT status FROM runs WHERE id = 'run_stopping'"), "running")
+        << "the change refused while the store stopped was lost";
 }
 
 }  // namespace
