@@ -1,7 +1,7 @@
 // Event history and subscriber queues: a publisher only appends and posts, never waits.
 #include "controller/event_stream.hpp"
 
-#include "util/deflate.hpp"
+#include "util/pack.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -146,7 +146,7 @@ std::uint64_t EventStream::publish(Event e) {
 
 namespace {
 
-// What a run's events are mostly made of, so that even the first of them deflates to little.
+// What a run's events are mostly made of, so that even the first of them compresses to little.
 constexpr std::string_view kEventDictionary =
     "fork\n{\"runId\":\"run_\",\"forkId\":\"fork_\",\"chainId\":,\"state\":\"provisioning\","
     "\"rpcUrl\":null,\"error\":null,\"queuePosition\":\"ready\",\"releasing\",\"released\","
@@ -179,14 +179,14 @@ void EventStream::pack() {
         return;
     }
     // Kept as long as the run is stored and read again only by a late subscriber: each event as
-    // a line of its type and a line of its data (one line of JSON), deflated.
+    // a line of its type and a line of its data (one line of JSON), compressed.
     std::string text;
     for (const auto& e : *history_) {
         text.append(e->type).append(1, '\n').append(e->data).append(1, '\n');
     }
     packed_count_ = static_cast<std::uint32_t>(history_->size());
     packed_size_ = static_cast<std::uint32_t>(text.size());
-    packed_ = util::deflate_text(text, kEventDictionary);
+    packed_ = util::pack_text(text, kEventDictionary);
     history_.reset();
 }
 
@@ -203,9 +203,9 @@ std::size_t EventStream::held_locked() const {
 
 std::vector<EventPtr> EventStream::unpack_locked() const {
     std::vector<EventPtr> out;
-    const auto text = util::inflate_text(packed_, packed_size_, kEventDictionary);
+    const auto text = util::unpack_text(packed_, packed_size_, kEventDictionary);
     if (!text) {
-        return out;  // cannot happen: deflated here
+        return out;  // cannot happen: compressed here
     }
     out.reserve(packed_count_);
     std::string_view rest(*text);

@@ -104,7 +104,7 @@ class EventStream {
 
     /// Publishes nothing more; subscribers' streams end once drained.
     void end();
-    /// Of an ended stream: packs the history into one deflated buffer (type and data only: a
+    /// Of an ended stream: packs the history into one compressed buffer (type and data only: a
     /// stored finished run's events cost a fraction of their JSON), made into events again for
     /// a subscriber that replays it. Called when the run is compacted, off the path that ended
     /// it. Idempotent; nothing before end().
@@ -135,7 +135,7 @@ class EventStream {
     mutable std::mutex mu_;
     // The events; null once packed (an empty deque still holds a block).
     std::unique_ptr<std::deque<EventPtr>> history_ = std::make_unique<std::deque<EventPtr>>();
-    // A packed stream's events, deflated (EventStream::pack), and how many and how long.
+    // A packed stream's events, compressed (EventStream::pack), and how many and how long.
     std::string packed_;
     std::uint32_t packed_count_ = 0;
     std::uint32_t packed_size_ = 0;

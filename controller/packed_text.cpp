@@ -1,17 +1,17 @@
-// PackedText, and the small set of texts read last that stays inflated.
+// PackedText, and the small set of texts read last that stays expanded.
 #include "controller/packed_text.hpp"
 
 #include <array>
 #include <limits>
 #include <mutex>
 
-#include "util/deflate.hpp"
+#include "util/pack.hpp"
 
 namespace forkrun::controller {
 
 namespace {
 
-/// Holds the last PackedText::kRecent inflated texts alive (each PackedText keeps a weak
+/// Holds the last PackedText::kRecent expanded texts alive (each PackedText keeps a weak
 /// reference to its own), so their memory is bounded: about 0.7 MB of 2.7 KB runs.
 class RecentTexts {
   public:
@@ -39,7 +39,7 @@ PackedText::PackedText(std::string_view text, std::string_view dictionary)
     if (text.empty() || text.size() >= std::numeric_limits<std::uint32_t>::max()) {
         return;
     }
-    packed_ = util::deflate_text(text, dictionary);
+    packed_ = util::pack_text(text, dictionary);
     if (!packed_.empty()) {
         size_ = static_cast<std::uint32_t>(text.size());
     }
@@ -52,7 +52,7 @@ std::shared_ptr<const std::string> PackedText::text() const {
     if (auto hot = inflated_.lock()) {
         return hot;
     }
-    auto text = util::inflate_text(packed_, size_, dictionary_);
+    auto text = util::unpack_text(packed_, size_, dictionary_);
     if (!text) {
         return nullptr;
     }

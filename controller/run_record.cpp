@@ -157,7 +157,7 @@ std::shared_ptr<const std::string> RunRecord::serialized(
     std::lock_guard lock(mu_);
     auto& slot = cache_[static_cast<std::size_t>(view)];
     if (!slot && view == RunView::kFull && !packed_full_.empty()) {
-        return packed_full_.text();  // a compacted run's, inflated (decision 70)
+        return packed_full_.text();  // a compacted run's, expanded (decision 70)
     }
     if (!slot) {
         slot = std::make_shared<const std::string>(serialize(run_));
@@ -170,7 +170,7 @@ Run RunRecord::snapshot() const {
     Run copy = run_;
     if (request_cut_) {
         // Re-runs are rare: parse the definition and propValues again where they lie in the
-        // full text (inflated if it is packed).
+        // full text (expanded if it is packed).
         const auto text = full_locked();
         const std::string_view full = text ? std::string_view(*text) : std::string_view();
         const auto& cut = *request_cut_;

@@ -48,7 +48,7 @@ class RunRecord {
     /// A terminal run read back from a durable store: compacted from the start, `full` and
     /// `summary` are its cached JSON; `run` holds the fields lists filter on, and its
     /// definition and propValues for re-runs (dropped like compact() drops them).
-    /// `full` is kept deflated with `dictionary` (see compact()).
+    /// `full` is kept compressed with `dictionary` (see compact()).
     static std::shared_ptr<RunRecord> restored(Run run,
                                                std::uint64_t seq,
                                                std::uint64_t org_seq,
@@ -109,8 +109,8 @@ class RunRecord {
 
     /// Once the run is terminal it never changes again: caches both views (made by `full` and
     /// `summary`), then frees the state only they needed (the definition, propValues and the
-    /// executionState). The full view is kept deflated with `dictionary` (text like it, which
-    /// must outlive the record) and inflated when read (PackedText), so a stored finished run
+    /// executionState). The full view is kept compressed with `dictionary` (text like it, which
+    /// must outlive the record) and expanded when read (PackedText), so a stored finished run
     /// costs less than its JSON. Idempotent.
     void compact(const std::function<std::string(const Run&)>& full,
                  const std::function<std::string(const Run&)>& summary,
@@ -156,7 +156,7 @@ class RunRecord {
     mutable std::mutex mu_;
     Run run_;
     mutable std::array<std::shared_ptr<const std::string>, 2> cache_;
-    // Of a compacted run: its full view, deflated (cache_'s slot is empty then).
+    // Of a compacted run: its full view, compressed (cache_'s slot is empty then).
     PackedText packed_full_;
     // Of a compacted run: its definition is full[a, a + n), its propValues full[b, b + m).
     std::optional<std::array<std::uint32_t, 4>> request_cut_;

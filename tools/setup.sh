@@ -9,7 +9,7 @@ FORKRUN_ANVIL="$FORKRUN_ROOT/tools/node_modules/@foundry-rs/anvil-linux-amd64/bi
 APT_PACKAGES=(
     g++ cmake ninja-build pkg-config git curl ca-certificates clang-format
     libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
-    libcurl4-openssl-dev libsecp256k1-dev libcrypto++-dev zlib1g-dev libjemalloc-dev
+    libcurl4-openssl-dev libsecp256k1-dev libcrypto++-dev libzstd-dev libjemalloc-dev
     libgtest-dev libgmock-dev libbenchmark-dev
     libpq-dev postgresql-15
     nodejs npm python3 chromium libxml2-utils
