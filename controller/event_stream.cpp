@@ -124,7 +124,11 @@ std::uint64_t EventStream::publish(Event e) {
         return next_id_ - 1;  // an ended stream takes nothing more
     }
     e.id = next_id_++;
-    e.frame = sse_frame(e);
+    if (!subscribers_.empty()) {
+        // Framed once for every subscriber. With none (most runs' streams), a later one
+        // frames it when it sends it: most events are never sent.
+        e.frame = sse_frame(e);
+    }
     auto ptr = std::make_shared<const Event>(std::move(e));
     history_->push_back(ptr);
     if (history_->size() > keep_) {

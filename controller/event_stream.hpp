@@ -24,8 +24,9 @@ struct Event {
     /// What the organization stream filters on; not sent.
     std::string workflow_id;
     bool is_simulation = false;
-    /// Its Server-Sent Events text (sse_frame), made once when it is published and shared by
-    /// every subscriber; empty in an event made again from a stream's packed history.
+    /// Its Server-Sent Events text (sse_frame), made once when it is published to a stream
+    /// with subscribers and shared by them; empty otherwise (no subscriber then, or made again
+    /// from a stream's packed history): a stream frames such an event when it sends it.
     std::string frame;
 
     /// What the event counts for against a subscriber's byte cap.
