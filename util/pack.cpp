@@ -54,8 +54,7 @@ class Codec {
 
     const Digested* dict(std::string_view text) {
         for (const auto& d : dicts_) {
-            if (d.text.size() == text.size() &&
-                std::memcmp(d.text.data(), text.data(), text.size()) == 0) {
+            if (d.text == text) {  // (not memcmp: an empty view may hold no pointer)
                 return &d;
             }
         }
