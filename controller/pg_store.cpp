@@ -322,7 +322,7 @@ void PgStore::drop_unwritten() {
     if (runs != 0 || !events_.empty()) {
         // Their rows keep the last state written; the owner's next start resolves them.
         std::cerr << "forkrun: stopped with the store unreachable: the latest changes of " << runs
-                  << " runs and the events of " << events_.size() << " were not stored\n";
+                  << " runs and the events of " << events_.size() << " runs were not stored\n";
     }
     inserts_.clear();
     finals_.clear();

@@ -99,7 +99,10 @@ class CallHandle {
 /// destroy the client. Connections are kept alive and reused (HTTP/1.1, TCP_NODELAY, no
 /// `Expect: 100-continue`); proxies from the environment are ignored.
 /// Destroying the client fires every outstanding callback with kAborted and joins the thread; it
-/// must not race with calls from other threads.
+/// must not race with calls from other threads. libcurl and the thread start with the first
+/// request (a server that never calls a fork never initialises TLS); if they cannot (libcurl's
+/// initialisation failed, out of memory), that request throws std::runtime_error, no callback
+/// runs, and the next request tries again.
 class RpcClient {
   public:
     explicit RpcClient(RpcClientOptions options = {});

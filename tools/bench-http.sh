@@ -27,7 +27,8 @@
 #   --rounds N   measure each pair N times (alternating which server goes first), report medians
 #   FORKRUN_BIN=PATH uses that binary instead of building $FORKRUN_ROOT/build
 #   FORKRUN_ENV="NAME=VALUE ..." extra environment for the forkrun process only (e.g.
-#     LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 to try another allocator)
+#     MALLOC_CONF=narenas:2 to tune the service's jemalloc, or LD_PRELOAD of another allocator
+#     into a -DFORKRUN_JEMALLOC=OFF build)
 # Run it under `nice -n 10` on a shared machine.
 set -euo pipefail
 
