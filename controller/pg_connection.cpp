@@ -5,6 +5,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace forkrun::controller {
 
@@ -55,7 +56,39 @@ std::string pg_text_array(const std::vector<std::string>& items) {
     return out + "}";
 }
 
+namespace {
+
+void put_int32(std::string& out, std::uint32_t v) {
+    const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                       static_cast<char>(v >> 8), static_cast<char>(v)};
+    out.append(b, 4);
+}
+
+}  // namespace
+
+void PgBinaryTextArray::add(std::string_view item) {
+    constexpr std::uint32_t kTextOid = 25;
+    if (bytes_.empty()) {
+        put_int32(bytes_, 1);  // dimensions
+        put_int32(bytes_, 0);  // no NULL element
+        put_int32(bytes_, kTextOid);
+        put_int32(bytes_, 0);  // the count, set by param()
+        put_int32(bytes_, 1);  // lower bound
+    }
+    put_int32(bytes_, static_cast<std::uint32_t>(item.size()));
+    bytes_.append(item);
+    ++count_;
+}
+
+PgParam PgBinaryTextArray::param() {
+    std::string count;
+    put_int32(count, static_cast<std::uint32_t>(count_));
+    bytes_.replace(12, 4, count);
+    return {bytes_.data(), static_cast<int>(bytes_.size()), true};
+}
+
 void PgConnection::close() {
+    prepared_.clear();
     if (conn_) {
         PQfinish(conn_);
         conn_ = nullptr;
@@ -109,6 +142,52 @@ PgResult PgConnection::run(const std::string& sql,
     if (!sent) {
         return broken(error);
     }
+    return finish(deadline, error);
+}
+
+PgResult PgConnection::run_prepared(const std::string& sql,
+                                    const std::vector<PgParam>& params,
+                                    SteadyClock::time_point deadline,
+                                    std::string& error) {
+    if (!ok()) {
+        error = "not connected";
+        return nullptr;
+    }
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<int> formats;
+    values.reserve(params.size());
+    lengths.reserve(params.size());
+    formats.reserve(params.size());
+    for (const auto& p : params) {
+        values.push_back(p.data);
+        lengths.push_back(p.length);
+        formats.push_back(p.binary ? 1 : 0);
+    }
+    const int n = static_cast<int>(params.size());
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end() && prepared_.size() < kMaxPrepared) {
+        const std::string name = "forkrun_" + std::to_string(prepared_.size());
+        if (!PQsendPrepare(conn_, name.c_str(), sql.c_str(), n, nullptr)) {
+            return broken(error);
+        }
+        if (!finish(deadline, error)) {
+            return nullptr;
+        }
+        it = prepared_.emplace(sql, name).first;
+    }
+    const int sent = it != prepared_.end()
+                         ? PQsendQueryPrepared(conn_, it->second.c_str(), n, values.data(),
+                                               lengths.data(), formats.data(), 0)
+                         : PQsendQueryParams(conn_, sql.c_str(), n, nullptr, values.data(),
+                                             lengths.data(), formats.data(), 0);
+    if (!sent) {
+        return broken(error);
+    }
+    return finish(deadline, error);
+}
+
+PgResult PgConnection::finish(SteadyClock::time_point deadline, std::string& error) {
     for (;;) {
         const int f = PQflush(conn_);
         if (f == 0) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace forkrun::controller {
@@ -22,6 +23,14 @@ using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 struct PgNotice {
     std::string channel;
     std::string payload;
+};
+
+/// A statement's parameter: text, or (`binary`) `length` bytes in PostgreSQL's binary format of
+/// the parameter's type (pg_binary_text_array).
+struct PgParam {
+    const char* data = nullptr;
+    int length = 0;
+    bool binary = false;
 };
 
 /// What a URL is shown as: without its password.
@@ -50,6 +59,15 @@ class PgConnection {
                  SteadyClock::time_point deadline,
                  std::string& error);
 
+    /// As run(), for a statement with a fixed text run often: prepared on this connection at its
+    /// first use (parsed and planned once, not at every call), then executed by name. At most
+    /// kMaxPrepared texts are kept a connection; others run unprepared.
+    PgResult run_prepared(const std::string& sql,
+                          const std::vector<PgParam>& params,
+                          SteadyClock::time_point deadline,
+                          std::string& error);
+    static constexpr std::size_t kMaxPrepared = 64;
+
     /// Waits until something arrives on the connection, on `also` (a descriptor to be woken
     /// by, or -1) or the deadline, and reads what came; false when the connection broke (it is
     /// then closed).
@@ -60,10 +78,14 @@ class PgConnection {
 
   private:
     bool wait(short events, SteadyClock::time_point deadline);
+    // After a command was sent: flushes it, then reads every result (run()'s answer).
+    PgResult finish(SteadyClock::time_point deadline, std::string& error);
     PgResult broken(std::string& error);
     PgResult timed_out(std::string& error);
 
     PGconn* conn_ = nullptr;
+    // The statements prepared on this connection (text -> name); gone with the connection.
+    std::unordered_map<std::string, std::string> prepared_;
 };
 
 /// The first value of a result (row 0, column 0), or "" when there is none.
@@ -71,5 +93,19 @@ std::string pg_first(const PgResult& r);
 
 /// `items` as a text[] literal, each element quoted: `{"a","b\"c"}`.
 std::string pg_text_array(const std::vector<std::string>& items);
+
+/// Builds a text[] in PostgreSQL's binary format (array_recv), element by element: no quoting,
+/// and the server has nothing to parse but lengths. At least one element.
+class PgBinaryTextArray {
+  public:
+    void add(std::string_view item);
+    std::size_t size() const { return count_; }
+    /// The array's bytes; valid while this object lives and is not changed.
+    PgParam param();
+
+  private:
+    std::string bytes_;
+    std::size_t count_ = 0;
+};
 
 }  // namespace forkrun::controller

@@ -1,7 +1,8 @@
-// PgQuotas: creates take their organizations' places with forkrun_take_quotas (migration 6: the
-// organizations' advisory locks, the sum over current members, this member's row raised), one
-// statement in flight at a time with every take that queued meanwhile (decision 76), on
-// PgRemote's readers; a run's end gives its place back with forkrun_give_quota, nobody waiting.
+// PgQuotas: creates take their organizations' places and runs' ends give them back through one
+// statement in flight at a time, forkrun_quotas (migration 10: the gives, then the takes with the
+// organizations' advisory locks, one sum over current members and one upsert of this member's
+// row an organization), carrying every give and take that queued meanwhile (decisions 76 and
+// 95), on PgRemote's readers; nobody waits for a give.
 #include "controller/pg_quotas.hpp"
 
 #include <boost/asio/associated_executor.hpp>
@@ -22,12 +23,11 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr const char* kTake =
-    "SELECT answer FROM forkrun_take_quotas($1::json, $2, $3::bigint, $4::bigint)";
+constexpr const char* kQuotas =
+    "SELECT answer FROM forkrun_quotas($1::json, $2::json, $3, $4::bigint, $5::bigint)";
 // Takes in one statement at most (a longer queue goes in the next).
 constexpr std::size_t kMaxTakesPerBatch = 512;
 
-constexpr const char* kGive = "SELECT forkrun_give_quotas($1::json, $2)";
 // A give the database did not take is sent again this many times.
 constexpr int kGiveAttempts = 3;
 
@@ -64,9 +64,10 @@ void PgQuotas::enqueue(Waiting w) {
 
 void PgQuotas::send_batch() {
     std::vector<Waiting> batch;
+    std::map<std::pair<std::string, long long>, Owed> gives;
     {
         std::lock_guard lock(mu_);
-        if (queue_.empty()) {
+        if (queue_.empty() && owed_.empty()) {
             busy_ = false;
             return;
         }
@@ -76,6 +77,13 @@ void PgQuotas::send_batch() {
             batch.push_back(std::move(queue_.front()));
             queue_.pop_front();
         }
+        gives.swap(owed_);
+    }
+    boost::json::array give_rows;
+    give_rows.reserve(gives.size());
+    for (const auto& [key, o] : gives) {
+        give_rows.push_back(
+            boost::json::array{boost::json::value(key.first), key.second, o.runs, o.forks});
     }
     boost::json::array takes;
     takes.reserve(batch.size());
@@ -83,13 +91,18 @@ void PgQuotas::send_batch() {
         takes.push_back(
             boost::json::array{boost::json::value(w.org), w.forks, w.max_runs, w.max_forks});
     }
-    std::vector<std::string> params{boost::json::serialize(takes), member_id_,
+    std::vector<std::string> params{boost::json::serialize(give_rows),
+                                    boost::json::serialize(takes), member_id_,
                                     std::to_string(epoch_.load()), std::to_string(lease_.count())};
     // The completion runs on the reader's thread: the next batch goes out, then each take hears
     // its answer on its own executor.
-    db_.query(kTake, std::move(params),
-              [this, batch = std::move(batch)](boost::system::error_code ec,
-                                               PgRemote::Rows rows) mutable {
+    db_.query(kQuotas, std::move(params),
+              [this, batch = std::move(batch), gives = std::move(gives)](
+                  boost::system::error_code ec, PgRemote::Rows rows) mutable {
+                  if (ec && ec != StoreError::kClosed) {
+                      owe_again(gives, ec);
+                  }
+                  // (kClosed: closing; the counts go with this member's epoch.)
                   send_batch();
                   if (!ec && rows.size() != batch.size()) {
                       ec = make_error_code(StoreError::kRejected);
@@ -100,6 +113,24 @@ void PgQuotas::send_batch() {
                           ec || rows[i].empty() ? std::string() : std::move(rows[i][0]));
                   }
               });
+}
+
+void PgQuotas::owe_again(const std::map<std::pair<std::string, long long>, Owed>& gives,
+                         boost::system::error_code ec) {
+    // Owed again, with one attempt fewer; given up at none.
+    std::lock_guard lock(mu_);
+    for (const auto& [key, o] : gives) {
+        if (o.attempts <= 1) {
+            std::cerr << "forkrun: the store did not take back a quota of organization "
+                      << key.first << " (" << ec.message()
+                      << "); it counts until this controller restarts\n";
+            continue;
+        }
+        auto& again = owed_[key];
+        again.runs += o.runs;
+        again.forks += o.forks;
+        again.attempts = std::max(again.attempts, o.attempts - 1);
+    }
 }
 
 asio::awaitable<SharedQuotas::Taken> PgQuotas::take(Quotas::Ticket& ticket, const Limits& limits) {
@@ -140,53 +171,12 @@ void PgQuotas::give(const std::string& org, long long epoch, std::size_t runs, s
         o.runs += runs;
         o.forks += forks;
         o.attempts = std::max(o.attempts, kGiveAttempts);
-        if (giving_) {
+        if (busy_) {
             return;
         }
-        giving_ = true;
+        busy_ = true;
     }
-    send_gives();
-}
-
-void PgQuotas::send_gives() {
-    std::map<std::pair<std::string, long long>, Owed> batch;
-    {
-        std::lock_guard lock(mu_);
-        if (owed_.empty()) {
-            giving_ = false;
-            return;
-        }
-        batch.swap(owed_);
-    }
-    boost::json::array gives;
-    gives.reserve(batch.size());
-    for (const auto& [key, o] : batch) {
-        gives.push_back(
-            boost::json::array{boost::json::value(key.first), key.second, o.runs, o.forks});
-    }
-    db_.query(
-        kGive, {boost::json::serialize(gives), member_id_},
-        [this, batch = std::move(batch)](boost::system::error_code ec, PgRemote::Rows) mutable {
-            if (ec && ec != StoreError::kClosed) {
-                // Owed again, with one attempt fewer; given up at none.
-                std::lock_guard lock(mu_);
-                for (auto& [key, o] : batch) {
-                    if (o.attempts <= 1) {
-                        std::cerr << "forkrun: the store did not take back a quota of "
-                                     "organization "
-                                  << key.first << " (" << ec.message()
-                                  << "); it counts until this controller restarts\n";
-                        continue;
-                    }
-                    auto& again = owed_[key];
-                    again.runs += o.runs;
-                    again.forks += o.forks;
-                    again.attempts = std::max(again.attempts, o.attempts - 1);
-                }
-            }
-            // (kClosed: closing; the counts go with this member's epoch.)
-            send_gives();
-        });
+    send_batch();
 }
 
 }  // namespace forkrun::controller

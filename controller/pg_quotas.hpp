@@ -48,13 +48,10 @@ class PgQuotas final : public SharedQuotas {
         std::size_t max_forks = 0;
         Answered done;
     };
-    // Queues a take; sent at once when none is in the database, else with the next batch.
+    // Queues a take; sent at once when no statement is in the database, else with the next.
     void enqueue(Waiting w);
-    // Sends every queued take as one statement, or notes that none is in flight.
+    // Sends every queued take and give as one statement, or notes that none is in flight.
     void send_batch();
-
-    // Sends every give that queued as one statement, or notes that none is in flight.
-    void send_gives();
 
     PgRemote& db_;
     const std::string member_id_;
@@ -62,7 +59,6 @@ class PgQuotas final : public SharedQuotas {
     const std::chrono::milliseconds lease_;
     std::mutex mu_;
     std::deque<Waiting> queue_;
-    bool busy_ = false;
     // Places to give back per (organization, epoch): runs, forks, and the attempts left of the
     // statement that failed to give them (a new give starts with kGiveAttempts).
     struct Owed {
@@ -71,7 +67,12 @@ class PgQuotas final : public SharedQuotas {
         int attempts = 0;
     };
     std::map<std::pair<std::string, long long>, Owed> owed_;
-    bool giving_ = false;
+    // A statement is in the database: what queues meanwhile goes with the next.
+    bool busy_ = false;
+
+    // The gives of a statement that failed, owed again (with one attempt fewer).
+    void owe_again(const std::map<std::pair<std::string, long long>, Owed>& gives,
+                   boost::system::error_code ec);
 };
 
 }  // namespace forkrun::controller

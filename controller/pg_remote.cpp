@@ -131,16 +131,15 @@ void PgRemote::loop(std::size_t) {
     }
 }
 
-PgResult PgRemote::run(PgConnection& conn,
-                       const std::string& sql,
-                       const std::vector<const char*>& params,
-                       std::string& error) {
+PgResult PgRemote::retried(PgConnection& conn,
+                           std::string& error,
+                           const std::function<PgResult()>& statement) {
     const auto began = SteadyClock::now();
     for (int attempt = 0; attempt < 2; ++attempt) {
         if (!conn.ok() && !conn.connect(config_.url, config_.bound, error)) {
             return nullptr;
         }
-        if (auto r = conn.run(sql, params, SteadyClock::now() + config_.bound, error)) {
+        if (auto r = statement()) {
             return r;
         }
         if (conn.ok() || SteadyClock::now() - began >= config_.bound / 2) {
@@ -152,14 +151,34 @@ PgResult PgRemote::run(PgConnection& conn,
 
 PgResult PgRemote::run(PgConnection& conn,
                        const std::string& sql,
-                       const std::vector<std::string>& params,
+                       const std::vector<const char*>& params,
                        std::string& error) {
-    std::vector<const char*> values;
+    return retried(conn, error, [&] {
+        return conn.run(sql, params, SteadyClock::now() + config_.bound, error);
+    });
+}
+
+PgResult PgRemote::run(PgConnection& conn,
+                       const std::string& sql,
+                       const std::vector<std::string>& params,
+                       std::string& error,
+                       bool prepared) {
+    if (!prepared) {
+        std::vector<const char*> values;
+        values.reserve(params.size());
+        for (const auto& p : params) {
+            values.push_back(p.c_str());
+        }
+        return run(conn, sql, values, error);
+    }
+    std::vector<PgParam> values;
     values.reserve(params.size());
     for (const auto& p : params) {
-        values.push_back(p.c_str());
+        values.push_back({p.c_str()});
     }
-    return run(conn, sql, values, error);
+    return retried(conn, error, [&] {
+        return conn.run_prepared(sql, values, SteadyClock::now() + config_.bound, error);
+    });
 }
 
 void PgRemote::read_row(std::string sql, std::vector<std::string> params, bool counted, Done done) {
@@ -244,7 +263,7 @@ void PgRemote::query(std::string sql, std::vector<std::string> params, QueryDone
             return finish(make_error_code(StoreError::kClosed), {});
         }
         std::string error;
-        auto res = run(conn, sql, params, error);
+        auto res = run(conn, sql, params, error, true);
         if (!res) {
             return finish(make_error_code(StoreError::kUnavailable), {});
         }

@@ -349,12 +349,83 @@ constexpr std::string_view kRetention = R"sql(
 CREATE INDEX idempotency_keys_claimed ON idempotency_keys (claimed_at);
 )sql";
 
+// Migration 10 (decision 95): one statement carries a member's gives and takes together (the
+// gives first, so their places are free for the takes), and the takes of one organization are
+// counted with one sum and written with one upsert, however many the batch holds; each take still
+// sees the ones before it. The organizations' locks are taken in one order, as before.
+constexpr std::string_view kQuotaChannel = R"sql(
+CREATE FUNCTION forkrun_quotas(p_gives json, p_takes json, p_member text, p_epoch bigint,
+                               p_lease_ms bigint)
+RETURNS TABLE (answer text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t record;
+    r bigint := 0;
+    f bigint := 0;
+    g_runs bigint := 0;
+    g_forks bigint := 0;
+    answers text[] := '{}';
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    IF json_array_length(p_gives) > 0 THEN
+        UPDATE quota_counters q
+            SET runs = greatest(q.runs - g.runs, 0), forks = greatest(q.forks - g.forks, 0)
+            FROM (SELECT e->>0 AS org, (e->>1)::bigint AS epoch, (e->>2)::bigint AS runs,
+                         (e->>3)::bigint AS forks
+                  FROM json_array_elements(p_gives) e) g
+            WHERE q.organization_id = g.org AND q.member_id = p_member
+              AND q.member_epoch = g.epoch;
+        DELETE FROM quota_counters q
+            USING (SELECT DISTINCT e->>0 AS org FROM json_array_elements(p_gives) e) g
+            WHERE q.organization_id = g.org AND q.member_id = p_member AND q.runs = 0
+              AND q.forks = 0;
+    END IF;
+    -- By organization (in one order: its lock), each take in the order sent.
+    FOR t IN SELECT e->>0 AS org, (e->>1)::bigint AS forks, (e->>2)::bigint AS max_runs,
+                    (e->>3)::bigint AS max_forks, x.i::int AS i,
+                    lag(e->>0) OVER w IS DISTINCT FROM e->>0 AS first,
+                    lead(e->>0) OVER w IS DISTINCT FROM e->>0 AS last
+             FROM json_array_elements(p_takes) WITH ORDINALITY AS x(e, i)
+             WINDOW w AS (ORDER BY e->>0, x.i) ORDER BY e->>0, x.i LOOP
+        IF t.first THEN
+            g_runs := 0;
+            g_forks := 0;
+            PERFORM pg_advisory_xact_lock(hashtextextended('forkrun quota ' || t.org, 0));
+            SELECT coalesce(sum(q.runs), 0), coalesce(sum(q.forks), 0) INTO r, f
+                FROM quota_counters q
+                JOIN members m ON m.id = q.member_id AND m.epoch = q.member_epoch
+                WHERE q.organization_id = t.org AND (m.id = p_member
+                    OR m.heartbeat_at >= now() - p_lease_ms * interval '1 millisecond');
+        END IF;
+        IF r + g_runs >= t.max_runs THEN
+            answers[t.i] := 'runs ' || (r + g_runs);
+        ELSIF t.forks > 0 AND f + g_forks + t.forks > t.max_forks THEN
+            answers[t.i] := 'forks ' || (f + g_forks);
+        ELSE
+            g_runs := g_runs + 1;
+            g_forks := g_forks + t.forks;
+            answers[t.i] := 'ok';
+        END IF;
+        IF t.last AND g_runs > 0 THEN
+            INSERT INTO quota_counters AS q VALUES (t.org, p_member, p_epoch, g_runs, g_forks)
+                ON CONFLICT (organization_id, member_id) DO UPDATE SET
+                    runs = EXCLUDED.runs + CASE WHEN q.member_epoch = EXCLUDED.member_epoch
+                                                THEN q.runs ELSE 0 END,
+                    forks = EXCLUDED.forks + CASE WHEN q.member_epoch = EXCLUDED.member_epoch
+                                                  THEN q.forks ELSE 0 END,
+                    member_epoch = EXCLUDED.member_epoch;
+        END IF;
+    END LOOP;
+    RETURN QUERY SELECT a FROM unnest(answers) WITH ORDINALITY AS u(a, k) ORDER BY k;
+END $$;
+)sql";
+
 constexpr std::array kMigrations{
     PgMigration{1, kRunsAndMembers},  PgMigration{2, kOwnership},
     PgMigration{3, kIdempotencyKeys}, PgMigration{4, kRunEvents},
     PgMigration{5, kNoncesAndQuotas}, PgMigration{6, kBatchedQuotas},
     PgMigration{7, kLostNonces},      PgMigration{8, kOrgEventOrder},
-    PgMigration{9, kRetention},
+    PgMigration{9, kRetention},       PgMigration{10, kQuotaChannel},
 };
 
 }  // namespace

@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/dispatch.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/string.hpp>
 #include <iostream>
 
 #include "controller/pg_connection.hpp"
@@ -35,7 +33,7 @@ class StoreCategory : public boost::system::error_category {
     }
 };
 
-// One batch at most: 11 parameters a new run, 4 a change (PostgreSQL takes 65535).
+// One batch at most, of new runs and of changes each (a statement stays a few MB at most).
 constexpr std::size_t kMaxRowsPerBatch = 1000;
 // Before reconnecting after a failure.
 constexpr auto kRetryPause = std::chrono::milliseconds(250);
@@ -124,24 +122,17 @@ void PgStore::append_event(const std::string& run_id,
                            std::uint64_t id,
                            std::string_view type,
                            std::string_view data) {
-    std::string row;
-    row.reserve(run_id.size() + type.size() + data.size() + 40);
-    row.append("{\"r\":").append(boost::json::serialize(boost::json::string(run_id)));
-    row.append(",\"s\":").append(std::to_string(id));
-    row.append(",\"t\":").append(boost::json::serialize(boost::json::string(type)));
-    row.append(",\"d\":").append(data).push_back('}');
+    EventRow row{id, std::string(type), std::string(data)};
     bool first = false;
     {
         // Not mu_: the caller holds the run's record, which settle() takes under mu_.
         std::lock_guard lock(events_mu_);
         first = events_.empty();
         auto& e = events_[run_id];
-        if (e.json.empty()) {
+        if (e.rows.empty()) {
             e.since = SteadyClock::now();
-        } else {
-            e.json.push_back(',');
         }
-        e.json.append(row);
+        e.rows.push_back(std::move(row));
     }
     if (first) {
         // A writer asleep with nothing due looks again at its write-behind (one that is just
@@ -406,10 +397,8 @@ void PgStore::settle(Batch& batch,
         std::lock_guard events_lock(events_mu_);
         for (auto& [id, e] : batch.events) {
             auto& slot = events_[id];
-            if (!slot.json.empty()) {
-                e.json.push_back(',');
-                e.json.append(slot.json);
-            }
+            e.rows.insert(e.rows.end(), std::make_move_iterator(slot.rows.begin()),
+                          std::make_move_iterator(slot.rows.end()));
             slot = std::move(e);
         }
     }

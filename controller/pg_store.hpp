@@ -125,10 +125,14 @@ class PgStore final : public DurableStore {
         std::vector<Done> done;
         SteadyClock::time_point since;
     };
-    // A run's events not yet written: JSON objects {"r": run, "s": id, "t": type, "d": data}
-    // joined by commas, and when the first of them came.
+    // A run's events not yet written, in order, and when the first of them came.
+    struct EventRow {
+        std::uint64_t seq = 0;
+        std::string type;
+        std::string data;  // JSON
+    };
     struct Events {
-        std::string json;
+        std::vector<EventRow> rows;
         SteadyClock::time_point since;
     };
     struct Batch {

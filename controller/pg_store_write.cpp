@@ -1,6 +1,7 @@
 // PgStore's batch: one statement for everything a writer took (new runs, changed and final
 // rows, the runs' events), so it commits as one; an UPDATE lands only while this controller's
 // epoch is the member's (fencing), and what it wrote is signalled while another member listens.
+#include <array>
 #include <unordered_set>
 
 #include "controller/pg_connection.hpp"
@@ -9,58 +10,120 @@
 
 namespace forkrun::controller {
 
+namespace {
+
+// The batch statement's text for one shape (which parts it has), fixed so that each writer's
+// connection prepares it once (decision 95). $1 is this controller's id, $2 its epoch; then
+// each part's columns as text[] arrays, row by row.
+std::string batch_sql(bool inserts, bool updates, bool events, bool notify) {
+    int n = 2;
+    auto arrays = [&](int count) {
+        std::string out;
+        for (int k = 0; k < count; ++k) {
+            out += (k == 0 ? "$" : ", $") + std::to_string(++n) + "::text[]";
+        }
+        return out;
+    };
+    const std::string insert =
+        "INSERT INTO runs (id, organization_id, org_seq, status, created_at, is_simulation, "
+        "is_dust_test, workflow_id, owner_id, owner_epoch, run_json) SELECT v.id, v.org, "
+        "v.seq::bigint, v.status, v.created::timestamptz, v.sim::boolean, v.dust::boolean, "
+        "v.wf, $1, $2::bigint, v.doc::json FROM unnest(" +
+        (inserts ? arrays(9) : "") +
+        ") AS v(id, org, seq, status, created, sim, dust, wf, doc) ON CONFLICT (id) DO NOTHING";
+    if (inserts && !updates && !events) {
+        return insert;
+    }
+    // Only this controller's rows, live or ended with the status written (a run's kept forks
+    // released after it ended; a final after the change that ended it), and only while its
+    // epoch is the member's: a controller taken over (fenced) writes nothing more, and no row
+    // goes from one end to another.
+    const std::string fence = "EXISTS (SELECT 1 FROM members m WHERE m.id = $1 AND m.epoch = $2)";
+    std::vector<std::string> ctes;
+    if (inserts) {
+        ctes.push_back("i AS (" + insert + ")");
+    }
+    if (updates) {
+        ctes.push_back(
+            "u AS (UPDATE runs AS r SET status = v.status, finished_at = "
+            "nullif(v.finished_at, '')::timestamptz, run_json = v.doc::json, updated_at = now() "
+            "FROM unnest(" +
+            arrays(4) +
+            ") AS v(id, status, finished_at, doc) WHERE r.id = v.id AND (r.status NOT IN "
+            "('success', 'failure', 'cancelled') OR r.status = v.status) AND r.owner_id = $1 AND "
+            "r.owner_epoch = $2::bigint AND " +
+            fence + " RETURNING r.id)");
+    }
+    if (events) {
+        // A retried batch writes none twice. Fenced like the updates: once another member took
+        // this one over (and ended its live runs with their own events, decision 84), it writes
+        // none.
+        ctes.push_back(
+            "e AS (INSERT INTO run_events (run_id, seq, type, data) SELECT x.r, x.s::bigint, x.t, "
+            "x.d::json FROM unnest(" +
+            arrays(4) + ") AS x(r, s, t, d) WHERE " + fence +
+            " ON CONFLICT DO NOTHING RETURNING run_id AS id)");
+    }
+    const std::string written =
+        updates ? "SELECT id FROM u" : "SELECT NULL::text AS id WHERE false";
+    const std::string changed = updates && events ? "SELECT id FROM u UNION SELECT id FROM e"
+                                : updates         ? "SELECT id FROM u"
+                                                  : "SELECT DISTINCT id FROM e";
+    std::string sql = "WITH ";
+    for (std::size_t k = 0; k < ctes.size(); ++k) {
+        sql += (k == 0 ? "" : ", ") + ctes[k];
+    }
+    sql += " " + written;
+    if (notify) {
+        // The ids written, to the members watching them: one NOTIFY a batch ("*" when too many
+        // for its payload).
+        sql +=
+            " UNION ALL SELECT NULL FROM (SELECT pg_notify('forkrun_runs', CASE WHEN count(*) > "
+            "250 THEN '*' ELSE string_agg(id, ' ') END) FROM (" +
+            changed + ") c HAVING count(*) > 0) n";
+    }
+    return sql;
+}
+
+}  // namespace
+
 std::string PgStore::write(const Batch& batch,
                            Connection& conn,
                            std::vector<std::string>& fenced,
                            std::vector<bool>& ended) {
     ended.clear();
-    // Parameters are text; each row's values are kept alive in `values` until the statement
-    // is sent.
-    std::vector<std::string> values;
-    std::vector<std::shared_ptr<const std::string>> docs;
-    values.reserve(batch.inserts.size() * 10 + (batch.finals.size() + batch.changes.size()) * 3);
-    std::string insert_sql;
-    std::string update_sql;
-    std::vector<int> param_of;  // the index into values, or -(index into docs) - 1
-    auto param = [&](std::string v) {
-        values.push_back(std::move(v));
-        param_of.push_back(static_cast<int>(values.size()) - 1);
-        return "$" + std::to_string(param_of.size());
-    };
-    auto doc = [&](std::shared_ptr<const std::string> d) {
-        docs.push_back(std::move(d));
-        param_of.push_back(-static_cast<int>(docs.size()));
-        return "$" + std::to_string(param_of.size());
-    };
+    const std::string me = config_.controller_id;
     const std::string epoch = std::to_string(epoch_.load());
     // A row's columns are read before its JSON, which is then as new or newer: a run that
     // ends in between is not stored terminal with the JSON of before (no later write could
     // mend it), and its change is written again (run_changed came after the read).
+    std::array<PgBinaryTextArray, 9> ins;
     for (const auto& w : batch.inserts) {
         const auto& rec = *w.record;
-        std::string row = rec.read([&](const Run& r) {
-            return "(" + param(r.id) + "," + param(r.organization_id) + "," +
-                   param(std::to_string(rec.org_seq())) + "::bigint," +
-                   param(std::string(to_string(r.status))) + "," +
-                   param(util::format_timestamp(r.started_at)) + "::timestamptz," +
-                   param(r.is_simulation ? "t" : "f") + "::boolean," +
-                   param(r.is_dust_test ? "t" : "f") + "::boolean," + param(r.workflow_id) + "," +
-                   param(config_.controller_id) + "," + param(epoch) + "::bigint,";
+        rec.read([&](const Run& r) {
+            ins[0].add(r.id);
+            ins[1].add(r.organization_id);
+            ins[2].add(std::to_string(rec.org_seq()));
+            ins[3].add(to_string(r.status));
+            ins[4].add(util::format_timestamp(r.started_at));
+            ins[5].add(r.is_simulation ? "t" : "f");
+            ins[6].add(r.is_dust_test ? "t" : "f");
+            ins[7].add(r.workflow_id);
         });
-        row += doc(config_.full_json(rec)) + "::json)";
-        insert_sql += (insert_sql.empty() ? "" : ",") + row;
+        ins[8].add(*config_.full_json(rec));
     }
     // Whether the change is the run's last write, as read (not as the run is by the commit):
     // terminal, with no fork kept for inspection, whose release changes the run again.
+    std::array<PgBinaryTextArray, 4> upd;
     auto change = [&](const RunRecord& rec) {
         bool last = false;
-        std::string row = rec.read([&](const Run& r) {
+        rec.read([&](const Run& r) {
             last = is_terminal(r.status) && !r.keeps_forks();  // RunRecord::in_progress's test
-            return "(" + param(r.id) + "," + param(std::string(to_string(r.status))) + "," +
-                   param(r.finished_at ? util::format_timestamp(*r.finished_at) : "") + ",";
+            upd[0].add(r.id);
+            upd[1].add(to_string(r.status));
+            upd[2].add(r.finished_at ? util::format_timestamp(*r.finished_at) : "");
         });
-        row += doc(config_.full_json(rec)) + ")";
-        update_sql += (update_sql.empty() ? "" : ",") + row;
+        upd[3].add(*config_.full_json(rec));
         return last;
     };
     for (const auto& w : batch.finals) {
@@ -69,96 +132,36 @@ std::string PgStore::write(const Batch& batch,
     for (const auto& r : batch.changes) {
         ended.push_back(change(*r));
     }
-    std::string me;
-    std::string my_epoch;
-    if (!update_sql.empty() || !batch.events.empty()) {
-        me = param(config_.controller_id);
-        my_epoch = param(epoch);
-    }
-    std::string events_param;
-    if (!batch.events.empty()) {
-        std::string all = "[";
-        for (const auto& [id, e] : batch.events) {
-            if (all.size() > 1) {
-                all.push_back(',');
-            }
-            all.append(e.json);
-        }
-        all.push_back(']');
-        events_param = param(std::move(all));
-    }
-    std::vector<const char*> params;
-    params.reserve(param_of.size());
-    for (int i : param_of) {
-        params.push_back(i >= 0 ? values[static_cast<std::size_t>(i)].c_str()
-                                : docs[static_cast<std::size_t>(-i - 1)]->c_str());
-    }
-    const std::string insert =
-        "INSERT INTO runs (id, organization_id, org_seq, status, created_at, is_simulation, "
-        "is_dust_test, workflow_id, owner_id, owner_epoch, run_json) VALUES " +
-        insert_sql + " ON CONFLICT (id) DO NOTHING";
-    // Only this controller's rows, live or ended with the status written (a run's kept forks
-    // released after it ended; a final after the change that ended it), and only while its
-    // epoch is the member's: a controller taken over (fenced) writes nothing more, and no row
-    // goes from one end to another. The ids written are signalled to the members
-    // watching them (one NOTIFY a batch; "*" when too many for its payload) while another
-    // member is alive.
-    const std::string update =
-        "UPDATE runs AS r SET status = v.status, finished_at = "
-        "nullif(v.finished_at, '')::timestamptz, run_json = v.doc::json, updated_at = now() "
-        "FROM (VALUES " +
-        update_sql +
-        ") AS v(id, status, finished_at, doc) WHERE r.id = v.id AND (r.status NOT IN ('success', "
-        "'failure', 'cancelled') OR r.status = v.status) AND r.owner_id = " +
-        me + " AND r.owner_epoch = " + my_epoch +
-        "::bigint AND EXISTS (SELECT 1 FROM members m WHERE m.id = " + me +
-        " AND m.epoch = " + my_epoch + "::bigint) RETURNING r.id";
-    std::vector<std::string> ctes;
-    if (!insert_sql.empty()) {
-        ctes.push_back("i AS (" + insert + ")");
-    }
-    if (!update_sql.empty()) {
-        ctes.push_back("u AS (" + update + ")");
-    }
-    if (!events_param.empty()) {
-        // The runs' events, in one parameter whatever their number; a retried batch writes
-        // none twice. Fenced like the updates: once another member took this one over (and
-        // ended its live runs with their own events, decision 84), it writes none.
-        ctes.push_back(
-            "e AS (INSERT INTO run_events (run_id, seq, type, data) SELECT x.r, x.s, x.t, x.d "
-            "FROM json_to_recordset(" +
-            events_param +
-            "::json) AS x(r text, s bigint, t text, d json) WHERE EXISTS (SELECT 1 FROM members "
-            "m WHERE m.id = " +
-            me + " AND m.epoch = " + my_epoch +
-            "::bigint) ON CONFLICT DO NOTHING RETURNING run_id AS id)");
-    }
-    std::string sql;
-    if (ctes.size() == 1 && !insert_sql.empty()) {
-        sql = insert;
-    } else {
-        const bool updates = !update_sql.empty();
-        const bool events = !events_param.empty();
-        const std::string written =
-            updates ? "SELECT id FROM u" : "SELECT NULL::text AS id WHERE false";
-        const std::string changed = updates && events ? "SELECT id FROM u UNION SELECT id FROM e"
-                                    : updates         ? "SELECT id FROM u"
-                                                      : "SELECT DISTINCT id FROM e";
-        const std::string notify =
-            "SELECT pg_notify('forkrun_runs', CASE WHEN count(*) > 250 THEN '*' ELSE "
-            "string_agg(id, ' ') END) FROM (" +
-            changed + ") c HAVING count(*) > 0";
-        sql = "WITH ";
-        for (std::size_t k = 0; k < ctes.size(); ++k) {
-            sql += (k == 0 ? "" : ", ") + ctes[k];
-        }
-        sql += " " + written;
-        if (others_) {
-            sql += " UNION ALL SELECT NULL FROM (" + notify + ") n";
+    std::array<PgBinaryTextArray, 4> ev;
+    for (const auto& [id, e] : batch.events) {
+        for (const auto& row : e.rows) {
+            ev[0].add(id);
+            ev[1].add(std::to_string(row.seq));
+            ev[2].add(row.type);
+            ev[3].add(row.data);
         }
     }
+    const bool inserts = ins[0].size() != 0;
+    const bool updates = upd[0].size() != 0;
+    const bool events = ev[0].size() != 0;
+    std::vector<PgParam> params{{me.c_str()}, {epoch.c_str()}};
+    auto add = [&](auto& arrays) {
+        for (auto& a : arrays) {
+            params.push_back(a.param());
+        }
+    };
+    if (inserts) {
+        add(ins);
+    }
+    if (updates) {
+        add(upd);
+    }
+    if (events) {
+        add(ev);
+    }
+    const std::string sql = batch_sql(inserts, updates, events, others_);
     std::string error;
-    auto res = conn.run(sql, params, SteadyClock::now() + config_.bound, error);
+    auto res = conn.run_prepared(sql, params, SteadyClock::now() + config_.bound, error);
     if (!res) {
         return error.empty() ? "failed" : error;
     }

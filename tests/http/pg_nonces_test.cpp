@@ -13,7 +13,7 @@
 
 #include "controller/nonce_book.hpp"
 #include "controller/pg_store.hpp"
-#include "http/pg_server.hpp"
+#include "http/pg_open_member.hpp"
 
 namespace forkrun::http::test {
 namespace {
@@ -24,23 +24,11 @@ using controller::NonceKey;
 using controller::NonceOutcome;
 using controller::NonceResult;
 
-// A member's store, opened on `pg`.
-std::unique_ptr<controller::PgStore> open_member(const PgServer& pg, const std::string& id) {
-    controller::PgStoreConfig cfg;
-    cfg.url = pg.url();
-    cfg.controller_id = id;
-    cfg.writers = 1;
-    auto store = std::make_unique<controller::PgStore>(std::move(cfg));
-    auto opened = store->open();
-    EXPECT_TRUE(opened) << (opened ? "" : opened.error());
-    return opened ? std::move(store) : nullptr;
-}
-
 class PgNoncesTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        a_ = open_member(pg_, "a");
-        b_ = open_member(pg_, "b");
+        a_ = open_pg_member(pg_, "a");
+        b_ = open_pg_member(pg_, "b");
         ASSERT_TRUE(a_ && b_);
     }
 
@@ -166,7 +154,7 @@ TEST_F(PgNoncesTest, AGoneMembersNoncesAreGivenBack) {
     // A is restarted (or taken over): its epoch moves on, and what its old process held is
     // given back to the next allocation.
     a_.reset();
-    a_ = open_member(pg_, "a");
+    a_ = open_pg_member(pg_, "a");
     ASSERT_TRUE(a_);
     EXPECT_EQ(allocate(*b_), 7u);
     EXPECT_EQ(allocate(*a_), 9u);
