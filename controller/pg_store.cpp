@@ -88,7 +88,7 @@ void PgStore::finish(std::shared_ptr<RunRecord> record, Done done) {
     }
     {
         std::lock_guard lock(mu_);
-        auto& w = finals_[record->id()];
+        auto& w = due_[writer_of(record->id())].finals[record->id()];
         if (!w.record) {
             w.record = std::move(record);
             w.since = SteadyClock::now();
@@ -105,8 +105,9 @@ void PgStore::run_changed(const RunRecord& record) {
     bool first = false;
     {
         std::lock_guard lock(mu_);
-        first = dirty_.empty();
-        dirty_.try_emplace(record.id(), now);
+        auto& dirty = due_[writer_of(record.id())].dirty;
+        first = dirty.empty();
+        dirty.try_emplace(record.id(), now);
         if (first) {
             // Every writer asleep for a second looks again at its write-behind: the change is
             // written within write_behind, not when the writer would have woken anyway.
@@ -127,8 +128,9 @@ void PgStore::append_event(const std::string& run_id,
     {
         // Not mu_: the caller holds the run's record, which settle() takes under mu_.
         std::lock_guard lock(events_mu_);
-        first = events_.empty();
-        auto& e = events_[run_id];
+        auto& events = events_[writer_of(run_id)];
+        first = events.empty();
+        auto& e = events[run_id];
         if (e.rows.empty()) {
             e.since = SteadyClock::now();
         }
@@ -142,9 +144,9 @@ void PgStore::append_event(const std::string& run_id,
     }
 }
 
-bool PgStore::has_events() {
+bool PgStore::has_events(std::size_t writer) {
     std::lock_guard lock(events_mu_);
-    return !events_.empty();
+    return !events_[writer].empty();
 }
 
 std::size_t PgStore::writer_of(const std::string& run_id) const {
@@ -160,43 +162,39 @@ bool PgStore::take(Batch& batch, std::size_t writer) {
         batch.inserts.push_back(std::move(inserts_[i]));
     }
     inserts_.erase(inserts_.begin(), inserts_.begin() + static_cast<std::ptrdiff_t>(inserts));
+    auto& due = due_[writer];
     if (!retrying) {
-        for (auto it = finals_.begin();
-             it != finals_.end() && batch.finals.size() < kMaxRowsPerBatch;) {
-            if (writer_of(it->first) != writer) {
-                ++it;
-                continue;
-            }
-            dirty_.erase(it->first);
+        for (auto it = due.finals.begin();
+             it != due.finals.end() && batch.finals.size() < kMaxRowsPerBatch;) {
+            due.dirty.erase(it->first);
             batch.finals.push_back(std::move(it->second));
-            it = finals_.erase(it);
+            it = due.finals.erase(it);
         }
-        for (auto it = dirty_.begin();
-             it != dirty_.end() && batch.changes.size() < kMaxRowsPerBatch;) {
-            if ((!stop_ && now - it->second < config_.write_behind) ||
-                writer_of(it->first) != writer) {
+        for (auto it = due.dirty.begin();
+             it != due.dirty.end() && batch.changes.size() < kMaxRowsPerBatch;) {
+            if (!stop_ && now - it->second < config_.write_behind) {
                 ++it;
                 continue;
             }
             if (auto live = live_.find(it->first); live != live_.end()) {
                 batch.changes.push_back(live->second);
             }
-            it = dirty_.erase(it);
+            it = due.dirty.erase(it);
         }
         // A run's events go with its writer (in order), within write_behind like its changes.
         std::lock_guard events_lock(events_mu_);
-        for (auto it = events_.begin(); it != events_.end();) {
-            if ((!stop_ && now - it->second.since < config_.write_behind) ||
-                writer_of(it->first) != writer) {
+        auto& events = events_[writer];
+        for (auto it = events.begin(); it != events.end();) {
+            if (!stop_ && now - it->second.since < config_.write_behind) {
                 ++it;
                 continue;
             }
             batch.events.emplace_back(it->first, std::move(it->second));
-            it = events_.erase(it);
+            it = events.erase(it);
         }
     } else {
         // Waiters of finals give up after the bound; the write itself stays queued.
-        for (auto& [id, w] : finals_) {
+        for (auto& [id, w] : due.finals) {
             if (now - w.since >= config_.bound) {
                 for (auto& d : w.done) {
                     complete(d, make_error_code(StoreError::kUnavailable));
@@ -230,10 +228,10 @@ void PgStore::loop(std::size_t writer) {
             }
             // Wake for new work, the oldest change's write-behind or the retry.
             auto until = SteadyClock::now() + std::chrono::seconds(1);
-            if (!dirty_.empty() || has_events()) {
+            if (!due_[writer].dirty.empty() || has_events(writer)) {
                 until = std::min(until, SteadyClock::now() + config_.write_behind / 2);
             }
-            if (!finals_.empty()) {
+            if (!due_[writer].finals.empty()) {
                 until = std::min(until, std::max(retry_at_, SteadyClock::now() + kRetryPause));
             }
             wake_.wait_until(lock, until, [&] {
@@ -243,8 +241,7 @@ void PgStore::loop(std::size_t writer) {
                 if (SteadyClock::now() < retry_at_) {
                     return false;
                 }
-                return std::any_of(finals_.begin(), finals_.end(),
-                                   [&](const auto& f) { return writer_of(f.first) == writer; });
+                return !due_[writer].finals.empty();
             });
             continue;
         }
@@ -277,48 +274,49 @@ void PgStore::loop(std::size_t writer) {
             }
         }
         lock.lock();
-        settle(batch, error, !connected || !conn.ok(), fenced, ended);
+        settle(batch, writer, error, !connected || !conn.ok(), fenced, ended);
     }
 }
 
 bool PgStore::owes(std::size_t writer) {
-    auto mine = [&](const auto& m) {
-        return std::any_of(m.begin(), m.end(),
-                           [&](const auto& e) { return writer_of(e.first) == writer; });
-    };
-    if (!inserts_.empty() || mine(finals_) || mine(dirty_)) {
+    if (!inserts_.empty() || !due_[writer].finals.empty() || !due_[writer].dirty.empty()) {
         return true;
     }
-    std::lock_guard events_lock(events_mu_);
-    return mine(events_);
+    return has_events(writer);
 }
 
 void PgStore::drop_unwritten() {
     std::lock_guard lock(mu_);
-    std::size_t runs = finals_.size();
-    for (const auto& [id, since] : dirty_) {
-        runs += finals_.contains(id) ? 0 : 1;
+    std::size_t runs = 0;
+    for (auto& due : due_) {
+        runs += due.finals.size();
+        for (const auto& [id, since] : due.dirty) {
+            runs += due.finals.contains(id) ? 0 : 1;
+        }
+        for (auto& [id, w] : due.finals) {
+            for (auto& d : w.done) {
+                complete(d, make_error_code(StoreError::kClosed));
+            }
+        }
+        due = {};
     }
     for (auto& w : inserts_) {
         for (auto& d : w.done) {
             complete(d, make_error_code(StoreError::kClosed));
         }
     }
-    for (auto& [id, w] : finals_) {
-        for (auto& d : w.done) {
-            complete(d, make_error_code(StoreError::kClosed));
-        }
-    }
+    inserts_.clear();
     std::lock_guard events_lock(events_mu_);
-    if (runs != 0 || !events_.empty()) {
+    std::size_t with_events = 0;
+    for (auto& events : events_) {
+        with_events += events.size();
+        events.clear();
+    }
+    if (runs != 0 || with_events != 0) {
         // Their rows keep the last state written; the owner's next start resolves them.
         std::cerr << "forkrun: stopped with the store unreachable: the latest changes of " << runs
-                  << " runs and the events of " << events_.size() << " runs were not stored\n";
+                  << " runs and the events of " << with_events << " runs were not stored\n";
     }
-    inserts_.clear();
-    finals_.clear();
-    dirty_.clear();
-    events_.clear();
 }
 
 bool PgStore::ensure_connected(Connection& conn, std::string& error) {
@@ -329,6 +327,7 @@ bool PgStore::ensure_connected(Connection& conn, std::string& error) {
 }
 
 void PgStore::settle(Batch& batch,
+                     std::size_t writer,
                      const std::string& error,
                      bool lost,
                      const std::vector<std::string>& fenced,
@@ -371,7 +370,7 @@ void PgStore::settle(Batch& batch,
             }
             w.done.clear();
         }
-        auto& slot = finals_[w.record->id()];
+        auto& slot = due_[writer].finals[w.record->id()];
         if (!slot.record) {
             slot = std::move(w);
         } else {
@@ -385,7 +384,7 @@ void PgStore::settle(Batch& batch,
         const auto& r = batch.changes[k];
         const std::size_t at = batch.finals.size() + k;
         if (ec) {
-            dirty_.emplace(r->id(), now);
+            due_[writer].dirty.emplace(r->id(), now);
         } else if (at < ended.size() && ended[at]) {
             // Its last write. Not by the run's status now: a run that ended after its change
             // was read has that change still to write (decisions 87 and 89).
@@ -396,7 +395,7 @@ void PgStore::settle(Batch& batch,
         // Back in front of what came meanwhile, in order; written again when the database is.
         std::lock_guard events_lock(events_mu_);
         for (auto& [id, e] : batch.events) {
-            auto& slot = events_[id];
+            auto& slot = events_[writer][id];
             e.rows.insert(e.rows.end(), std::make_move_iterator(slot.rows.begin()),
                           std::make_move_iterator(slot.rows.end()));
             slot = std::move(e);

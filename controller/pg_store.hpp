@@ -147,7 +147,7 @@ class PgStore final : public DurableStore {
     // nothing by the time the thread should look again. Holds `mu_`.
     bool take(Batch& batch, std::size_t writer);
     std::size_t writer_of(const std::string& run_id) const;
-    bool has_events();
+    bool has_events(std::size_t writer);
     // Whether anything of `writer`'s is still to write (any new run; its runs' finals, changes
     // and events). Holds `mu_`.
     bool owes(std::size_t writer);
@@ -163,6 +163,7 @@ class PgStore final : public DurableStore {
                       std::vector<std::string>& fenced,
                       std::vector<bool>& ended);
     void settle(Batch& batch,
+                std::size_t writer,
                 const std::string& error,
                 bool lost,
                 const std::vector<std::string>& fenced,
@@ -188,17 +189,22 @@ class PgStore final : public DurableStore {
     // included (half the bound, so a last try that takes the whole bound ends within 1.5x).
     SteadyClock::time_point stop_deadline_{};
     std::vector<Waiting> inserts_;
-    std::unordered_map<std::string, Waiting> finals_;
-    // Committed runs not yet terminal in the store, and those with changes to write behind
-    // (the time their first unwritten change happened).
+    // What each writer owes of the runs it writes (writer_of), so that a writer looks only at
+    // its own: finals with their waiters, and the runs with changes to write behind (the time
+    // their first unwritten change happened).
+    struct Due {
+        std::unordered_map<std::string, Waiting> finals;
+        std::unordered_map<std::string, SteadyClock::time_point> dirty;
+    };
+    std::vector<Due> due_;
+    // Committed runs not yet terminal in the store.
     std::unordered_map<std::string, std::shared_ptr<RunRecord>> live_;
-    std::unordered_map<std::string, SteadyClock::time_point> dirty_;
     // Events come with their run's record locked, which settle() takes under mu_: they have a
-    // lock of their own, taken after mu_ when both are.
+    // lock of their own, taken after mu_ when both are. By writer, like due_.
     std::mutex events_mu_;
-    std::unordered_map<std::string, Events> events_;
-    // Counts the times dirty_ or events_ was empty and is not: each writer asleep with
-    // nothing due sees it move (not a flag the first to wake would clear for the others).
+    std::vector<std::unordered_map<std::string, Events>> events_;
+    // Counts the times a writer's dirty runs or events were none and are some: each writer asleep
+    // with nothing due sees it move (not a flag the first to wake would clear for the others).
     std::atomic<std::uint64_t> behind_came_{0};
     SteadyClock::time_point retry_at_{};
 };

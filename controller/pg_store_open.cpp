@@ -40,6 +40,8 @@ PgStore::PgStore(PgStoreConfig config) : config_(std::move(config)) {
     for (std::size_t i = 0; i < config_.writers; ++i) {
         conns_.push_back(std::make_unique<Connection>());
     }
+    due_.resize(config_.writers);
+    events_.resize(config_.writers);
 }
 
 PgStore::~PgStore() {
