@@ -76,7 +76,9 @@ void PgStore::insert(std::shared_ptr<RunRecord> record, Done done) {
         complete(done, make_error_code(StoreError::kClosed));
         return;
     }
-    wake_.notify_all();
+    // Any writer takes new runs: one is enough (the others, woken too, would each write the
+    // few changes that came due meanwhile, in more and smaller commits).
+    wake_.notify_one();
 }
 
 void PgStore::finish(std::shared_ptr<RunRecord> record, Done done) {
