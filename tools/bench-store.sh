@@ -11,17 +11,24 @@
 #             main branch's build)
 # Goal: forkrun on PostgreSQL >= 0.5x pgbench's transactions per second. Exits 1 when missed.
 #
-# Usage: tools/bench-store.sh [--duration SECONDS] [--clients N]
+# Usage: tools/bench-store.sh [--duration SECONDS] [--clients N] [--breakdown]
+#   --breakdown   the server also loads pg_stat_statements (for pgbench too); after forkrun's run
+#                 on PostgreSQL, prints the CPU seconds of forkrun and of the server's processes
+#                 per create, what the store's connections were waiting on (pg_stat_activity,
+#                 sampled every 100 ms), and the statements by total execution time (the
+#                 sampling costs some throughput: take the ratio from runs without it)
 #   FORKRUN_BIN=PATH uses that binary instead of building $FORKRUN_ROOT/build
 # Run it under `nice -n 10` on a shared machine.
 set -euo pipefail
 
 DURATION=10
 CLIENTS=32
+BREAKDOWN=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) DURATION="$2"; shift 2 ;;
         --clients) CLIENTS="$2"; shift 2 ;;
+        --breakdown) BREAKDOWN=1; shift ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -54,7 +61,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 die() { echo "bench-store: $*" >&2; exit 2; }
 
+if [ -n "$BREAKDOWN" ]; then
+    export PG_OPTIONS="${PG_OPTIONS:-} -c shared_preload_libraries=pg_stat_statements"
+fi
 URL=$("$FORKRUN_ROOT/tools/pg-server.sh" start "$WORK/pg")
+[ -z "$BREAKDOWN" ] || psql -q "$URL" -c "CREATE EXTENSION pg_stat_statements"
 TOKEN="bench_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 printf '[{"token": "%s", "organizationId": "org_bench", "subject": "bench", "scopes": ["runs:read", "runs:write"]}]\n' \
     "$TOKEN" >"$WORK/tokens.json"
@@ -103,10 +114,56 @@ printf "INSERT INTO bench_insert (id, org, doc) VALUES (md5(random()::text || cl
     >"$WORK/pgbench.out" 2>&1 || { cat "$WORK/pgbench.out" >&2; die "pgbench failed"; }
 PGBENCH_TPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench.out" | head -1)
 
+# server_ticks FILE: "PID TICKS" (user + system clock ticks) of the server and its children.
+server_ticks() {
+    local pm p
+    pm=$(head -1 "$WORK/pg/data/postmaster.pid")
+    for p in "$pm" $(pgrep -P "$pm"); do
+        [ -r "/proc/$p/stat" ] && echo "$p $(awk '{print $14 + $15}' "/proc/$p/stat")"
+    done >"$1"
+}
 start_forkrun "$WORK/forkrun" "$URL"
+if [ -n "$BREAKDOWN" ]; then
+    psql -qtA "$URL" -c "SELECT pg_stat_statements_reset()" >/dev/null
+    F0=$(awk '{print $14 + $15}' "/proc/$FORKRUN_PID/stat")
+    server_ticks "$WORK/ticks0"
+    (
+        sleep 1
+        for _ in $(seq $((DURATION * 10 - 20))); do
+            psql -qtA "$URL" -c "SELECT coalesce(wait_event_type || ':' || wait_event, 'on CPU') \
+                || '  ' || left(query, 24) FROM pg_stat_activity WHERE application_name = 'forkrun' \
+                AND state = 'active'"
+            sleep 0.1
+        done >"$WORK/waits.out" 2>/dev/null
+    ) &
+    WAITS_PID=$!
+fi
 PG_RPS=$(wrk_creates)
 STORED=$(psql -qtA "$URL" -c "SELECT count(*) FROM runs")
+if [ -n "$BREAKDOWN" ]; then
+    F1=$(awk '{print $14 + $15}' "/proc/$FORKRUN_PID/stat")
+    server_ticks "$WORK/ticks1"
+    wait "$WAITS_PID" || true
+fi
 stop_forkrun
+if [ -n "$BREAKDOWN" ]; then
+    HZ=$(getconf CLK_TCK)
+    python3 - "$WORK/ticks0" "$WORK/ticks1" <<EOF
+import sys
+before = dict(map(int, l.split()) for l in open(sys.argv[1]))
+after = dict(map(int, l.split()) for l in open(sys.argv[2]))
+server = sum(t - before.get(p, 0) for p, t in after.items())
+n = $PG_RPS * $DURATION
+print(f"CPU per create: forkrun {($F1 - $F0) / $HZ / n * 1e3:.3f} ms, "
+      f"PostgreSQL {server / $HZ / n * 1e3:.3f} ms (processes of the server alive at the end)")
+EOF
+    echo "what forkrun's connections were doing (samples of pg_stat_activity):"
+    sort "$WORK/waits.out" | uniq -c | sort -rn | head -12
+    psql -q "$URL" -c "SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 48) AS statement, \
+        sum(calls) AS calls, round(sum(total_exec_time)::numeric) AS exec_ms, sum(rows) AS rows \
+        FROM pg_stat_statements WHERE toplevel AND query LIKE ANY (ARRAY['%runs%', '%quota%']) \
+        GROUP BY 1 ORDER BY 3 DESC LIMIT 8"
+fi
 
 start_forkrun "$WORK/forkrun" memory
 MEM_RPS=$(wrk_creates)
