@@ -66,8 +66,9 @@ void put_int32(std::string& out, std::uint32_t v) {
 
 }  // namespace
 
+constexpr std::uint32_t kTextOid = 25;
+
 void PgBinaryTextArray::add(std::string_view item) {
-    constexpr std::uint32_t kTextOid = 25;
     if (bytes_.empty()) {
         put_int32(bytes_, 1);  // dimensions
         put_int32(bytes_, 0);  // no NULL element
@@ -81,6 +82,14 @@ void PgBinaryTextArray::add(std::string_view item) {
 }
 
 PgParam PgBinaryTextArray::param() {
+    if (count_ == 0) {
+        // No dimension at all: PostgreSQL's empty array.
+        bytes_.clear();
+        put_int32(bytes_, 0);
+        put_int32(bytes_, 0);
+        put_int32(bytes_, kTextOid);
+        return {bytes_.data(), static_cast<int>(bytes_.size()), true};
+    }
     std::string count;
     put_int32(count, static_cast<std::uint32_t>(count_));
     bytes_.replace(12, 4, count);

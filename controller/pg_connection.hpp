@@ -95,7 +95,7 @@ std::string pg_first(const PgResult& r);
 std::string pg_text_array(const std::vector<std::string>& items);
 
 /// Builds a text[] in PostgreSQL's binary format (array_recv), element by element: no quoting,
-/// and the server has nothing to parse but lengths. At least one element.
+/// and the server has nothing to parse but lengths. param() comes after the last add().
 class PgBinaryTextArray {
   public:
     void add(std::string_view item);
