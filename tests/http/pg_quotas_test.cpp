@@ -2,7 +2,10 @@
 // real PostgreSQL 15: one batch of takes for several organizations is answered take by take in
 // the order sent, each seeing the places the takes before it got, and the counters hold exactly
 // what was granted; the gives in the same statement are applied first; another member's counts
-// count while its lease holds.
+// count while its lease holds; a statement waiting for an organization's lock gives up before its
+// member would.
+#include <future>
+
 #include "controller/pg_store.hpp"
 #include "http/pg_open_member.hpp"
 
@@ -78,6 +81,35 @@ TEST_F(PgQuotasTest, AnotherMembersPlacesCountWhileItsLeaseHolds) {
     pg_.query("UPDATE members SET heartbeat_at = now() - interval '10 minutes' WHERE id = 'b'");
     EXPECT_EQ(quotas("[]", R"([["o1",0,3,10],["o1",0,3,10],["o1",0,3,10]])"), "ok|ok|runs 3");
     EXPECT_EQ(counted("o1"), "3/0");
+}
+
+// Another member's statement holding an organization's lock for 4 s: a statement of A's that
+// waits for it fails in 2 s, below the 5 s A waits, with nothing of it applied. Before, it waited
+// for the lock however long, and committed after A had given up on it and would send its gives
+// again.
+TEST_F(PgQuotasTest, AStatementWaitingForAnOrganizationsLockGivesUpBeforeItsMember) {
+    ASSERT_EQ(quotas("[]", R"([["o1",0,3,10],["o1",0,3,10]])"), "ok|ok");
+    std::unique_ptr<PGconn, decltype(&PQfinish)> holder(PQconnectdb(pg_.url().c_str()), PQfinish);
+    ASSERT_EQ(PQstatus(holder.get()), CONNECTION_OK);
+    PQclear(PQexec(holder.get(),
+                   "SELECT pg_advisory_lock(hashtextextended('forkrun quota ' || 'o1', 0))"));
+    auto released = std::async(std::launch::async, [&] {
+        // Held for 4 s of the test's own: the statement under test must not outwait it.
+        std::this_thread::sleep_for(4s);
+        holder.reset();
+    });
+    const auto began = std::chrono::steady_clock::now();
+    std::string failed;
+    try {
+        quotas(R"([["o1",)" + epoch_a_ + R"(,1,0]])", R"([["o1",0,3,10]])");
+    } catch (const std::exception& e) {
+        failed = e.what();
+    }
+    const auto waited = std::chrono::steady_clock::now() - began;
+    released.get();
+    EXPECT_NE(failed.find("lock timeout"), std::string::npos) << failed;
+    EXPECT_LT(waited, 4s);
+    EXPECT_EQ(counted("o1"), "2/0");
 }
 
 }  // namespace
