@@ -98,6 +98,7 @@ PgParam PgBinaryTextArray::param() {
 
 void PgConnection::close() {
     prepared_.clear();
+    next_name_ = 0;
     if (conn_) {
         PQfinish(conn_);
         conn_ = nullptr;
@@ -174,26 +175,35 @@ PgResult PgConnection::run_prepared(const std::string& sql,
         formats.push_back(p.binary ? 1 : 0);
     }
     const int n = static_cast<int>(params.size());
-    auto it = prepared_.find(sql);
-    if (it == prepared_.end() && prepared_.size() < kMaxPrepared) {
-        const std::string name = "forkrun_" + std::to_string(prepared_.size());
-        if (!PQsendPrepare(conn_, name.c_str(), sql.c_str(), n, nullptr)) {
+    for (int attempt = 0;; ++attempt) {
+        auto it = prepared_.find(sql);
+        if (it == prepared_.end() && prepared_.size() < kMaxPrepared) {
+            const std::string name = "forkrun_" + std::to_string(next_name_++);
+            if (!PQsendPrepare(conn_, name.c_str(), sql.c_str(), n, nullptr)) {
+                return broken(error);
+            }
+            if (!finish(deadline, error)) {
+                return nullptr;
+            }
+            it = prepared_.emplace(sql, name).first;
+        }
+        const bool named = it != prepared_.end();
+        const int sent = named ? PQsendQueryPrepared(conn_, it->second.c_str(), n, values.data(),
+                                                     lengths.data(), formats.data(), 0)
+                               : PQsendQueryParams(conn_, sql.c_str(), n, nullptr, values.data(),
+                                                   lengths.data(), formats.data(), 0);
+        if (!sent) {
             return broken(error);
         }
-        if (!finish(deadline, error)) {
-            return nullptr;
+        auto r = finish(deadline, error);
+        // The session lost its prepared statements while the connection stayed up (DISCARD ALL,
+        // DEALLOCATE, a pooler): prepared again, once.
+        constexpr std::string_view kNoSuchStatement = "26000";
+        if (r || !named || !ok() || attempt > 0 || last_sqlstate_ != kNoSuchStatement) {
+            return r;
         }
-        it = prepared_.emplace(sql, name).first;
+        prepared_.clear();
     }
-    const int sent = it != prepared_.end()
-                         ? PQsendQueryPrepared(conn_, it->second.c_str(), n, values.data(),
-                                               lengths.data(), formats.data(), 0)
-                         : PQsendQueryParams(conn_, sql.c_str(), n, nullptr, values.data(),
-                                             lengths.data(), formats.data(), 0);
-    if (!sent) {
-        return broken(error);
-    }
-    return finish(deadline, error);
 }
 
 PgResult PgConnection::finish(SteadyClock::time_point deadline, std::string& error) {
@@ -211,6 +221,7 @@ PgResult PgConnection::finish(SteadyClock::time_point deadline, std::string& err
     }
     PgResult last;
     std::string failed;
+    last_sqlstate_.clear();
     for (;;) {
         while (PQisBusy(conn_)) {
             if (!wait(POLLIN, deadline)) {
@@ -227,6 +238,8 @@ PgResult PgConnection::finish(SteadyClock::time_point deadline, std::string& err
         const auto st = PQresultStatus(r.get());
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && failed.empty()) {
             failed = trimmed(PQresultErrorMessage(r.get()));
+            const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+            last_sqlstate_ = state ? state : "";
         }
         last = std::move(r);
     }

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -60,8 +61,9 @@ class PgConnection {
                  std::string& error);
 
     /// As run(), for a statement with a fixed text run often: prepared on this connection at its
-    /// first use (parsed and planned once, not at every call), then executed by name. At most
-    /// kMaxPrepared texts are kept a connection; others run unprepared.
+    /// first use (parsed and planned once, not at every call), then executed by name; prepared
+    /// again once when the session no longer has it. At most kMaxPrepared texts are kept a
+    /// connection; others run unprepared.
     PgResult run_prepared(const std::string& sql,
                           const std::vector<PgParam>& params,
                           SteadyClock::time_point deadline,
@@ -85,7 +87,11 @@ class PgConnection {
 
     PGconn* conn_ = nullptr;
     // The statements prepared on this connection (text -> name); gone with the connection.
+    // Names are never used twice on one connection.
     std::unordered_map<std::string, std::string> prepared_;
+    std::uint64_t next_name_ = 0;
+    // The SQLSTATE of the last statement that failed (finish()).
+    std::string last_sqlstate_;
 };
 
 /// The first value of a result (row 0, column 0), or "" when there is none.

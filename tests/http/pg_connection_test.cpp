@@ -1,6 +1,7 @@
 // The store's libpq connection on a real PostgreSQL 15: text[] parameters in the binary format
 // reach the server element for element (quotes, backslashes, empty strings, no element at all),
-// and a statement prepared on a connection is prepared again on the next one.
+// and a statement prepared on a connection is prepared again on the next one, or on the same one
+// once its session has let go of it.
 #include "controller/pg_connection.hpp"
 #include "http/pg_server.hpp"
 
@@ -18,11 +19,17 @@ std::string first_of(PgConnection& conn, const std::string& sql, const std::vect
     return controller::pg_first(r);
 }
 
-TEST(PgConnectionTest, BinaryTextArraysArriveElementForElement) {
-    PgServer pg;
-    PgConnection conn;
-    std::string error;
-    ASSERT_TRUE(conn.connect(pg.url(), 5s, error)) << error;
+class PgConnectionTest : public ::testing::Test {
+  protected:
+    void SetUp() override { ASSERT_TRUE(conn_.connect(pg_.url(), 5s, error_)) << error_; }
+
+    PgServer pg_;
+    PgConnection conn_;
+    std::string error_;
+};
+
+TEST_F(PgConnectionTest, BinaryTextArraysArriveElementForElement) {
+    auto& conn = conn_;
     const std::string sql = "SELECT cardinality($1::text[]) || ' ' || $1::text[]::text";
     PgBinaryTextArray items;
     for (const char* item : {"a", "b\"c", "", "d\\e", "{f,g}"}) {
@@ -32,11 +39,25 @@ TEST(PgConnectionTest, BinaryTextArraysArriveElementForElement) {
     PgBinaryTextArray none;
     EXPECT_EQ(first_of(conn, sql, {none.param()}), "0 {}");
     // A text parameter next to them, and the same statement on a new connection.
-    ASSERT_TRUE(conn.connect(pg.url(), 5s, error)) << error;
+    ASSERT_TRUE(conn.connect(pg_.url(), 5s, error_)) << error_;
     EXPECT_EQ(first_of(conn, "SELECT $1 || ':' || array_to_string($2::text[], ',')",
                        {{"x"}, items.param()}),
               R"(x:a,b"c,,d\e,{f,g})");
     EXPECT_EQ(first_of(conn, sql, {items.param()}), R"(5 {a,"b\"c","","d\\e","{f,g}"})");
+}
+
+// DISCARD ALL (or a pooler handing the connection to another session) drops the session's
+// prepared statements while the connection stays up: the next call prepares its text again.
+// Before, every later call of that text failed with "prepared statement does not exist".
+TEST_F(PgConnectionTest, AStatementTheSessionLetGoOfIsPreparedAgain) {
+    auto& conn = conn_;
+    const std::string sql = "SELECT $1 || '!'";
+    EXPECT_EQ(first_of(conn, sql, {{"one"}}), "one!");
+    ASSERT_TRUE(conn.run("DISCARD ALL", {}, PgConnection::SteadyClock::now() + 5s, error_))
+        << error_;
+    EXPECT_EQ(first_of(conn, sql, {{"two"}}), "two!");
+    EXPECT_EQ(first_of(conn, "SELECT $1 || '?'", {{"three"}}), "three?");
+    EXPECT_EQ(first_of(conn, sql, {{"four"}}), "four!");
 }
 
 }  // namespace
