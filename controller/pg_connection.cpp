@@ -64,9 +64,9 @@ void put_int32(std::string& out, std::uint32_t v) {
     out.append(b, 4);
 }
 
-}  // namespace
-
 constexpr std::uint32_t kTextOid = 25;
+
+}  // namespace
 
 void PgBinaryTextArray::add(std::string_view item) {
     if (bytes_.empty()) {

@@ -27,7 +27,7 @@ struct PgNotice {
 };
 
 /// A statement's parameter: text, or (`binary`) `length` bytes in PostgreSQL's binary format of
-/// the parameter's type (pg_binary_text_array).
+/// the parameter's type (PgBinaryTextArray's).
 struct PgParam {
     const char* data = nullptr;
     int length = 0;

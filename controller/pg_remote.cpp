@@ -131,15 +131,21 @@ void PgRemote::loop(std::size_t) {
     }
 }
 
-PgResult PgRemote::retried(PgConnection& conn,
-                           std::string& error,
-                           const std::function<PgResult()>& statement) {
+PgResult PgRemote::run(PgConnection& conn,
+                       const std::string& sql,
+                       const std::vector<std::string>& params,
+                       std::string& error) {
+    std::vector<PgParam> values;
+    values.reserve(params.size());
+    for (const auto& p : params) {
+        values.push_back({p.c_str()});
+    }
     const auto began = SteadyClock::now();
     for (int attempt = 0; attempt < 2; ++attempt) {
         if (!conn.ok() && !conn.connect(config_.url, config_.bound, error)) {
             return nullptr;
         }
-        if (auto r = statement()) {
+        if (auto r = conn.run_prepared(sql, values, SteadyClock::now() + config_.bound, error)) {
             return r;
         }
         if (conn.ok() || SteadyClock::now() - began >= config_.bound / 2) {
@@ -147,38 +153,6 @@ PgResult PgRemote::retried(PgConnection& conn,
         }
     }
     return nullptr;
-}
-
-PgResult PgRemote::run(PgConnection& conn,
-                       const std::string& sql,
-                       const std::vector<const char*>& params,
-                       std::string& error) {
-    return retried(conn, error, [&] {
-        return conn.run(sql, params, SteadyClock::now() + config_.bound, error);
-    });
-}
-
-PgResult PgRemote::run(PgConnection& conn,
-                       const std::string& sql,
-                       const std::vector<std::string>& params,
-                       std::string& error,
-                       bool prepared) {
-    if (!prepared) {
-        std::vector<const char*> values;
-        values.reserve(params.size());
-        for (const auto& p : params) {
-            values.push_back(p.c_str());
-        }
-        return run(conn, sql, values, error);
-    }
-    std::vector<PgParam> values;
-    values.reserve(params.size());
-    for (const auto& p : params) {
-        values.push_back({p.c_str()});
-    }
-    return retried(conn, error, [&] {
-        return conn.run_prepared(sql, values, SteadyClock::now() + config_.bound, error);
-    });
 }
 
 void PgRemote::read_row(std::string sql, std::vector<std::string> params, bool counted, Done done) {
@@ -263,7 +237,7 @@ void PgRemote::query(std::string sql, std::vector<std::string> params, QueryDone
             return finish(make_error_code(StoreError::kClosed), {});
         }
         std::string error;
-        auto res = run(conn, sql, params, error, true);
+        auto res = run(conn, sql, params, error);
         if (!res) {
             return finish(make_error_code(StoreError::kUnavailable), {});
         }

@@ -99,20 +99,12 @@ class PgRemote final : public RemoteRuns {
     void read_row(std::string sql, std::vector<std::string> params, bool counted, Done done);
     void loop(std::size_t reader);
     // One statement, connecting first, and once more on a fresh connection when it failed
-    // fast on one the database dropped.
-    PgResult retried(PgConnection& conn,
-                     std::string& error,
-                     const std::function<PgResult()>& statement);
-    PgResult run(PgConnection& conn,
-                 const std::string& sql,
-                 const std::vector<const char*>& params,
-                 std::string& error);
-    // `prepared`: a fixed text run often (PgConnection::run_prepared).
+    // fast on one the database dropped. Every text the readers run is fixed (values are
+    // parameters), so each is prepared once a connection (PgConnection::run_prepared).
     PgResult run(PgConnection& conn,
                  const std::string& sql,
                  const std::vector<std::string>& params,
-                 std::string& error,
-                 bool prepared = false);
+                 std::string& error);
 
     PgRemoteConfig config_;
     std::atomic<bool> shared_{false};

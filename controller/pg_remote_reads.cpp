@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "controller/durable_store.hpp"
+#include "controller/pg_connection.hpp"
 #include "controller/pg_remote.hpp"
 
 namespace forkrun::controller {
@@ -49,6 +50,8 @@ std::string summary_of(std::string full) {
 }  // namespace
 
 void PgRemote::list(RemoteListQuery q, ListDone done) {
+    // The text depends only on which filters are present (the values, the statuses and the
+    // limit are parameters), so the readers prepare a few texts, whatever callers ask.
     std::vector<std::string> params{q.organization_id};
     auto param = [&](std::string v) {
         params.push_back(std::move(v));
@@ -56,11 +59,7 @@ void PgRemote::list(RemoteListQuery q, ListDone done) {
     };
     std::string sql = "SELECT id, org_seq, run_json FROM runs WHERE organization_id = $1";
     if (!q.statuses.empty()) {
-        sql += " AND status IN (";
-        for (std::size_t i = 0; i < q.statuses.size(); ++i) {
-            sql += (i == 0 ? "" : ",") + param(q.statuses[i]);
-        }
-        sql += ")";
+        sql += " AND status = ANY (" + param(pg_text_array(q.statuses)) + "::text[])";
     }
     if (q.workflow_id) {
         sql += " AND workflow_id = " + param(*q.workflow_id);
@@ -74,7 +73,7 @@ void PgRemote::list(RemoteListQuery q, ListDone done) {
     if (q.before_seq) {
         sql += " AND org_seq < " + param(std::to_string(*q.before_seq)) + "::bigint";
     }
-    sql += " ORDER BY org_seq DESC LIMIT " + std::to_string(q.limit);
+    sql += " ORDER BY org_seq DESC LIMIT " + param(std::to_string(q.limit)) + "::bigint";
     query(std::move(sql), std::move(params),
           QueryDone(answer_rows<ListDone, RemoteListed>(
               std::make_shared<ListDone>(std::move(done)),
@@ -92,9 +91,8 @@ void PgRemote::read_events(std::string run_id,
                            EventsDone done) {
     query(
         "SELECT seq, type, data FROM run_events WHERE run_id = $1 AND seq > $2::bigint ORDER BY "
-        "seq LIMIT " +
-            std::to_string(limit),
-        {std::move(run_id), std::to_string(after)},
+        "seq LIMIT $3::bigint",
+        {std::move(run_id), std::to_string(after), std::to_string(limit)},
         QueryDone(answer_rows<EventsDone, RemoteEvent>(
             std::make_shared<EventsDone>(std::move(done)), [](std::vector<std::string>& row) {
                 return RemoteEvent{std::strtoull(row[0].c_str(), nullptr, 10), std::move(row[1]),

@@ -428,13 +428,22 @@ constexpr std::string_view kQuotaLockWait = R"sql(
 ALTER FUNCTION forkrun_quotas(json, json, text, bigint, bigint) SET lock_timeout = '2s';
 )sql";
 
+// Migration 12: the quota functions forkrun_quotas replaced (migrations 5 and 6), which nothing
+// calls any more (a build that did refuses this newer schema).
+constexpr std::string_view kOldQuotaFunctions = R"sql(
+DROP FUNCTION forkrun_take_quota(text, text, bigint, bigint, bigint, bigint, bigint);
+DROP FUNCTION forkrun_give_quota(text, text, bigint, bigint, bigint);
+DROP FUNCTION forkrun_take_quotas(json, text, bigint, bigint);
+DROP FUNCTION forkrun_give_quotas(json, text);
+)sql";
+
 constexpr std::array kMigrations{
     PgMigration{1, kRunsAndMembers},  PgMigration{2, kOwnership},
     PgMigration{3, kIdempotencyKeys}, PgMigration{4, kRunEvents},
     PgMigration{5, kNoncesAndQuotas}, PgMigration{6, kBatchedQuotas},
     PgMigration{7, kLostNonces},      PgMigration{8, kOrgEventOrder},
     PgMigration{9, kRetention},       PgMigration{10, kQuotaChannel},
-    PgMigration{11, kQuotaLockWait},
+    PgMigration{11, kQuotaLockWait},  PgMigration{12, kOldQuotaFunctions},
 };
 
 }  // namespace

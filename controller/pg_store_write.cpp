@@ -85,6 +85,19 @@ std::string batch_sql(bool inserts, bool updates, bool events, bool notify) {
     return sql;
 }
 
+// batch_sql's texts, made once.
+const std::string& batch_text(bool inserts, bool updates, bool events, bool notify) {
+    static const auto texts = [] {
+        std::array<std::string, 16> all;
+        for (std::size_t shape = 1; shape < all.size(); ++shape) {
+            all[shape] =
+                batch_sql((shape & 1) != 0, (shape & 2) != 0, (shape & 4) != 0, (shape & 8) != 0);
+        }
+        return all;
+    }();
+    return texts[(inserts ? 1 : 0) | (updates ? 2 : 0) | (events ? 4 : 0) | (notify ? 8 : 0)];
+}
+
 }  // namespace
 
 std::string PgStore::write(const Batch& batch,
@@ -92,7 +105,6 @@ std::string PgStore::write(const Batch& batch,
                            std::vector<std::string>& fenced,
                            std::vector<bool>& ended) {
     ended.clear();
-    const std::string me = config_.controller_id;
     const std::string epoch = std::to_string(epoch_.load());
     // A row's columns are read before its JSON, which is then as new or newer: a run that
     // ends in between is not stored terminal with the JSON of before (no later write could
@@ -144,7 +156,7 @@ std::string PgStore::write(const Batch& batch,
     const bool inserts = ins[0].size() != 0;
     const bool updates = upd[0].size() != 0;
     const bool events = ev[0].size() != 0;
-    std::vector<PgParam> params{{me.c_str()}, {epoch.c_str()}};
+    std::vector<PgParam> params{{config_.controller_id.c_str()}, {epoch.c_str()}};
     auto add = [&](auto& arrays) {
         for (auto& a : arrays) {
             params.push_back(a.param());
@@ -159,9 +171,9 @@ std::string PgStore::write(const Batch& batch,
     if (events) {
         add(ev);
     }
-    const std::string sql = batch_sql(inserts, updates, events, others_);
     std::string error;
-    auto res = conn.run_prepared(sql, params, SteadyClock::now() + config_.bound, error);
+    auto res = conn.run_prepared(batch_text(inserts, updates, events, others_), params,
+                                 SteadyClock::now() + config_.bound, error);
     if (!res) {
         return error.empty() ? "failed" : error;
     }

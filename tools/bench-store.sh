@@ -15,8 +15,9 @@
 #   --breakdown   the server also loads pg_stat_statements (for pgbench too); after forkrun's run
 #                 on PostgreSQL, prints the CPU seconds of forkrun and of the server's processes
 #                 per create, what the store's connections were waiting on (pg_stat_activity,
-#                 sampled every 100 ms), and the statements by total execution time (the
-#                 sampling costs some throughput: take the ratio from runs without it)
+#                 sampled every 100 ms by one psql session), and the statements by total
+#                 execution time (pg_stat_statements costs some throughput: take the ratio
+#                 from runs without it)
 #   FORKRUN_BIN=PATH uses that binary instead of building $FORKRUN_ROOT/build
 # Run it under `nice -n 10` on a shared machine.
 set -euo pipefail
@@ -128,13 +129,13 @@ if [ -n "$BREAKDOWN" ]; then
     F0=$(awk '{print $14 + $15}' "/proc/$FORKRUN_PID/stat")
     server_ticks "$WORK/ticks0"
     (
+        # One psql session sampling every 100 ms (\watch), from 1 s in to 1 s before the end.
         sleep 1
-        for _ in $(seq $((DURATION * 10 - 20))); do
-            psql -qtA "$URL" -c "SELECT coalesce(wait_event_type || ':' || wait_event, 'on CPU') \
-                || '  ' || left(query, 24) FROM pg_stat_activity WHERE application_name = 'forkrun' \
-                AND state = 'active'"
-            sleep 0.1
-        done >"$WORK/waits.out" 2>/dev/null
+        echo "SELECT coalesce(wait_event_type || ':' || wait_event, 'on CPU') || '  ' || \
+            left(query, 24) FROM pg_stat_activity WHERE application_name = 'forkrun' AND \
+            state = 'active' \\watch 0.1" |
+            timeout "$((DURATION > 2 ? DURATION - 2 : 1))" psql -qtA "$URL" >"$WORK/waits.out" \
+                2>/dev/null || true
     ) &
     WAITS_PID=$!
 fi
@@ -158,7 +159,7 @@ print(f"CPU per create: forkrun {($F1 - $F0) / $HZ / n * 1e3:.3f} ms, "
       f"PostgreSQL {server / $HZ / n * 1e3:.3f} ms (processes of the server alive at the end)")
 EOF
     echo "what forkrun's connections were doing (samples of pg_stat_activity):"
-    sort "$WORK/waits.out" | uniq -c | sort -rn | head -12
+    grep -v '^$' "$WORK/waits.out" | sort | uniq -c | sort -rn | head -12
     psql -q "$URL" -c "SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 48) AS statement, \
         sum(calls) AS calls, round(sum(total_exec_time)::numeric) AS exec_ms, sum(rows) AS rows \
         FROM pg_stat_statements WHERE toplevel AND query LIKE ANY (ARRAY['%runs%', '%quota%']) \

@@ -60,5 +60,18 @@ TEST_F(PgConnectionTest, AStatementTheSessionLetGoOfIsPreparedAgain) {
     EXPECT_EQ(first_of(conn, sql, {{"four"}}), "four!");
 }
 
+// Texts past the cap of a connection's prepared statements (a caller building texts from values
+// would reach it) still run, unprepared, and the ones prepared before still answer.
+TEST_F(PgConnectionTest, TextsPastThePreparedCapStillRun) {
+    auto& conn = conn_;
+    for (std::size_t i = 0; i < PgConnection::kMaxPrepared + 8; ++i) {
+        const std::string n = std::to_string(i);
+        EXPECT_EQ(first_of(conn, "SELECT $1 || '/" + n + "'", {{"t"}}), "t/" + n);
+    }
+    EXPECT_EQ(first_of(conn, "SELECT $1 || '/0'", {{"again"}}), "again/0");
+    const std::string last = std::to_string(PgConnection::kMaxPrepared + 7);
+    EXPECT_EQ(first_of(conn, "SELECT $1 || '/" + last + "'", {{"again"}}), "again/" + last);
+}
+
 }  // namespace
 }  // namespace forkrun::http::test
