@@ -63,6 +63,14 @@ void PgMembers::stop() {
     }
 }
 
+void PgMembers::beat_now() {
+    beat_now_ = true;
+    if (wake_fd_ >= 0) {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+    }
+}
+
 void PgMembers::cancel_answered(const std::string& run_id) {
     std::lock_guard lock(mu_);
     asked_.erase(run_id);
@@ -97,6 +105,9 @@ void PgMembers::loop() {
             remote_.wake("*");  // what was signalled while away is not replayed
             next_beat = SteadyClock::now();
         }
+        if (beat_now_.exchange(false)) {
+            next_beat = SteadyClock::now();
+        }
         if (SteadyClock::now() >= next_beat) {
             next_beat = SteadyClock::now() + config_.heartbeat;
             heartbeat();
@@ -119,6 +130,10 @@ void PgMembers::loop() {
             until = std::min(until, next_sweep);
         }
         conn_.wait_input(until, wake_fd_);
+        if (wake_fd_ >= 0) {
+            std::uint64_t woken = 0;  // drained, so the next wait waits (beat_now, stop)
+            [[maybe_unused]] auto n = ::read(wake_fd_, &woken, sizeof woken);
+        }
         bool cancels = false;
         bool changed = false;
         for (const auto& n : conn_.take_notices()) {
@@ -182,6 +197,9 @@ void PgMembers::heartbeat() {
         std::cerr << "forkrun: this controller's lease lapsed and its live runs were finished as "
                      "controllerLost by another; registered again with epoch "
                   << epoch_.load() << "\n";
+        if (on_epoch_) {
+            on_epoch_();  // new runs held back by the fence are written under it
+        }
     }
 }
 

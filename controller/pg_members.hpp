@@ -55,6 +55,11 @@ class PgMembers {
     /// Called on the member thread, once per recorded cancel of a live run this controller
     /// owns (again only after cancel_answered). Set before start().
     void on_cancel_asked(std::function<void(CancelAsk)> f) { on_cancel_ = std::move(f); }
+    /// Called on the member thread after this controller registered again with a new epoch
+    /// (it was found fenced). Set before start().
+    void on_epoch(std::function<void()> f) { on_epoch_ = std::move(f); }
+    /// Heartbeats at once (a writer found this controller's epoch fenced): thread-safe.
+    void beat_now();
     void set_base_url(std::string url);
     void start();
     /// Stops the thread (no callback after it returns).
@@ -83,6 +88,8 @@ class PgMembers {
     PgOrgRelay& relay_;
     PgConnection conn_;
     std::function<void(CancelAsk)> on_cancel_;
+    std::function<void()> on_epoch_;
+    std::atomic<bool> beat_now_{false};
     std::thread thread_;
     int wake_fd_ = -1;  // an eventfd: stop() interrupts the wait
     std::atomic<bool> stop_{false};

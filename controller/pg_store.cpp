@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "controller/pg_connection.hpp"
+#include "controller/pg_members.hpp"
 #include "controller/pg_remote.hpp"
 
 namespace forkrun::controller {
@@ -159,7 +160,19 @@ bool PgStore::take(Batch& batch, std::size_t writer) {
     const auto now = SteadyClock::now();
     const bool retrying = now < retry_at_;
     // Creates are answered at once while the database is away; finals and changes wait for it.
-    const std::size_t inserts = std::min(inserts_.size(), kMaxRowsPerBatch);
+    // While fenced, they wait for the new epoch (the bound at most).
+    if (inserts_held()) {
+        std::erase_if(inserts_, [&](Waiting& w) {
+            if (now - w.since < config_.bound) {
+                return false;
+            }
+            for (auto& d : w.done) {
+                complete(d, make_error_code(StoreError::kUnavailable));
+            }
+            return true;
+        });
+    }
+    const std::size_t inserts = inserts_held() ? 0 : std::min(inserts_.size(), kMaxRowsPerBatch);
     for (std::size_t i = 0; i < inserts; ++i) {
         batch.inserts.push_back(std::move(inserts_[i]));
     }
@@ -236,8 +249,12 @@ void PgStore::loop(std::size_t writer) {
             if (!due_[writer].finals.empty()) {
                 until = std::min(until, std::max(retry_at_, SteadyClock::now() + kRetryPause));
             }
+            if (!inserts_.empty() && inserts_held()) {
+                until = std::min(until, inserts_.front().since + config_.bound);
+            }
             wake_.wait_until(lock, until, [&] {
-                if (stop_ || !inserts_.empty() || behind_came_.load() != seen) {
+                if (stop_ || (!inserts_.empty() && !inserts_held()) ||
+                    behind_came_.load() != seen) {
                     return true;
                 }
                 if (SteadyClock::now() < retry_at_) {
@@ -248,19 +265,22 @@ void PgStore::loop(std::size_t writer) {
             continue;
         }
         lock.unlock();
-        std::string error;
-        std::vector<std::string> fenced;
-        std::vector<bool> ended;
+        Outcome out;
+        std::string& error = out.error;
         const auto began = SteadyClock::now();
         bool connected = ensure_connected(conn, error);
+        auto write_once = [&] {
+            out.fenced.clear();
+            error = write(batch, conn, out.fenced, out.ended, out.inserts_fenced, out.epoch);
+        };
         if (connected) {
-            error = write(batch, conn, fenced, ended);
+            write_once();
             // A connection the database dropped (it restarted) is only found out by using it:
             // once more on a fresh one, if the first try failed fast. The insert is idempotent.
             if (!error.empty() && !conn.ok() && SteadyClock::now() - began < config_.bound / 2) {
                 connected = ensure_connected(conn, error);
                 if (connected) {
-                    error = write(batch, conn, fenced, ended);
+                    write_once();
                 }
             }
         }
@@ -275,8 +295,12 @@ void PgStore::loop(std::size_t writer) {
                 std::cerr << "forkrun: the store refused a batch (retried): " << error << "\n";
             }
         }
+        if (error.empty() && out.inserts_fenced && members_) {
+            members_->beat_now();  // registered again sooner than the next heartbeat
+        }
+        out.lost = !connected || !conn.ok();
         lock.lock();
-        settle(batch, writer, error, !connected || !conn.ok(), fenced, ended);
+        settle(batch, writer, out);
     }
 }
 
@@ -328,17 +352,33 @@ bool PgStore::ensure_connected(Connection& conn, std::string& error) {
     return conn.connect(config_.url, config_.bound, error);
 }
 
-void PgStore::settle(Batch& batch,
-                     std::size_t writer,
-                     const std::string& error,
-                     bool lost,
-                     const std::vector<std::string>& fenced,
-                     const std::vector<bool>& ended) {
-    const auto ec = error.empty() ? boost::system::error_code()
-                    : lost        ? make_error_code(StoreError::kUnavailable)
-                                  : make_error_code(StoreError::kRejected);
+void PgStore::settle(Batch& batch, std::size_t writer, const Outcome& out) {
+    const auto& fenced = out.fenced;
+    const auto& ended = out.ended;
+    const auto ec = out.error.empty() ? boost::system::error_code()
+                    : out.lost        ? make_error_code(StoreError::kUnavailable)
+                                      : make_error_code(StoreError::kRejected);
     if (ec) {
         retry_at_ = SteadyClock::now() + kRetryPause;
+    }
+    const auto now = SteadyClock::now();
+    if (!ec && out.inserts_fenced) {
+        // Back in front, in order, to be written under the epoch this controller registers
+        // with next; a create waits at most the bound for it.
+        fenced_epoch_ = out.epoch;
+        std::vector<Waiting> again;
+        for (auto& w : batch.inserts) {
+            if (now - w.since < config_.bound) {
+                again.push_back(std::move(w));
+                continue;
+            }
+            for (auto& d : w.done) {
+                complete(d, make_error_code(StoreError::kUnavailable));
+            }
+        }
+        inserts_.insert(inserts_.begin(), std::make_move_iterator(again.begin()),
+                        std::make_move_iterator(again.end()));
+        batch.inserts.clear();
     }
     for (auto& w : batch.inserts) {
         if (!ec) {
@@ -348,7 +388,6 @@ void PgStore::settle(Batch& batch,
             complete(d, ec);
         }
     }
-    const auto now = SteadyClock::now();
     for (std::size_t k = 0; k < batch.finals.size(); ++k) {
         auto& w = batch.finals[k];
         if (!ec) {

@@ -158,16 +158,26 @@ class PgStore final : public DurableStore {
     // finals whose row this controller may no longer write (not its epoch's); `ended`: which
     // finals, then which changes (by their index), were their run's last write: terminal, and
     // no fork kept for inspection (whose release changes the run again).
+    // `inserts_fenced`: the new runs were not inserted, the epoch (`epoch_used`) not the
+    // member's.
     std::string write(const Batch& batch,
                       Connection& conn,
                       std::vector<std::string>& fenced,
-                      std::vector<bool>& ended);
-    void settle(Batch& batch,
-                std::size_t writer,
-                const std::string& error,
-                bool lost,
-                const std::vector<std::string>& fenced,
-                const std::vector<bool>& ended);
+                      std::vector<bool>& ended,
+                      bool& inserts_fenced,
+                      long long& epoch_used);
+    struct Outcome {
+        std::string error;
+        bool lost = false;
+        std::vector<std::string> fenced;
+        std::vector<bool> ended;
+        bool inserts_fenced = false;
+        long long epoch = 0;
+    };
+    void settle(Batch& batch, std::size_t writer, const Outcome& out);
+    // Whether new runs wait for this controller to register again (their batch was fenced
+    // under the epoch it still has). Holds `mu_`.
+    bool inserts_held() const { return fenced_epoch_ == epoch_.load(); }
     bool ensure_connected(Connection& conn, std::string& error);
 
     PgStoreConfig config_;
@@ -189,6 +199,9 @@ class PgStore final : public DurableStore {
     // included (half the bound, so a last try that takes the whole bound ends within 1.5x).
     SteadyClock::time_point stop_deadline_{};
     std::vector<Waiting> inserts_;
+    // The epoch a batch of new runs was fenced under: they wait until the member thread has
+    // registered this controller again (a new epoch), or answer kUnavailable after the bound.
+    long long fenced_epoch_ = -1;
     // What each writer owes of the runs it writes (writer_of), so that a writer looks only at
     // its own: finals with their waiters, and the runs with changes to write behind (the time
     // their first unwritten change happened).

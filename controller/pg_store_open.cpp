@@ -222,9 +222,6 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
     }
     const bool shared = pg_first(unheld) == "t" ||
                         (config_.load_limit != 0 && stored.runs.size() >= config_.load_limit);
-    for (std::size_t i = 0; i < conns_.size(); ++i) {
-        threads_.emplace_back([this, i] { loop(i); });
-    }
     remote_ = std::make_unique<PgRemote>(PgRemoteConfig{config_.url, config_.bound});
     if (shared) {
         remote_->set_shared();
@@ -238,6 +235,14 @@ boost::system::result<StoredRuns, std::string> PgStore::open() {
     relay_ = std::make_unique<PgOrgRelay>(*remote_, config_.controller_id);
     relay_->note_horizon(horizon);
     members_ = std::make_unique<PgMembers>(std::move(members), epoch_, others_, *remote_, *relay_);
+    members_->on_epoch([this] {
+        { std::lock_guard lock(mu_); }  // a writer deciding to sleep has decided
+        wake_.notify_all();
+    });
+    // The writers last: they may ask members_ for a heartbeat.
+    for (std::size_t i = 0; i < conns_.size(); ++i) {
+        threads_.emplace_back([this, i] { loop(i); });
+    }
     return stored;
 }
 

@@ -24,21 +24,26 @@ std::string batch_sql(bool inserts, bool updates, bool events, bool notify) {
         }
         return out;
     };
+    // Only this controller's rows, live or ended with the status written (a run's kept forks
+    // released after it ended; a final after the change that ended it), and only while its
+    // epoch is the member's: a controller taken over (fenced) writes nothing more, and no row
+    // goes from one end to another.
+    const std::string fence = "EXISTS (SELECT 1 FROM members m WHERE m.id = $1 AND m.epoch = $2)";
     const std::string insert =
         "INSERT INTO runs (id, organization_id, org_seq, status, created_at, is_simulation, "
         "is_dust_test, workflow_id, owner_id, owner_epoch, run_json) SELECT v.id, v.org, "
         "v.seq::bigint, v.status, v.created::timestamptz, v.sim::boolean, v.dust::boolean, "
         "v.wf, $1, $2::bigint, v.doc::json FROM unnest(" +
         (inserts ? arrays(9) : "") +
-        ") AS v(id, org, seq, status, created, sim, dust, wf, doc) ON CONFLICT (id) DO NOTHING";
+        ") AS v(id, org, seq, status, created, sim, dust, wf, doc) WHERE " + fence +
+        " ON CONFLICT (id) DO NOTHING";
+    // New runs are inserted only under the member's epoch too: a controller another member
+    // took over hears it from the row '' and writes them again once registered anew, instead
+    // of storing runs the next scan would finish as controllerLost.
+    const std::string fenced_row = " UNION ALL SELECT '' WHERE NOT " + fence;
     if (inserts && !updates && !events) {
-        return insert;
+        return "WITH i AS (" + insert + ") SELECT '' AS id WHERE NOT " + fence;
     }
-    // Only this controller's rows, live or ended with the status written (a run's kept forks
-    // released after it ended; a final after the change that ended it), and only while its
-    // epoch is the member's: a controller taken over (fenced) writes nothing more, and no row
-    // goes from one end to another.
-    const std::string fence = "EXISTS (SELECT 1 FROM members m WHERE m.id = $1 AND m.epoch = $2)";
     std::vector<std::string> ctes;
     if (inserts) {
         ctes.push_back("i AS (" + insert + ")");
@@ -74,6 +79,9 @@ std::string batch_sql(bool inserts, bool updates, bool events, bool notify) {
         sql += (k == 0 ? "" : ", ") + ctes[k];
     }
     sql += " " + written;
+    if (inserts) {
+        sql += fenced_row;
+    }
     if (notify) {
         // The ids written, to the members watching them: one NOTIFY a batch ("*" when too many
         // for its payload).
@@ -103,9 +111,13 @@ const std::string& batch_text(bool inserts, bool updates, bool events, bool noti
 std::string PgStore::write(const Batch& batch,
                            Connection& conn,
                            std::vector<std::string>& fenced,
-                           std::vector<bool>& ended) {
+                           std::vector<bool>& ended,
+                           bool& inserts_fenced,
+                           long long& epoch_used) {
     ended.clear();
-    const std::string epoch = std::to_string(epoch_.load());
+    inserts_fenced = false;
+    epoch_used = epoch_.load();
+    const std::string epoch = std::to_string(epoch_used);
     // A row's columns are read before its JSON, which is then as new or newer: a run that
     // ends in between is not stored terminal with the JSON of before (no later write could
     // mend it), and its change is written again (run_changed came after the read).
@@ -177,13 +189,18 @@ std::string PgStore::write(const Batch& batch,
     if (!res) {
         return error.empty() ? "failed" : error;
     }
-    if (!batch.finals.empty()) {
-        std::unordered_set<std::string> written;
-        for (int i = 0; i < PQntuples(res.get()); ++i) {
-            if (!PQgetisnull(res.get(), i, 0)) {
-                written.insert(PQgetvalue(res.get(), i, 0));
-            }
+    std::unordered_set<std::string> written;
+    for (int i = 0; i < PQntuples(res.get()); ++i) {
+        if (PQgetisnull(res.get(), i, 0)) {
+            continue;  // the NOTIFY's row
         }
+        if (PQgetlength(res.get(), i, 0) == 0) {
+            inserts_fenced = true;  // fenced_row: no run id is empty
+        } else {
+            written.insert(PQgetvalue(res.get(), i, 0));
+        }
+    }
+    if (!batch.finals.empty()) {
         for (const auto& w : batch.finals) {
             if (!written.contains(w.record->id())) {
                 fenced.push_back(w.record->id());

@@ -208,5 +208,39 @@ TEST(PgMembers, AnIdempotentCreateRepeatedOnAnotherControllerIsTheFirstRun) {
         "b");
 }
 
+// Another member takes A over (it bumps A's epoch, as PgMembers::take_over does) while A runs
+// on: the creates A acknowledges before its next heartbeat are stored under the epoch it then
+// registers with, and stay A's live runs. Before, they were stored under the fenced epoch and
+// the next scan finished them as controllerLost although their controller was alive.
+TEST(PgMembers, RunsCreatedOnAControllerJustTakenOverAreStoredUnderItsNextEpoch) {
+    PgServer pg;
+    TempDir dir;
+    auto a = member(pg, dir, "a");
+    Api on_a(a->base_url());
+    const std::string before = str_at(on_a.create_ok(wait_run(unique_workflow_id("w"), 600)), "id");
+    ASSERT_EQ(pg.value("SELECT owner_epoch FROM runs WHERE id = '" + before + "'"), "1");
+
+    pg.query("UPDATE members SET epoch = epoch + 1 WHERE id = 'a'");
+    std::vector<std::string> after;
+    for (int i = 0; i < 5; ++i) {
+        after.push_back(str_at(on_a.create_ok(wait_run(unique_workflow_id("w"), 600)), "id"));
+    }
+    // The run of the fenced epoch is finished by the next scan (A's own): it has run.
+    const std::string lost = "SELECT status FROM runs WHERE id = '" + before + "'";
+    ASSERT_TRUE(becomes(pg, lost, "failure", kLease + 5s)) << pg.value(lost);
+    const std::string epoch = pg.value("SELECT epoch FROM members WHERE id = 'a'");
+    EXPECT_EQ(epoch, "3") << "A registered again after the bump";
+    for (const auto& id : after) {
+        const std::string row =
+            "SELECT status IN ('waiting', 'running') AND owner_epoch = " + epoch +
+            " FROM runs WHERE id = '" + id + "'";
+        EXPECT_EQ(pg.value(row), "t") << id << " is live, A's at its epoch";
+        auto cancelled = on_a.cancel(id);
+        ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+        EXPECT_EQ(str_at(data_of(cancelled), "status"), "cancelled");
+        EXPECT_EQ(pg.value("SELECT status FROM runs WHERE id = '" + id + "'"), "cancelled") << id;
+    }
+}
+
 }  // namespace
 }  // namespace forkrun::http::test
