@@ -9,7 +9,10 @@
 #include <boost/json/value_from.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <optional>
 
+#include "util/json_text.hpp"
 #include "util/timestamp.hpp"
 
 namespace forkrun::controller {
@@ -82,12 +85,69 @@ RunEvents::RunEvents(const Run& run, EventBus& bus, std::shared_ptr<EventStream>
 
 namespace {
 
-json::value error_json(const std::optional<ErrorInfo>& e) {
-    if (!e) {
-        return nullptr;
+// An event's data, key by key in the order the API shows them, as Boost.JSON would serialize
+// the same object (a run's events are six or more per run: no json::object built for each).
+class EventText {
+  public:
+    EventText() {
+        text_.reserve(192);
+        text_.push_back('{');
     }
-    return json::object{{"code", to_string(e->code)}, {"message", e->message}};
-}
+    EventText& str(std::string_view k, std::string_view v) {
+        key(k);
+        util::append_json_string(text_, v);
+        return *this;
+    }
+    EventText& num(std::string_view k, std::uint64_t v) {
+        key(k);
+        char digits[24];
+        const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+        text_.append(digits, end);
+        return *this;
+    }
+    EventText& null(std::string_view k) {
+        key(k);
+        text_.append("null");
+        return *this;
+    }
+    template <class T, class F>
+    EventText& maybe(std::string_view k, const std::optional<T>& v, F&& put) {
+        if (!v) {
+            return null(k);
+        }
+        put(k, *v);
+        return *this;
+    }
+    std::string done() && {
+        text_.push_back('}');
+        return std::move(text_);
+    }
+    // `{"code":...,"message":...}` of a node's error, or null.
+    EventText& error(std::string_view k, const std::optional<ErrorInfo>& e) {
+        if (!e) {
+            return null(k);
+        }
+        key(k);
+        text_.append("{\"code\":");
+        util::append_json_string(text_, to_string(e->code));
+        text_.append(",\"message\":");
+        util::append_json_string(text_, e->message);
+        text_.push_back('}');
+        return *this;
+    }
+
+  private:
+    // `k` is a literal key of the caller's: nothing to escape.
+    void key(std::string_view k) {
+        if (text_.size() > 1) {
+            text_.push_back(',');
+        }
+        text_.push_back('"');
+        text_.append(k);
+        text_.append("\":");
+    }
+    std::string text_;
+};
 
 }  // namespace
 
@@ -122,13 +182,13 @@ void RunEvents::observe(const Run& run) {
         return at_text;
     };
     const std::uint64_t total = run.total_cu();
-    auto run_event = [&](json::value previous) {
-        json::object o{{"runId", run_id_},
-                       {"status", to_string(run.status)},
-                       {"previousStatus", std::move(previous)},
-                       {"totalCu", total},
-                       {"at", at()}};
-        publish("run", json::serialize(o), true);
+    auto run_event = [&](std::optional<RunStatus> previous) {
+        EventText o;
+        o.str("runId", run_id_).str("status", to_string(run.status));
+        o.maybe("previousStatus", previous,
+                [&](std::string_view k, RunStatus p) { o.str(k, to_string(p)); });
+        o.num("totalCu", total).str("at", at());
+        publish("run", std::move(o).done(), true);
         sent_cu_ = total;
     };
     if (!started_) {
@@ -141,7 +201,7 @@ void RunEvents::observe(const Run& run) {
             forks_.push_back(ForkSeen{f.state, f.queue_position});
         }
         total_cu_ = total;
-        run_event(nullptr);
+        run_event(std::nullopt);
         return;
     }
     if (is_terminal(status_)) {
@@ -161,13 +221,10 @@ void RunEvents::observe(const Run& run) {
             continue;
         }
         nodes_[i] = n.status;
-        json::object o{{"runId", run_id_},
-                       {"nodeId", n.id},
-                       {"status", to_string(n.status)},
-                       {"cu", n.cu},
-                       {"error", error_json(n.error)},
-                       {"at", at()}};
-        publish("node", json::serialize(o), false);
+        EventText o;
+        o.str("runId", run_id_).str("nodeId", n.id).str("status", to_string(n.status));
+        o.num("cu", n.cu).error("error", n.error).str("at", at());
+        publish("node", std::move(o).done(), false);
     }
     publish_forks(run, at);
     total_cu_ = total;
@@ -177,7 +234,7 @@ void RunEvents::observe(const Run& run) {
         if (is_terminal(run.status) && run.cancellation) {
             publish("cancellation", json::serialize(json::value_from(*run.cancellation)), false);
         }
-        run_event(json::value(to_string(previous)));
+        run_event(previous);
         if (is_terminal(run.status)) {
             end_unless_kept(run);
         }
@@ -190,8 +247,8 @@ void RunEvents::observe(const Run& run) {
     if (now - cu_at_ >= EventBus::kCuInterval) {
         cu_at_ = now;
         sent_cu_ = total;
-        json::object o{{"runId", run_id_}, {"totalCu", total}};
-        publish("cu", json::serialize(o), false);
+        publish("cu", std::move(EventText().str("runId", run_id_).num("totalCu", total)).done(),
+                false);
     } else if (!flush_armed_) {
         flush_armed_ = true;
         bus_.flush_later(weak_from_this());
@@ -210,18 +267,21 @@ void RunEvents::publish_forks(const Run& run, const std::function<const std::str
         } else {
             forks_.push_back(seen);
         }
-        json::object o{
-            {"runId", run_id_},
-            {"forkId", f.fork_id},
-            {"chainId", f.chain_id},
-            {"state", to_string(f.state)},
-            {"rpcUrl", f.rpc_url.empty() ? json::value() : json::value(f.rpc_url)},
-            {"error", f.error ? json::value(*f.error) : json::value()},
-            {"queuePosition", f.queue_position ? json::value(*f.queue_position) : json::value()},
-            {"keptUntil",
-             f.kept_until ? json::value(util::format_timestamp(*f.kept_until)) : json::value()},
-            {"at", at()}};
-        publish("fork", json::serialize(o), false);
+        EventText o;
+        o.str("runId", run_id_).str("forkId", f.fork_id).num("chainId", f.chain_id);
+        o.str("state", to_string(f.state));
+        if (f.rpc_url.empty()) {
+            o.null("rpcUrl");
+        } else {
+            o.str("rpcUrl", f.rpc_url);
+        }
+        o.maybe("error", f.error, [&](std::string_view k, const std::string& e) { o.str(k, e); });
+        o.maybe("queuePosition", f.queue_position,
+                [&](std::string_view k, std::uint32_t q) { o.num(k, q); });
+        o.maybe("keptUntil", f.kept_until,
+                [&](std::string_view k, Timestamp t) { o.str(k, util::format_timestamp(t)); });
+        o.str("at", at());
+        publish("fork", std::move(o).done(), false);
     }
 }
 
@@ -230,13 +290,11 @@ void RunEvents::end_unless_kept(const Run& run) {
     if (kept_) {
         return;
     }
-    json::object o{
-        {"runId", run_id_},
-        {"status", to_string(run.status)},
-        {"totalCu", run.total_cu()},
-        {"finishedAt",
-         run.finished_at ? json::value(util::format_timestamp(*run.finished_at)) : json::value()}};
-    publish("end", json::serialize(o), true);
+    EventText o;
+    o.str("runId", run_id_).str("status", to_string(run.status)).num("totalCu", run.total_cu());
+    o.maybe("finishedAt", run.finished_at,
+            [&](std::string_view k, Timestamp t) { o.str(k, util::format_timestamp(t)); });
+    publish("end", std::move(o).done(), true);
     stream_.end();
     std::vector<NodeStatus>().swap(nodes_);  // nothing changes again
     std::vector<ForkSeen>().swap(forks_);
@@ -250,8 +308,8 @@ void RunEvents::flush_cu() {
     }
     cu_at_ = std::chrono::steady_clock::now();
     sent_cu_ = total_cu_;
-    json::object o{{"runId", run_id_}, {"totalCu", total_cu_}};
-    publish("cu", json::serialize(o), false);
+    publish("cu", std::move(EventText().str("runId", run_id_).num("totalCu", total_cu_)).done(),
+            false);
 }
 
 }  // namespace forkrun::controller

@@ -5,6 +5,7 @@
 #include <boost/json/string_view.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -75,6 +76,19 @@ std::string valid_utf8(std::string_view s) {
         }
     }
     return out;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+    const bool plain = std::none_of(s.begin(), s.end(), [](char c) {
+        return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+    });
+    if (!plain) {
+        out.append(json::serialize(json::string_view(s.data(), s.size())));
+        return;
+    }
+    out.push_back('"');
+    out.append(s);
+    out.push_back('"');
 }
 
 std::string json_quote(std::string_view s) {

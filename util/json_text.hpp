@@ -13,6 +13,10 @@ namespace forkrun::util {
 /// target or a percent-decoded query may hold any) become U+FFFD, so the JSON stays valid.
 std::string json_quote(std::string_view s);
 
+/// Appends `s` as a JSON string literal, quotes included, byte for byte as Boost.JSON's
+/// serializer writes it (no UTF-8 repair: for text the service made or already checked).
+void append_json_string(std::string& out, std::string_view s);
+
 /// True when `s` is well-formed UTF-8 throughout.
 bool is_valid_utf8(std::string_view s);
 

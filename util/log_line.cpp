@@ -1,9 +1,7 @@
 // JSON log lines appended piece by piece.
 #include "util/log_line.hpp"
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/string_view.hpp>
-
+#include "util/json_text.hpp"
 #include "util/timestamp.hpp"
 
 namespace forkrun::util {
@@ -25,7 +23,7 @@ void LogLine::key(std::string_view k) {
 
 LogLine& LogLine::str(std::string_view k, std::string_view value) {
     key(k);
-    line_.append(boost::json::serialize(boost::json::string_view(value.data(), value.size())));
+    append_json_string(line_, value);
     return *this;
 }
 

@@ -6,12 +6,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <thread>
 
 #include "controller/event_stream.hpp"
 #include "controller/run_events.hpp"
 #include "controller/run_record.hpp"
+#include "util/timestamp.hpp"
 
 namespace forkrun::controller {
 namespace {
@@ -244,6 +246,76 @@ TEST(RunEvents, GatewayCuIsSentAtMostTenTimesASecondAndTheLatestValueArrives) {
     ASSERT_EQ(sent.size(), 2u);
     EXPECT_EQ(sent[0], 10u);
     EXPECT_EQ(sent[1], 500u);
+}
+
+// Each event's data is the JSON of its fields, key for key and byte for byte what Boost.JSON
+// writes for the same object, also where a node id, an error or a URL holds characters that
+// must be escaped (they come from a workflow definition or a failure's text).
+TEST(RunEvents, EventDataIsTheSerializedObjectOfItsFieldsWithEscapesKept) {
+    asio::io_context ioc;
+    EventBus bus(ioc.get_executor());
+    ::forkrun::controller::Run run = two_node_run();
+    const std::string odd = "n\"1\\\n\x01\x1f caf\xc3\xa9 /</";
+    run.nodes[1].id = odd;
+    ForkInfo fork;
+    fork.fork_id = "fork_1";
+    fork.chain_id = 18446744073709551615u;
+    run.forks.push_back(fork);
+    RunRecord rec(run, 1);
+    rec.attach_events(bus.open(run));
+    const auto kept = Clock::now();
+    rec.update([&](::forkrun::controller::Run& r) {
+        r.status = RunStatus::kRunning;
+        r.nodes[1].status = NodeStatus::kFailure;
+        r.nodes[1].cu = 7;
+        r.nodes[1].error = ErrorInfo{RunErrc::kInternalError, "said \"no\"\tthen\r\n\x7f"};
+        r.forks[0].state = ForkState::kReady;
+        r.forks[0].rpc_url = "http://127.0.0.1:8545/rpc/\"x\"";
+        r.forks[0].error = "upstream \"gone\"";
+        r.forks[0].queue_position = 4294967295u;
+        r.forks[0].kept_until = kept;
+    });
+    rec.finish(RunStatus::kFailure,
+               [](::forkrun::controller::Run& r) { r.finished_at = Clock::now(); });
+    auto sub =
+        rec.subscribe_events(SubscribeFrom{0}, ioc.get_executor(),
+                             [](const ::forkrun::controller::Run&) { return std::string("{}"); });
+    const auto p = pull(ioc, sub);
+    ASSERT_EQ(types(p), (std::vector<std::string>{"run", "node", "fork", "run", "run", "end"}));
+    auto same = [&](std::size_t i, const json::object& want) {
+        EXPECT_EQ(p.events[i]->data, json::serialize(want)) << p.events[i]->type;
+    };
+    const auto at = [&](std::size_t i) { return json::parse(p.events[i]->data).at("at"); };
+    same(0, {{"runId", "run_x"},
+             {"status", "waiting"},
+             {"previousStatus", nullptr},
+             {"totalCu", 0},
+             {"at", at(0)}});
+    same(1, {{"runId", "run_x"},
+             {"nodeId", odd},
+             {"status", "failure"},
+             {"cu", 7},
+             {"error", {{"code", "internal_error"}, {"message", "said \"no\"\tthen\r\n\x7f"}}},
+             {"at", at(1)}});
+    same(2, {{"runId", "run_x"},
+             {"forkId", "fork_1"},
+             {"chainId", 18446744073709551615u},
+             {"state", "ready"},
+             {"rpcUrl", "http://127.0.0.1:8545/rpc/\"x\""},
+             {"error", "upstream \"gone\""},
+             {"queuePosition", 4294967295u},
+             {"keptUntil", util::format_timestamp(kept)},
+             {"at", at(2)}});
+    same(3, {{"runId", "run_x"},
+             {"status", "running"},
+             {"previousStatus", "waiting"},
+             {"totalCu", 7},
+             {"at", at(3)}});
+    const auto end = json::parse(p.events[5]->data);
+    same(5, {{"runId", "run_x"},
+             {"status", "failure"},
+             {"totalCu", 7},
+             {"finishedAt", end.at("finishedAt")}});
 }
 
 }  // namespace

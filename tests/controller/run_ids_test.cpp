@@ -3,6 +3,8 @@
 
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "controller/run_ids.hpp"
 
@@ -47,6 +49,33 @@ TEST(RunIds, ATokenHasFourCharactersForEveryThreeBytesRoundedUp) {
     EXPECT_EQ(random_token(16).size(), 22u);
     EXPECT_EQ(random_token(32).size(), 43u);
     EXPECT_NE(random_token(16), random_token(16));
+}
+
+// Ids made on several threads at once, past many refills of each thread's block of random
+// bytes (and tokens bigger than a block), are all different.
+TEST(RunIds, IdsFromSeveralThreadsAcrossRefillsNeverRepeat) {
+    constexpr int kThreads = 4;
+    constexpr int kEach = 2000;
+    std::vector<std::vector<std::string>> made(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&made, t] {
+            for (int i = 0; i < kEach; ++i) {
+                made[t].push_back(new_run_id());
+            }
+            made[t].push_back(random_token(1500));
+        });
+    }
+    for (auto& th : threads) {
+        th.join();
+    }
+    std::set<std::string> seen;
+    for (const auto& ids : made) {
+        for (const auto& id : ids) {
+            EXPECT_TRUE(seen.insert(id).second) << "repeated: " << id;
+        }
+    }
+    EXPECT_EQ(seen.size(), static_cast<std::size_t>(kThreads * (kEach + 1)));
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string_view.hpp>
 #include <boost/json/value.hpp>
 
 #include "util/json_text.hpp"
@@ -19,6 +21,21 @@ TEST(JsonText, QuotingKeepsValidUtf8AndReplacesTheRest) {
     EXPECT_EQ(json_quote("a\xff"), "\"a\xef\xbf\xbd\"");
     EXPECT_TRUE(is_valid_utf8("\xf0\x9f\x99\x82"));
     EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));
+}
+
+// append_json_string writes what Boost.JSON's serializer writes, for every byte (escaped or
+// not, inside and around plain text) and for text with nothing to escape.
+TEST(JsonText, AppendedStringsAreWhatBoostJsonWrites) {
+    for (int b = 0; b < 256; ++b) {
+        const std::string s = std::string("a") + static_cast<char>(b) + "z";
+        std::string out = "[";
+        append_json_string(out, s);
+        EXPECT_EQ(out, "[" + boost::json::serialize(boost::json::string_view(s))) << b;
+    }
+    std::string out;
+    append_json_string(out, "");
+    append_json_string(out, "run_0123 caf\xc3\xa9");
+    EXPECT_EQ(out, "\"\"\"run_0123 caf\xc3\xa9\"");
 }
 
 }  // namespace forkrun::util
