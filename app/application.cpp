@@ -193,7 +193,8 @@ controller::ControllerConfig controller_config(const Config& o,
     // deflating is done by a low-priority thread, not on the path that finished the run.
     ccfg.on_finished = [&compactions](const std::shared_ptr<controller::RunRecord>& r) {
         compactions.post([r] {
-            r->compact(http::run_to_json, http::run_summary_to_json, http::run_json_dictionary());
+            r->compact(http::run_to_json, http::run_summary_to_json, http::run_json_dictionary(),
+                       http::cut_run_json);
         });
     };
     ccfg.enabled_types.insert(controller::NodeType::kBlock)

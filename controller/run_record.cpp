@@ -202,17 +202,23 @@ void RunRecord::drop_request() {
         full.size() >= UINT32_MAX) {
         return;  // kept, then: a re-run must find them
     }
-    request_cut_ = std::array<std::uint32_t, 4>{
+    drop_request_at(std::array<std::uint32_t, 4>{
         static_cast<std::uint32_t>(def_at), static_cast<std::uint32_t>(def.size()),
-        static_cast<std::uint32_t>(props_at), static_cast<std::uint32_t>(props.size())};
+        static_cast<std::uint32_t>(props_at), static_cast<std::uint32_t>(props.size())});
+}
+
+void RunRecord::drop_request_at(const std::array<std::uint32_t, 4>& cut) {
+    request_cut_ = cut;
     // Swapped with empties, so the memory goes back now rather than when the record does.
     boost::json::object().swap(run_.workflow_definition);
     boost::json::object().swap(run_.prop_values);
 }
 
-void RunRecord::compact(const std::function<std::string(const Run&)>& full,
-                        const std::function<std::string(const Run&)>& summary,
-                        std::string_view dictionary) {
+void RunRecord::compact(
+    const std::function<std::string(const Run&)>& full,
+    const std::function<std::string(const Run&)>& summary,
+    std::string_view dictionary,
+    const std::function<std::optional<RunTextCut>(std::string_view full)>& cut) {
     std::lock_guard lock(mu_);
     if (compacted_ || !is_terminal(run_.status)) {
         return;
@@ -222,10 +228,20 @@ void RunRecord::compact(const std::function<std::string(const Run&)>& full,
     if (!full_slot) {
         full_slot = std::make_shared<const std::string>(full(run_));
     }
-    if (!summary_slot) {
-        summary_slot = std::make_shared<const std::string>(summary(run_));
+    // Before the text is packed: the summary and the request's places, read off the full text
+    // when the wire layer can, else made again from the run.
+    auto parts = cut && full_slot->size() < UINT32_MAX ? cut(*full_slot) : std::nullopt;
+    if (parts) {
+        if (!summary_slot) {
+            summary_slot = std::make_shared<const std::string>(std::move(parts->summary));
+        }
+        drop_request_at(parts->request);
+    } else {
+        if (!summary_slot) {
+            summary_slot = std::make_shared<const std::string>(summary(run_));
+        }
+        drop_request();
     }
-    drop_request();  // before the text is packed
     pack_full_locked(dictionary);
     if (events_) {
         events_->stream().pack();

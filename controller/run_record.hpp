@@ -40,6 +40,13 @@ class RunChangeSink {
 /// The serialized forms a record can cache; the wire layer decides what they contain.
 enum class RunView { kFull = 0, kSummary = 1 };
 
+/// What the wire layer reads off a run's full text (RunRecord::compact): its summary view, and
+/// where the definition and propValues lie in it ([a, a + n), [b, b + m)).
+struct RunTextCut {
+    std::string summary;
+    std::array<std::uint32_t, 4> request{};
+};
+
 class RunRecord {
   public:
     /// `seq` orders runs across the store; `org_seq` counts the runs of the run's organization.
@@ -112,9 +119,13 @@ class RunRecord {
     /// executionState). The full view is kept compressed with `dictionary` (text like it, which
     /// must outlive the record) and expanded when read (PackedText), so a stored finished run
     /// costs less than its JSON. Idempotent.
+    /// `cut`, when given, makes the summary and finds the request's places from the full text
+    /// (cheaper than serializing the summary and the request again); where it cannot (nullopt),
+    /// `summary` serializes the run.
     void compact(const std::function<std::string(const Run&)>& full,
                  const std::function<std::string(const Run&)>& summary,
-                 std::string_view dictionary = {});
+                 std::string_view dictionary = {},
+                 const std::function<std::optional<RunTextCut>(std::string_view full)>& cut = {});
 
     /// Registers a one-shot watcher of the next status change. Register first, then read the
     /// status: a change between the two is never missed.
@@ -145,6 +156,8 @@ class RunRecord {
     /// Under the lock, with the full text cached (not packed yet): frees the definition and
     /// propValues once their places in that text are known (request_cut_).
     void drop_request();
+    /// Frees the definition and propValues, found at `cut` in the full text.
+    void drop_request_at(const std::array<std::uint32_t, 4>& cut);
     /// The full view as cached or packed; null when neither (a live run not serialized yet).
     std::shared_ptr<const std::string> full_locked() const;
     void pack_full_locked(std::string_view dictionary);

@@ -150,6 +150,112 @@ std::string run_summary_to_json(const Run& run) {
     return serialize_run(run, false);
 }
 
+namespace {
+
+constexpr std::size_t kNone = std::string_view::npos;
+
+// The end of the string literal that starts at `i` (just past its closing quote), or kNone.
+std::size_t skip_string(std::string_view s, std::size_t i) {
+    for (++i; i < s.size(); ++i) {
+        if (s[i] == '\\') {
+            ++i;  // the escaped character, whatever it is
+        } else if (s[i] == '"') {
+            return i + 1;
+        }
+    }
+    return kNone;
+}
+
+// The end of the JSON value that starts at `i` in text with no whitespace (the serializer's):
+// just past a string, object or array, or the delimiter after a scalar. kNone if unbalanced.
+std::size_t skip_value(std::string_view s, std::size_t i) {
+    int depth = 0;
+    while (i < s.size()) {
+        const char c = s[i];
+        if (c == '"') {
+            i = skip_string(s, i);
+            if (i == kNone || depth == 0) {
+                return i;
+            }
+        } else if (c == '{' || c == '[') {
+            ++depth;
+            ++i;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0) {
+                return i;  // a scalar's end
+            }
+            ++i;
+            if (--depth == 0) {
+                return i;
+            }
+        } else if (c == ',' && depth == 0) {
+            return i;
+        } else {
+            ++i;
+        }
+    }
+    return depth == 0 ? i : kNone;
+}
+
+}  // namespace
+
+std::optional<RunTextCut> cut_run_json(std::string_view full) {
+    // The top-level members in order: the summary is the text without the workflowDefinition
+    // member and without executionState, which is the last.
+    if (full.size() < 2 || full.front() != '{' || full.back() != '}') {
+        return std::nullopt;
+    }
+    std::size_t def_member = kNone, def_at = kNone, def_end = kNone;
+    std::size_t props_at = kNone, props_end = kNone, state_member = kNone;
+    std::size_t i = 1;
+    while (i < full.size() && full[i] == '"') {
+        const std::size_t member = i - 1;  // the '{' or ',' before the key
+        const std::size_t key_end = skip_string(full, i);
+        if (key_end == kNone || key_end >= full.size() || full[key_end] != ':') {
+            return std::nullopt;
+        }
+        const std::string_view key = full.substr(i + 1, key_end - i - 2);
+        const std::size_t value_at = key_end + 1;
+        const std::size_t value_end = skip_value(full, value_at);
+        if (value_end == kNone || value_end >= full.size()) {
+            return std::nullopt;
+        }
+        if (key == "workflowDefinition") {
+            def_member = member;
+            def_at = value_at;
+            def_end = value_end;
+        } else if (key == "propValues") {
+            props_at = value_at;
+            props_end = value_end;
+        } else if (key == "executionState") {
+            state_member = member;
+        }
+        if (full[value_end] == '}') {
+            if (value_end + 1 != full.size() || state_member != member) {
+                return std::nullopt;  // executionState is not the last member
+            }
+            break;
+        }
+        if (full[value_end] != ',') {
+            return std::nullopt;
+        }
+        i = value_end + 1;
+    }
+    if (def_member == kNone || def_member == 0 || props_at == kNone || state_member == kNone ||
+        !(def_end <= state_member)) {
+        return std::nullopt;
+    }
+    RunTextCut cut;
+    cut.summary.reserve(state_member - (def_end - def_member) + 1);
+    cut.summary.append(full.substr(0, def_member));
+    cut.summary.append(full.substr(def_end, state_member - def_end));
+    cut.summary.push_back('}');
+    cut.request = {static_cast<std::uint32_t>(def_at), static_cast<std::uint32_t>(def_end - def_at),
+                   static_cast<std::uint32_t>(props_at),
+                   static_cast<std::uint32_t>(props_end - props_at)};
+    return cut;
+}
+
 std::shared_ptr<const std::string> run_json(const RunRecord& rec, RunView view) {
     return rec.serialized(view, view == RunView::kFull ? run_to_json : run_summary_to_json);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,11 @@ namespace forkrun::http {
 std::string run_to_json(const controller::Run& run);
 /// A list item: the run without workflowDefinition and executionState.
 std::string run_summary_to_json(const controller::Run& run);
+
+/// From a run's full JSON as run_to_json writes it: its summary (run_summary_to_json's text,
+/// byte for byte) and where its definition and propValues lie; nullopt for text of another
+/// shape.
+std::optional<controller::RunTextCut> cut_run_json(std::string_view full);
 
 /// The cached serialization of a record in the given view.
 std::shared_ptr<const std::string> run_json(const controller::RunRecord& rec,

@@ -169,5 +169,44 @@ TEST(RunJson, TheDictionaryIsAFinishedSimulationsJson) {
               "released");
 }
 
+// The summary read off a full text is run_summary_to_json's text byte for byte, and the
+// request's places hold the definition and propValues, also when they hold what looks like
+// the members being cut (keys named executionState, braces and quotes in strings, escapes).
+TEST(RunJson, TheSummaryCutFromTheFullTextIsTheSummarysText) {
+    controller::Run run;
+    run.id = "run_5";
+    run.workflow_id = "wf \"}\\";
+    run.triggered_by = "x\",\"executionState\":{";
+    run.workflow_definition = json::parse(R"({"nodes": {"root": {"type": "manual",
+        "props": {"executionState": {"a": [1, "]}", {"b": "\\\""}]}, "n": -1.5e3, "t": true}}},
+        "inputSchema": []})")
+                                  .as_object();
+    run.prop_values =
+        json::parse(R"({"executionState": "}", "workflowDefinition": [null, {}]})").as_object();
+    run.status = controller::RunStatus::kSuccess;
+    run.finished_at = run.started_at;
+    NodeState node;
+    node.id = "root";
+    node.status = controller::NodeStatus::kSuccess;
+    node.output = json::parse(R"({"executionState": {"nodes": "}}"}, "x": [[], {}]})");
+    run.nodes.push_back(node);
+    for (const auto& r : {run, controller::Run{}}) {
+        const std::string full = run_to_json(r);
+        const auto cut = cut_run_json(full);
+        ASSERT_TRUE(cut) << full;
+        EXPECT_EQ(cut->summary, run_summary_to_json(r));
+        const auto& [def_at, def_len, props_at, props_len] = cut->request;
+        EXPECT_EQ(json::parse(full.substr(def_at, def_len)), json::value(r.workflow_definition));
+        EXPECT_EQ(json::parse(full.substr(props_at, props_len)), json::value(r.prop_values));
+    }
+    // Text of another shape is not cut.
+    EXPECT_FALSE(cut_run_json(""));
+    EXPECT_FALSE(cut_run_json(run_summary_to_json(run)));
+    EXPECT_FALSE(cut_run_json(R"({"workflowDefinition":{}})"));
+    const std::string full = run_to_json(run);
+    EXPECT_FALSE(cut_run_json(full.substr(0, full.size() - 1)));
+    EXPECT_FALSE(cut_run_json(full.substr(0, full.size() / 2) + "}"));
+}
+
 }  // namespace
 }  // namespace forkrun::http
