@@ -156,12 +156,20 @@ constexpr std::size_t kNone = std::string_view::npos;
 
 // The end of the string literal that starts at `i` (just past its closing quote), or kNone.
 std::size_t skip_string(std::string_view s, std::size_t i) {
-    for (++i; i < s.size(); ++i) {
-        if (s[i] == '\\') {
-            ++i;  // the escaped character, whatever it is
-        } else if (s[i] == '"') {
-            return i + 1;
+    for (++i; i < s.size();) {
+        const auto q = s.find('"', i);  // memchr
+        if (q == kNone) {
+            return kNone;
         }
+        // Escaped when an odd number of backslashes stands right before it.
+        std::size_t slashes = 0;
+        while (q - slashes > i && s[q - slashes - 1] == '\\') {
+            ++slashes;
+        }
+        if (slashes % 2 == 0) {
+            return q + 1;
+        }
+        i = q + 1;
     }
     return kNone;
 }
