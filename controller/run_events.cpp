@@ -12,7 +12,7 @@
 #include <charconv>
 #include <optional>
 
-#include "util/json_text.hpp"
+#include "util/json_writer.hpp"
 #include "util/timestamp.hpp"
 
 namespace forkrun::controller {
@@ -85,69 +85,31 @@ RunEvents::RunEvents(const Run& run, EventBus& bus, std::shared_ptr<EventStream>
 
 namespace {
 
-// An event's data, key by key in the order the API shows them, as Boost.JSON would serialize
-// the same object (a run's events are six or more per run: no json::object built for each).
-class EventText {
+// An event's data: an object written key by key in the API's order (util::JsonWriter), as
+// Boost.JSON would serialize it (a run makes six or more).
+class EventText : public util::JsonWriter {
   public:
-    EventText() {
-        text_.reserve(192);
-        text_.push_back('{');
-    }
-    EventText& str(std::string_view k, std::string_view v) {
-        key(k);
-        util::append_json_string(text_, v);
-        return *this;
-    }
-    EventText& num(std::string_view k, std::uint64_t v) {
-        key(k);
-        char digits[24];
-        const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
-        text_.append(digits, end);
-        return *this;
-    }
-    EventText& null(std::string_view k) {
-        key(k);
-        text_.append("null");
-        return *this;
-    }
-    template <class T, class F>
-    EventText& maybe(std::string_view k, const std::optional<T>& v, F&& put) {
-        if (!v) {
-            return null(k);
-        }
-        put(k, *v);
-        return *this;
-    }
+    EventText() { open('{'); }
     std::string done() && {
-        text_.push_back('}');
-        return std::move(text_);
+        close('}');
+        return std::move(*this).take();
     }
     // `{"code":...,"message":...}` of a node's error, or null.
     EventText& error(std::string_view k, const std::optional<ErrorInfo>& e) {
         if (!e) {
-            return null(k);
+            null(k);
+            return *this;
         }
-        key(k);
-        text_.append("{\"code\":");
-        util::append_json_string(text_, to_string(e->code));
-        text_.append(",\"message\":");
-        util::append_json_string(text_, e->message);
-        text_.push_back('}');
+        open('{', k).str("code", to_string(e->code)).str("message", e->message).close('}');
         return *this;
     }
-
-  private:
-    // `k` is a literal key of the caller's: nothing to escape.
-    void key(std::string_view k) {
-        if (text_.size() > 1) {
-            text_.push_back(',');
-        }
-        text_.push_back('"');
-        text_.append(k);
-        text_.append("\":");
-    }
-    std::string text_;
 };
+
+std::string cu_text(std::string_view run_id, std::uint64_t total) {
+    EventText o;
+    o.str("runId", run_id).num("totalCu", total);
+    return std::move(o).done();
+}
 
 }  // namespace
 
@@ -185,8 +147,11 @@ void RunEvents::observe(const Run& run) {
     auto run_event = [&](std::optional<RunStatus> previous) {
         EventText o;
         o.str("runId", run_id_).str("status", to_string(run.status));
-        o.maybe("previousStatus", previous,
-                [&](std::string_view k, RunStatus p) { o.str(k, to_string(p)); });
+        if (previous) {
+            o.str("previousStatus", to_string(*previous));
+        } else {
+            o.null("previousStatus");
+        }
         o.num("totalCu", total).str("at", at());
         publish("run", std::move(o).done(), true);
         sent_cu_ = total;
@@ -223,7 +188,8 @@ void RunEvents::observe(const Run& run) {
         nodes_[i] = n.status;
         EventText o;
         o.str("runId", run_id_).str("nodeId", n.id).str("status", to_string(n.status));
-        o.num("cu", n.cu).error("error", n.error).str("at", at());
+        o.num("cu", n.cu);
+        o.error("error", n.error).str("at", at());
         publish("node", std::move(o).done(), false);
     }
     publish_forks(run, at);
@@ -247,8 +213,7 @@ void RunEvents::observe(const Run& run) {
     if (now - cu_at_ >= EventBus::kCuInterval) {
         cu_at_ = now;
         sent_cu_ = total;
-        publish("cu", std::move(EventText().str("runId", run_id_).num("totalCu", total)).done(),
-                false);
+        publish("cu", cu_text(run_id_, total), false);
     } else if (!flush_armed_) {
         flush_armed_ = true;
         bus_.flush_later(weak_from_this());
@@ -275,11 +240,17 @@ void RunEvents::publish_forks(const Run& run, const std::function<const std::str
         } else {
             o.str("rpcUrl", f.rpc_url);
         }
-        o.maybe("error", f.error, [&](std::string_view k, const std::string& e) { o.str(k, e); });
-        o.maybe("queuePosition", f.queue_position,
-                [&](std::string_view k, std::uint32_t q) { o.num(k, q); });
-        o.maybe("keptUntil", f.kept_until,
-                [&](std::string_view k, Timestamp t) { o.str(k, util::format_timestamp(t)); });
+        o.opt_str("error", f.error);
+        if (f.queue_position) {
+            o.num("queuePosition", std::uint64_t{*f.queue_position});
+        } else {
+            o.null("queuePosition");
+        }
+        if (f.kept_until) {
+            o.str("keptUntil", util::format_timestamp(*f.kept_until));
+        } else {
+            o.null("keptUntil");
+        }
         o.str("at", at());
         publish("fork", std::move(o).done(), false);
     }
@@ -292,8 +263,11 @@ void RunEvents::end_unless_kept(const Run& run) {
     }
     EventText o;
     o.str("runId", run_id_).str("status", to_string(run.status)).num("totalCu", run.total_cu());
-    o.maybe("finishedAt", run.finished_at,
-            [&](std::string_view k, Timestamp t) { o.str(k, util::format_timestamp(t)); });
+    if (run.finished_at) {
+        o.str("finishedAt", util::format_timestamp(*run.finished_at));
+    } else {
+        o.null("finishedAt");
+    }
     publish("end", std::move(o).done(), true);
     stream_.end();
     std::vector<NodeStatus>().swap(nodes_);  // nothing changes again
@@ -308,8 +282,7 @@ void RunEvents::flush_cu() {
     }
     cu_at_ = std::chrono::steady_clock::now();
     sent_cu_ = total_cu_;
-    publish("cu", std::move(EventText().str("runId", run_id_).num("totalCu", total_cu_)).done(),
-            false);
+    publish("cu", cu_text(run_id_, total_cu_), false);
 }
 
 }  // namespace forkrun::controller

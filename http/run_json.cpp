@@ -1,12 +1,12 @@
 // Run -> JSON. Key order follows the contract's table so answers read like the documentation.
 #include "http/run_json.hpp"
 
-#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>
 
+#include "util/json_writer.hpp"
 #include "util/timestamp.hpp"
 
 namespace forkrun::http {
@@ -16,128 +16,105 @@ using namespace forkrun::controller;
 
 namespace {
 
-// Every value of the tree is made in `sp`, the serializer's scratch arena: building a run's
-// JSON makes a few hundred small values, and malloc for each was a tenth of a run's creation.
-using Sp = const json::storage_ptr&;
+using util::JsonWriter;
 
-json::value ts(const std::optional<Timestamp>& t, Sp sp) {
-    return t ? json::value(util::format_timestamp(*t), sp) : json::value(sp);
-}
-
-json::value error_info(const std::optional<ErrorInfo>& e, Sp sp) {
-    if (!e) {
-        return json::value(sp);
+void timestamp(JsonWriter& w, std::string_view key, const std::optional<Timestamp>& t) {
+    if (t) {
+        w.str(key, util::format_timestamp(*t));
+    } else {
+        w.null(key);
     }
-    return json::object({{"code", to_string(e->code)}, {"message", e->message}}, sp);
 }
 
-json::value opt_string(const std::optional<std::string>& s, Sp sp) {
-    return s ? json::value(*s, sp) : json::value(sp);
-}
-
-json::object execution_state(const Run& r, Sp sp) {
-    json::object nodes(sp);
-    nodes.reserve(r.nodes.size());
+void execution_state(JsonWriter& w, const Run& r) {
+    w.open('{', "executionState").open('{', "nodes");
     for (const auto& n : r.nodes) {
-        json::object node(sp);
-        node.reserve(6);
-        node.emplace("status", to_string(n.status));
-        node.emplace("startedAt", ts(n.started_at, sp));
-        node.emplace("finishedAt", ts(n.finished_at, sp));
-        node.emplace("cu", n.cu);
-        node.emplace("output", n.output);
-        node.emplace("error", error_info(n.error, sp));
-        nodes.emplace(n.id, std::move(node));
+        w.open_escaped('{', n.id);
+        w.str("status", to_string(n.status));
+        timestamp(w, "startedAt", n.started_at);
+        timestamp(w, "finishedAt", n.finished_at);
+        w.num("cu", n.cu).value("output", n.output);
+        if (n.error) {
+            w.open('{', "error").str("code", to_string(n.error->code));
+            w.str("message", n.error->message).close('}');
+        } else {
+            w.null("error");
+        }
+        w.close('}');
     }
-    json::object forks(sp);
+    w.close('}').open('{', "forks");
     for (const auto& f : r.forks) {
-        forks.emplace(
-            f.fork_id,
-            json::object(
-                {{"chainId", f.chain_id},
-                 {"state", to_string(f.state)},
-                 {"cu", f.cu},
-                 {"error", opt_string(f.error, sp)},
-                 {"queuePosition",
-                  f.queue_position ? json::value(*f.queue_position, sp) : json::value(sp)},
-                 {"startAttempts",
-                  f.start_attempts ? json::value(*f.start_attempts, sp) : json::value(sp)},
-                 {"forkBlockNumber",
-                  f.fork_block_number ? json::value(*f.fork_block_number, sp) : json::value(sp)},
-                 {"keptUntil", ts(f.kept_until, sp)}},
-                sp));
+        w.open_escaped('{', f.fork_id);
+        w.num("chainId", f.chain_id).str("state", to_string(f.state)).num("cu", f.cu);
+        w.opt_str("error", f.error);
+        auto number = [&](std::string_view key, const auto& v) {
+            if (v) {
+                w.num(key, static_cast<std::uint64_t>(*v));
+            } else {
+                w.null(key);
+            }
+        };
+        number("queuePosition", f.queue_position);
+        number("startAttempts", f.start_attempts);
+        number("forkBlockNumber", f.fork_block_number);
+        timestamp(w, "keptUntil", f.kept_until);
+        w.close('}');
     }
-    json::value error(sp);
+    w.close('}');
     if (r.error) {
-        error = json::object({{"code", to_string(r.error->code)},
-                              {"message", r.error->message},
-                              {"nodeId", opt_string(r.error->node_id, sp)}},
-                             sp);
+        w.open('{', "error").str("code", to_string(r.error->code));
+        w.str("message", r.error->message).opt_str("nodeId", r.error->node_id).close('}');
+    } else {
+        w.null("error");
     }
-    json::value cancellation(sp);
     if (r.cancellation) {
-        cancellation = json::value_from(*r.cancellation, sp);
+        w.value("cancellation", json::value_from(*r.cancellation));  // rare: the tree is fine
+    } else {
+        w.null("cancellation");
     }
-    json::object state(sp);
-    state.reserve(7);
-    state.emplace("nodes", std::move(nodes));
-    state.emplace("forks", std::move(forks));
-    state.emplace("error", std::move(error));
-    state.emplace("cancellation", std::move(cancellation));
-    state.emplace("changes", json::value(r.changes, sp));
-    state.emplace("changeTotals", json::value(r.change_totals, sp));
-    state.emplace("inspectionCu", r.inspection_cu);
-    return state;
+    w.value("changes", r.changes).value("changeTotals", r.change_totals);
+    w.num("inspectionCu", r.inspection_cu).close('}');
 }
 
-json::object run_object(const Run& r, bool full, Sp sp) {
-    json::array sim_forks(sp);
+// The run's members in the contract's order, as text (no value tree: this is made for every
+// create's answer and every finished run).
+std::string serialize_run(const Run& r, bool full) {
+    JsonWriter w(full ? 1024 : 512);
+    w.open('{');
+    w.str("id", r.id).str("organizationId", r.organization_id).str("workflowId", r.workflow_id);
+    w.num("workflowVersion", r.workflow_version);
+    if (full) {
+        w.value("workflowDefinition", r.workflow_definition);
+    }
+    w.value("propValues", r.prop_values).str("status", to_string(r.status));
+    w.str("startedAt", util::format_timestamp(r.started_at));
+    timestamp(w, "finishedAt", r.finished_at);
+    w.boolean("isSimulation", r.is_simulation).boolean("isDustTest", r.is_dust_test);
+    if (r.simulation_mode) {
+        w.str("simulationMode", to_string(*r.simulation_mode));
+    } else {
+        w.null("simulationMode");
+    }
+    w.open('[', "simulationForks");
     for (const auto& f : r.forks) {
         if (!f.rpc_url.empty()) {
-            sim_forks.push_back(json::object(
-                {{"chainId", f.chain_id}, {"forkId", f.fork_id}, {"rpcUrl", f.rpc_url}}, sp));
+            w.open('{').num("chainId", f.chain_id).str("forkId", f.fork_id);
+            w.str("rpcUrl", f.rpc_url).close('}');
         }
     }
-    json::object o(sp);
-    o.reserve(20);
-    o.emplace("id", r.id);
-    o.emplace("organizationId", r.organization_id);
-    o.emplace("workflowId", r.workflow_id);
-    o.emplace("workflowVersion", r.workflow_version);
-    if (full) {
-        o.emplace("workflowDefinition", r.workflow_definition);
-    }
-    o.emplace("propValues", r.prop_values);
-    o.emplace("status", to_string(r.status));
-    o.emplace("startedAt", util::format_timestamp(r.started_at));
-    o.emplace("finishedAt", ts(r.finished_at, sp));
-    o.emplace("isSimulation", r.is_simulation);
-    o.emplace("isDustTest", r.is_dust_test);
-    o.emplace("simulationMode",
-              r.simulation_mode ? json::value(to_string(*r.simulation_mode), sp) : json::value(sp));
-    o.emplace("simulationForks", std::move(sim_forks));
-    json::object pins(sp);
+    w.close(']').open('{', "forkBlockNumbers");
     for (const auto& [chain, block] : r.fork_block_numbers) {
-        pins.emplace(std::to_string(chain), block);
+        w.num(std::to_string(chain), block);
     }
-    o.emplace("forkBlockNumbers", std::move(pins));
-    o.emplace("keepForksOnFailure", r.keep_forks_on_failure);
-    o.emplace("sourceRunId", opt_string(r.source_run_id, sp));
-    o.emplace("totalCu", r.total_cu());
-    o.emplace("triggerSource", r.trigger_source);
-    o.emplace("triggeredBy", r.triggered_by);
+    w.close('}');
+    w.num("keepForksOnFailure", static_cast<std::uint64_t>(r.keep_forks_on_failure));
+    w.opt_str("sourceRunId", r.source_run_id).num("totalCu", r.total_cu());
+    w.str("triggerSource", r.trigger_source).str("triggeredBy", r.triggered_by);
     if (full) {
-        o.emplace("executionState", execution_state(r, sp));
+        execution_state(w, r);
     }
-    return o;
-}
-
-std::string serialize_run(const Run& run, bool full) {
-    // Big enough for a small run's tree; a bigger one takes more blocks from the heap.
-    alignas(16) unsigned char scratch[16384];
-    json::monotonic_resource arena(scratch, sizeof scratch);
-    const json::storage_ptr sp(&arena);
-    return json::serialize(run_object(run, full, sp));
+    w.close('}');
+    return std::move(w).take();
 }
 
 }  // namespace

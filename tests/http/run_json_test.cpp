@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "controller/run.hpp"
 
@@ -206,6 +207,64 @@ TEST(RunJson, TheSummaryCutFromTheFullTextIsTheSummarysText) {
     const std::string full = run_to_json(run);
     EXPECT_FALSE(cut_run_json(full.substr(0, full.size() - 1)));
     EXPECT_FALSE(cut_run_json(full.substr(0, full.size() / 2) + "}"));
+}
+
+// The text is what Boost.JSON writes for the same value (it is written member by member, not
+// built as a tree): parsing it and serializing it again gives the same bytes, for a run with
+// every optional part present, escapes, numbers at their limits and a cancellation.
+TEST(RunJson, TheTextIsBoostJsonsSerializationOfItself) {
+    controller::Run run;
+    run.id = "run_6";
+    run.organization_id = "org \"q\"\n";
+    run.workflow_id = "wf\\\x01";
+    run.workflow_version = -9223372036854775807 - 1;
+    run.workflow_definition =
+        json::parse(R"({"nodes": {"root": {"type": "manual"}}, "x": 1.5})").as_object();
+    run.prop_values =
+        json::parse(R"({"p": [1, -2, 3.25e-7, "caf\u00e9", null, true]})").as_object();
+    run.status = controller::RunStatus::kCancelled;
+    run.finished_at = run.started_at;
+    run.is_simulation = true;
+    run.is_dust_test = true;
+    run.simulation_mode = controller::SimulationMode::kPool;
+    run.fork_block_numbers = {{18446744073709551615u, 1}, {1, 18446744073709551615u}};
+    run.keep_forks_on_failure = 4294967295u;
+    run.source_run_id = "run_\"src\"";
+    run.triggered_by = "\x7f\t";
+    NodeState node;
+    node.id = "a\"b";
+    node.status = controller::NodeStatus::kFailure;
+    node.started_at = run.started_at;
+    node.cu = 18446744073709551615u;
+    node.output = json::parse(R"({"v": [{}, [], ""]})");
+    node.error = controller::ErrorInfo{controller::RunErrc::kRpcFailed, "x\r\n"};
+    run.nodes.push_back(node);
+    ForkInfo fork;
+    fork.fork_id = "fork_\\";
+    fork.chain_id = 1;
+    fork.rpc_url = "http://127.0.0.1:1/rpc/\"";
+    fork.error = "gone";
+    fork.queue_position = 3;
+    fork.start_attempts = 2;
+    fork.fork_block_number = 7;
+    fork.kept_until = run.started_at;
+    run.forks.push_back(fork);
+    run.error = controller::RunError{controller::RunErrc::kRpcFailed, "failed", std::nullopt};
+    run.cancellation =
+        controller::Cancellation{"alice", run.started_at, "why \"now\"", run.started_at, {}};
+    run.changes = json::parse(R"({"1": {"0xab": {"deltaWei": "-1"}}})").as_object();
+    run.inspection_cu = 5;
+    for (const auto& r : {run, controller::Run{}}) {
+        for (const std::string& text : {run_to_json(r), run_summary_to_json(r)}) {
+            EXPECT_EQ(json::serialize(json::parse(text)), text);
+        }
+    }
+    const json::object o = json::parse(run_to_json(run)).as_object();
+    EXPECT_EQ(o.at("workflowVersion"), json::value(run.workflow_version));
+    EXPECT_EQ(o.at("executionState").at("nodes").at("a\"b").at("cu"),
+              json::value(18446744073709551615u));
+    EXPECT_EQ(o.at("executionState").at("cancellation").at("reason"), "why \"now\"");
+    EXPECT_EQ(o.at("forkBlockNumbers").as_object().size(), 2u);
 }
 
 }  // namespace
