@@ -134,7 +134,9 @@ void PgQuotas::owe_again(const std::map<std::pair<std::string, long long>, Owed>
 }
 
 asio::awaitable<SharedQuotas::Taken> PgQuotas::take(Quotas::Ticket& ticket, const Limits& limits) {
-    // The epoch the batch is sent under is this one: it moves only when the process starts.
+    // The epoch the batch is sent under is this one: it moves when the process starts, and when
+    // the controller registers again after another member took it over (its places under the
+    // old epoch are dropped then).
     const long long epoch = epoch_.load();
     const std::string org = ticket.organization_id();
     boost::system::error_code ec;

@@ -365,7 +365,7 @@ void PgStore::settle(Batch& batch, std::size_t writer, const Outcome& out) {
     if (!ec && out.inserts_fenced) {
         // Back in front, in order, to be written under the epoch this controller registers
         // with next; a create waits at most the bound for it.
-        fenced_epoch_ = out.epoch;
+        fenced_epoch_ = std::max(fenced_epoch_, out.epoch);  // a later batch may know better
         std::vector<Waiting> again;
         for (auto& w : batch.inserts) {
             if (now - w.since < config_.bound) {
@@ -378,6 +378,10 @@ void PgStore::settle(Batch& batch, std::size_t writer, const Outcome& out) {
         }
         inserts_.insert(inserts_.begin(), std::make_move_iterator(again.begin()),
                         std::make_move_iterator(again.end()));
+        // Oldest first again (two writers' fenced batches may settle in either order): the
+        // front's bound is the next deadline.
+        std::stable_sort(inserts_.begin(), inserts_.end(),
+                         [](const Waiting& a, const Waiting& b) { return a.since < b.since; });
         batch.inserts.clear();
     }
     for (auto& w : batch.inserts) {
