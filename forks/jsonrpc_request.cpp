@@ -100,7 +100,7 @@ boost::system::result<JsonRpcBody, JsonRpcBodyError> parse_jsonrpc_body(
     if (ec) {
         return JsonRpcBodyError{kParseErrorCode, "the body is not JSON (" + ec.message() + ")"};
     }
-    if (auto at = util::non_finite_number_at(v)) {
+    if (auto at = util::non_finite_number_in(body, v)) {
         return JsonRpcBodyError{kParseErrorCode,
                                 "the body holds a number out of range at \"" + *at + "\""};
     }

@@ -128,7 +128,7 @@ boost::system::result<boost::json::value, RpcError> parse_body(int http_status,
                           label + ": response is not JSON (" + ec.message() + "): " + excerpt(body),
                           http_status);
     }
-    if (auto at = util::non_finite_number_at(v)) {
+    if (auto at = util::non_finite_number_in(body, v)) {
         return make_error(RpcErrc::kBadResponse,
                           label + ": response holds a number out of range at \"" + *at + "\"",
                           http_status);

@@ -46,7 +46,7 @@ std::optional<json::value> parse_json_body(std::string_view body, controller::Fi
         errors.push_back({"", "the body is not valid JSON (" + ec.message() + ")"});
         return std::nullopt;
     }
-    if (auto at = util::non_finite_number_at(v)) {
+    if (auto at = util::non_finite_number_in(body, v)) {
         errors.push_back({*at, "is a number out of range (beyond a double's 1.8e308)"});
         return std::nullopt;
     }

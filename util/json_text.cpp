@@ -99,6 +99,32 @@ std::string json_quote(std::string_view s) {
     return json::serialize(json::string_view(text.data(), text.size()));
 }
 
+bool may_hold_out_of_range_number(std::string_view text) {
+    // A double overflows only with an exponent or with more than 308 digits before the point.
+    std::size_t digits = 0;
+    for (const char c : text) {
+        if (c >= '0' && c <= '9') {
+            if (++digits >= 300) {
+                return true;
+            }
+            continue;
+        }
+        if ((c == 'e' || c == 'E') && digits > 0) {
+            return true;
+        }
+        digits = 0;
+    }
+    return false;
+}
+
+std::optional<std::string> non_finite_number_in(std::string_view text,
+                                                const boost::json::value& v) {
+    if (!may_hold_out_of_range_number(text)) {
+        return std::nullopt;
+    }
+    return non_finite_number_at(v);
+}
+
 std::optional<std::string> non_finite_number_at(const boost::json::value& v) {
     // An explicit stack and one pointer grown and cut back in place: replies may nest deeply.
     struct Frame {

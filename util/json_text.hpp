@@ -28,4 +28,12 @@ std::string valid_utf8(std::string_view s);
 /// which is not JSON, so such input is refused wherever JSON comes in.
 std::optional<std::string> non_finite_number_at(const boost::json::value& v);
 
+/// False when JSON text `text` cannot hold such a number: it has no exponent after a digit and
+/// no run of 300 digits. A quick look before non_finite_number_at's walk of the parsed value
+/// (true does not mean there is one: "0x1e" in a string says true).
+bool may_hold_out_of_range_number(std::string_view text);
+
+/// non_finite_number_at(v) for `v` parsed from `text`, skipped when the text cannot hold one.
+std::optional<std::string> non_finite_number_in(std::string_view text, const boost::json::value& v);
+
 }  // namespace forkrun::util

@@ -38,4 +38,22 @@ TEST(JsonText, AppendedStringsAreWhatBoostJsonWrites) {
     EXPECT_EQ(out, "\"\"\"run_0123 caf\xc3\xa9\"");
 }
 
+// The quick look says no only for text that cannot hold a number beyond a double's range, and
+// whatever it says, non_finite_number_in finds what non_finite_number_at finds.
+TEST(JsonText, TextWithoutExponentsOrLongDigitRunsHoldsNoOutOfRangeNumber) {
+    EXPECT_FALSE(may_hold_out_of_range_number(R"({"a":[1,-2.5,"x"],"b":123456789012345678901})"));
+    EXPECT_TRUE(may_hold_out_of_range_number("[1e400]"));
+    EXPECT_TRUE(may_hold_out_of_range_number("[-2.5E+9]"));
+    EXPECT_TRUE(may_hold_out_of_range_number(R"(["0x1e"])")) << "conservative inside strings";
+    const std::string huge = "[" + std::string(400, '9') + "]";
+    EXPECT_TRUE(may_hold_out_of_range_number(huge));
+    for (const std::string& text : {std::string("[1e400]"), huge, std::string("{\"a\":[1,-1e309]}"),
+                                    std::string("[1.5e3, 2]"), std::string("{\"n\":12}")}) {
+        const auto v = boost::json::parse(text);
+        EXPECT_EQ(non_finite_number_in(text, v), non_finite_number_at(v)) << text;
+    }
+    EXPECT_EQ(non_finite_number_in(huge, boost::json::parse(huge)),
+              std::optional<std::string>("/0"));
+}
+
 }  // namespace forkrun::util
