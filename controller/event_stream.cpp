@@ -159,7 +159,11 @@ constexpr std::string_view kEventDictionary =
     "\"}\nrun\n{\"runId\":\"run_\",\"status\":\"running\",\"previousStatus\":\"waiting\","
     "\"totalCu\":0,\"at\":\"2026-12-01T\"}\nnode\n{\"runId\":\"run_\",\"nodeId\":\"\","
     "\"status\":\"running\",\"cu\":0,\"error\":null,\"at\":\"2026-12-01T\"}\nnode\n{\"runId\":"
-    "\"run_\",\"nodeId\":\"\",\"status\":\"success\",\"cu\":0,\"error\":null,\"at\":\"2026-12-01T";
+    "\"run_\",\"nodeId\":\"\",\"status\":\"success\",\"cu\":0,\"error\":null,\"at\":\"2026-12-01T"
+    "\"}\ncancellation\n{\"requestedBy\":\"\",\"requestedAt\":\"2026-12-01T\",\"reason\":null,"
+    "\"completedAt\":\"2026-12-01T\",\"forks\":[]}\nrun\n{\"runId\":\"run_\",\"status\":"
+    "\"cancelled\",\"previousStatus\":\"running\",\"totalCu\":0,\"at\":\"2026-12-01T\"}\nend\n"
+    "{\"runId\":\"run_\",\"status\":\"cancelled\",\"totalCu\":0,\"finishedAt\":\"2026-12-01T";
 
 }  // namespace
 

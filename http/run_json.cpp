@@ -280,7 +280,30 @@ std::string_view run_json_dictionary() {
         f.chain_id = 1;
         f.state = ForkState::kReleased;
         r.forks.push_back(std::move(f));
-        return run_to_json(r);
+        // And a cancelled run of a waiting node, with its cancellation record: the other common
+        // end (create-then-cancel, a dashboard's stop button).
+        Run c;
+        c.id = r.id;
+        c.organization_id = r.organization_id;
+        c.workflow_id = r.workflow_id;
+        c.status = RunStatus::kCancelled;
+        c.started_at = r.started_at;
+        c.finished_at = r.started_at;
+        c.workflow_definition =
+            json::parse(R"({"nodes":{"root":{"type":"manual","children":["hold"]},)"
+                        R"("hold":{"type":"wait","props":{"seconds":3600}}}})")
+                .as_object();
+        for (const auto& [id, status] :
+             {std::pair{"root", NodeStatus::kSuccess}, std::pair{"hold", NodeStatus::kCancelled}}) {
+            NodeState n;
+            n.id = id;
+            n.status = status;
+            n.started_at = r.started_at;
+            n.finished_at = r.started_at;
+            c.nodes.push_back(std::move(n));
+        }
+        c.cancellation = Cancellation{"user", r.started_at, std::nullopt, r.started_at, {}};
+        return run_to_json(c) + run_to_json(r);  // the commoner last: nearer, cheaper to point at
     }();
     return dictionary;
 }

@@ -23,8 +23,9 @@ std::optional<controller::RunTextCut> cut_run_json(std::string_view full);
 /// The cached serialization of a record in the given view.
 std::shared_ptr<const std::string> run_json(const controller::RunRecord& rec,
                                             controller::RunView view);
-/// Text like a finished run's full JSON, to deflate it with (RunRecord::compact): the
-/// serialization of a typical finished simulation, made once.
+/// Text like a finished run's full JSON, to compress it with (RunRecord::compact): the
+/// serializations of a cancelled run of a waiting node, then of a typical finished
+/// simulation, one after the other, made once.
 std::string_view run_json_dictionary();
 
 }  // namespace forkrun::http

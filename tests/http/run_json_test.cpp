@@ -10,6 +10,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/stream_parser.hpp>
 
 #include "controller/run.hpp"
 
@@ -160,10 +161,16 @@ TEST(RunJson, ARunBiggerThanTheScratchArenaIsWhole) {
               json::value(std::string(20, 'x')));
 }
 
-TEST(RunJson, TheDictionaryIsAFinishedSimulationsJson) {
+TEST(RunJson, TheDictionaryIsACancelledRunsThenAFinishedSimulationsJson) {
     const std::string_view dictionary = run_json_dictionary();
     EXPECT_EQ(dictionary.data(), run_json_dictionary().data()) << "made once";
-    const json::object o = json::parse(dictionary).as_object();
+    json::stream_parser p;
+    const std::size_t first = p.write_some(dictionary);
+    ASSERT_TRUE(p.done());
+    const json::object cancelled = p.release().as_object();
+    EXPECT_EQ(cancelled.at("status"), "cancelled");
+    EXPECT_EQ(cancelled.at("executionState").at("cancellation").at("requestedBy"), "user");
+    const json::object o = json::parse(dictionary.substr(first)).as_object();
     EXPECT_EQ(o.at("status"), "success");
     EXPECT_EQ(o.at("executionState").at("nodes").as_object().size(), 4u);
     EXPECT_EQ(o.at("executionState").at("forks").at("fork_AAAAAAAAAAAAAAAAAAAAAA").at("state"),
