@@ -10,19 +10,23 @@
 # counted, and a `rep movs` counts once per byte, so copies weigh more than they cost: compare
 # builds with it, not with nginx.
 #
-# Usage: tools/bench-create-instr.sh [--creates N] [--top K] BINARY...
+# Usage: tools/bench-create-instr.sh [--creates N] [--cancel] [--top K] BINARY...
 #   --creates N  creates counted (default 1000)
+#   --cancel     each create is of a waiting run (root -> wait 3600 s, the body of
+#                bench-http.sh's create+cancel row), cancelled at once: instructions per pair
 #   --top K      also print the K forkrun functions with the most instructions (inclusive)
 set -euo pipefail
 
 CREATES=1000
 TOP=0
+CANCEL=0
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 BINS=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --creates) CREATES="$2"; shift 2 ;;
         --top) TOP="$2"; shift 2 ;;
+        --cancel) CANCEL=1; shift ;;
         -h | --help) usage; exit 0 ;;
         -*) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
         *) BINS+=("$1"); shift ;;
@@ -53,20 +57,33 @@ printf '[{"token": "%s", "organizationId": "org_bench", "subject": "bench", "sco
     "$TOKEN" >"$WORK/tokens.json"
 printf '%s' '{"workflowId": "wf_bench", "workflowVersion": 1, "isSimulation": false,
  "workflowDefinition": {"nodes": {"root": {"type": "manual"}}}}' >"$WORK/body.json"
+if [ "$CANCEL" = 1 ]; then
+    printf '%s' '{"workflowId": "wf_bench_wait", "workflowVersion": 1, "isSimulation": false,
+ "workflowDefinition": {"nodes": {"root": {"type": "manual", "children": ["hold"]},
+  "hold": {"type": "wait", "props": {"seconds": 3600}}}}}' >"$WORK/body.json"
+fi
 
-# creates PORT N: N creates on one connection; fails on any answer but 201.
+# creates PORT N: N creates (each cancelled with --cancel) on one connection; fails on any
+# answer but 201 (and 200 for the cancel).
 creates() {
-    python3 - "$1" "$2" "$WORK/body.json" "$TOKEN" <<'EOF'
-import http.client, sys
+    python3 - "$1" "$2" "$WORK/body.json" "$TOKEN" "$CANCEL" <<'EOF'
+import http.client, json, sys
 port, n, body, token = int(sys.argv[1]), int(sys.argv[2]), open(sys.argv[3], "rb").read(), sys.argv[4]
+cancel = sys.argv[5] == "1"
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
 for _ in range(n):
     c.request("POST", "/v1/runs", body, headers)
     r = c.getresponse()
-    r.read()
+    answer = r.read()
     if r.status != 201:
         sys.exit(f"create answered {r.status}")
+    if cancel:
+        c.request("POST", "/v1/runs/" + json.loads(answer)["data"]["id"] + "/cancel", "{}", headers)
+        r = c.getresponse()
+        r.read()
+        if r.status != 200:
+            sys.exit(f"cancel answered {r.status}")
 EOF
 }
 
@@ -94,7 +111,9 @@ for bin in "${BINS[@]}"; do
     dump=$(ls -t "$out".* 2>/dev/null | head -1)
     [ -n "$dump" ] || { echo "bench-create-instr: no callgrind dump for $bin" >&2; exit 2; }
     total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
-    echo "$bin: $((total / CREATES)) instructions per create ($CREATES creates, user space)"
+    what="create"
+    [ "$CANCEL" = 1 ] && what="create+cancel pair"
+    echo "$bin: $((total / CREATES)) instructions per $what ($CREATES, user space)"
     if [ "$TOP" -gt 0 ]; then
         callgrind_annotate --inclusive=yes --threshold=100 "$dump" 2>/dev/null |
             grep -E "^ *[0-9,]+ .*forkrun::" | grep -v "_State_impl\|_Function_handler" |
