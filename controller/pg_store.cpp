@@ -269,18 +269,14 @@ void PgStore::loop(std::size_t writer) {
         std::string& error = out.error;
         const auto began = SteadyClock::now();
         bool connected = ensure_connected(conn, error);
-        auto write_once = [&] {
-            out.fenced.clear();
-            error = write(batch, conn, out.fenced, out.ended, out.inserts_fenced, out.epoch);
-        };
         if (connected) {
-            write_once();
+            write(batch, conn, out);
             // A connection the database dropped (it restarted) is only found out by using it:
             // once more on a fresh one, if the first try failed fast. The insert is idempotent.
             if (!error.empty() && !conn.ok() && SteadyClock::now() - began < config_.bound / 2) {
                 connected = ensure_connected(conn, error);
                 if (connected) {
-                    write_once();
+                    write(batch, conn, out);
                 }
             }
         }
@@ -363,21 +359,11 @@ void PgStore::settle(Batch& batch, std::size_t writer, const Outcome& out) {
     }
     const auto now = SteadyClock::now();
     if (!ec && out.inserts_fenced) {
-        // Back in front, in order, to be written under the epoch this controller registers
-        // with next; a create waits at most the bound for it.
+        // Back in front, to be written under the epoch this controller registers with next;
+        // take() answers those past the bound.
         fenced_epoch_ = std::max(fenced_epoch_, out.epoch);  // a later batch may know better
-        std::vector<Waiting> again;
-        for (auto& w : batch.inserts) {
-            if (now - w.since < config_.bound) {
-                again.push_back(std::move(w));
-                continue;
-            }
-            for (auto& d : w.done) {
-                complete(d, make_error_code(StoreError::kUnavailable));
-            }
-        }
-        inserts_.insert(inserts_.begin(), std::make_move_iterator(again.begin()),
-                        std::make_move_iterator(again.end()));
+        inserts_.insert(inserts_.begin(), std::make_move_iterator(batch.inserts.begin()),
+                        std::make_move_iterator(batch.inserts.end()));
         // Oldest first again (two writers' fenced batches may settle in either order): the
         // front's bound is the next deadline.
         std::stable_sort(inserts_.begin(), inserts_.end(),

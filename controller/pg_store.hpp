@@ -154,18 +154,10 @@ class PgStore final : public DurableStore {
     // After the writers have ended: what they could not write by the stop's deadline, its
     // waiters told kClosed, and said on stderr.
     void drop_unwritten();
-    // One statement for the whole batch; the error, or empty once committed. `fenced`: the
-    // finals whose row this controller may no longer write (not its epoch's); `ended`: which
-    // finals, then which changes (by their index), were their run's last write: terminal, and
-    // no fork kept for inspection (whose release changes the run again).
-    // `inserts_fenced`: the new runs were not inserted, the epoch (`epoch_used`) not the
-    // member's.
-    std::string write(const Batch& batch,
-                      Connection& conn,
-                      std::vector<std::string>& fenced,
-                      std::vector<bool>& ended,
-                      bool& inserts_fenced,
-                      long long& epoch_used);
+    // What a batch's write came to: the error (empty once committed), whether the connection
+    // was lost, `fenced` (the finals whose row this controller may no longer write),
+    // `ended` (which finals, then which changes, were their run's last write), and whether the
+    // new runs were refused for `epoch`, no longer the member's.
     struct Outcome {
         std::string error;
         bool lost = false;
@@ -174,6 +166,8 @@ class PgStore final : public DurableStore {
         bool inserts_fenced = false;
         long long epoch = 0;
     };
+    // One statement for the whole batch; fills `out` but `lost`.
+    void write(const Batch& batch, Connection& conn, Outcome& out);
     void settle(Batch& batch, std::size_t writer, const Outcome& out);
     // Whether new runs wait for this controller to register again (their batch was fenced
     // under the epoch it still has). Holds `mu_`.

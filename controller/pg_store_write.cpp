@@ -108,16 +108,12 @@ const std::string& batch_text(bool inserts, bool updates, bool events, bool noti
 
 }  // namespace
 
-std::string PgStore::write(const Batch& batch,
-                           Connection& conn,
-                           std::vector<std::string>& fenced,
-                           std::vector<bool>& ended,
-                           bool& inserts_fenced,
-                           long long& epoch_used) {
-    ended.clear();
-    inserts_fenced = false;
-    epoch_used = epoch_.load();
-    const std::string epoch = std::to_string(epoch_used);
+void PgStore::write(const Batch& batch, Connection& conn, Outcome& out) {
+    out.fenced.clear();
+    out.ended.clear();
+    out.inserts_fenced = false;
+    out.epoch = epoch_.load();
+    const std::string epoch = std::to_string(out.epoch);
     // A row's columns are read before its JSON, which is then as new or newer: a run that
     // ends in between is not stored terminal with the JSON of before (no later write could
     // mend it), and its change is written again (run_changed came after the read).
@@ -151,10 +147,10 @@ std::string PgStore::write(const Batch& batch,
         return last;
     };
     for (const auto& w : batch.finals) {
-        ended.push_back(change(*w.record));
+        out.ended.push_back(change(*w.record));
     }
     for (const auto& r : batch.changes) {
-        ended.push_back(change(*r));
+        out.ended.push_back(change(*r));
     }
     std::array<PgBinaryTextArray, 4> ev;
     for (const auto& [id, e] : batch.events) {
@@ -187,27 +183,26 @@ std::string PgStore::write(const Batch& batch,
     auto res = conn.run_prepared(batch_text(inserts, updates, events, others_), params,
                                  SteadyClock::now() + config_.bound, error);
     if (!res) {
-        return error.empty() ? "failed" : error;
+        out.error = error.empty() ? "failed" : error;
+        return;
     }
+    out.error.clear();
     std::unordered_set<std::string> written;
     for (int i = 0; i < PQntuples(res.get()); ++i) {
         if (PQgetisnull(res.get(), i, 0)) {
             continue;  // the NOTIFY's row
         }
         if (PQgetlength(res.get(), i, 0) == 0) {
-            inserts_fenced = true;  // fenced_row: no run id is empty
-        } else {
+            out.inserts_fenced = true;  // fenced_row: no run id is empty
+        } else if (!batch.finals.empty()) {
             written.insert(PQgetvalue(res.get(), i, 0));
         }
     }
-    if (!batch.finals.empty()) {
-        for (const auto& w : batch.finals) {
-            if (!written.contains(w.record->id())) {
-                fenced.push_back(w.record->id());
-            }
+    for (const auto& w : batch.finals) {
+        if (!written.contains(w.record->id())) {
+            out.fenced.push_back(w.record->id());
         }
     }
-    return {};
 }
 
 }  // namespace forkrun::controller

@@ -5,6 +5,8 @@
 
 #include <boost/json/value_from.hpp>
 
+#include "util/json_writer.hpp"
+
 namespace forkrun::controller {
 
 std::string_view to_string(RunStatus s) {
@@ -96,6 +98,16 @@ ForkInfo* Run::find_fork(std::string_view fork_id) {
         }
     }
     return nullptr;
+}
+
+void write_error_info(util::JsonWriter& w,
+                      std::string_view key,
+                      const std::optional<ErrorInfo>& e) {
+    if (!e) {
+        w.null(key);
+        return;
+    }
+    w.open('{', key).str("code", to_string(e->code)).str("message", e->message).close('}');
 }
 
 void tag_invoke(const boost::json::value_from_tag&, boost::json::value& jv, const Cancellation& c) {

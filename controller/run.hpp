@@ -16,6 +16,10 @@
 #include "forks/teardown_method.hpp"
 #include "util/timestamp.hpp"
 
+namespace forkrun::util {
+class JsonWriter;
+}
+
 namespace forkrun::controller {
 
 using Clock = util::Clock;
@@ -43,6 +47,10 @@ struct ErrorInfo {
     RunErrc code = RunErrc::kInternalError;
     std::string message;
 };
+
+/// `"key":{"code":...,"message":...}` of a node's error, or `"key":null` (the Run object's
+/// node states and the `node` event write it alike).
+void write_error_info(util::JsonWriter& w, std::string_view key, const std::optional<ErrorInfo>& e);
 
 struct NodeState {
     std::string id;

@@ -9,7 +9,6 @@
 #include <boost/json/value_from.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <optional>
 
 #include "util/json_writer.hpp"
@@ -93,15 +92,6 @@ class EventText : public util::JsonWriter {
     std::string done() && {
         close('}');
         return std::move(*this).take();
-    }
-    // `{"code":...,"message":...}` of a node's error, or null.
-    EventText& error(std::string_view k, const std::optional<ErrorInfo>& e) {
-        if (!e) {
-            null(k);
-            return *this;
-        }
-        open('{', k).str("code", to_string(e->code)).str("message", e->message).close('}');
-        return *this;
     }
 };
 
@@ -189,7 +179,8 @@ void RunEvents::observe(const Run& run) {
         EventText o;
         o.str("runId", run_id_).str("nodeId", n.id).str("status", to_string(n.status));
         o.num("cu", n.cu);
-        o.error("error", n.error).str("at", at());
+        write_error_info(o, "error", n.error);
+        o.str("at", at());
         publish("node", std::move(o).done(), false);
     }
     publish_forks(run, at);
@@ -240,18 +231,8 @@ void RunEvents::publish_forks(const Run& run, const std::function<const std::str
         } else {
             o.str("rpcUrl", f.rpc_url);
         }
-        o.opt_str("error", f.error);
-        if (f.queue_position) {
-            o.num("queuePosition", std::uint64_t{*f.queue_position});
-        } else {
-            o.null("queuePosition");
-        }
-        if (f.kept_until) {
-            o.str("keptUntil", util::format_timestamp(*f.kept_until));
-        } else {
-            o.null("keptUntil");
-        }
-        o.str("at", at());
+        o.opt_str("error", f.error).opt_num("queuePosition", f.queue_position);
+        o.opt_time("keptUntil", f.kept_until).str("at", at());
         publish("fork", std::move(o).done(), false);
     }
 }
@@ -263,11 +244,7 @@ void RunEvents::end_unless_kept(const Run& run) {
     }
     EventText o;
     o.str("runId", run_id_).str("status", to_string(run.status)).num("totalCu", run.total_cu());
-    if (run.finished_at) {
-        o.str("finishedAt", util::format_timestamp(*run.finished_at));
-    } else {
-        o.null("finishedAt");
-    }
+    o.opt_time("finishedAt", run.finished_at);
     publish("end", std::move(o).done(), true);
     stream_.end();
     std::vector<NodeStatus>().swap(nodes_);  // nothing changes again

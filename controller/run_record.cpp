@@ -231,15 +231,13 @@ void RunRecord::compact(
     // Before the text is packed: the summary and the request's places, read off the full text
     // when the wire layer can, else made again from the run.
     auto parts = cut && full_slot->size() < UINT32_MAX ? cut(*full_slot) : std::nullopt;
+    if (!summary_slot) {
+        summary_slot =
+            std::make_shared<const std::string>(parts ? std::move(parts->summary) : summary(run_));
+    }
     if (parts) {
-        if (!summary_slot) {
-            summary_slot = std::make_shared<const std::string>(std::move(parts->summary));
-        }
         drop_request_at(parts->request);
     } else {
-        if (!summary_slot) {
-            summary_slot = std::make_shared<const std::string>(summary(run_));
-        }
         drop_request();
     }
     pack_full_locked(dictionary);

@@ -18,28 +18,14 @@ namespace {
 
 using util::JsonWriter;
 
-void timestamp(JsonWriter& w, std::string_view key, const std::optional<Timestamp>& t) {
-    if (t) {
-        w.str(key, util::format_timestamp(*t));
-    } else {
-        w.null(key);
-    }
-}
-
 void execution_state(JsonWriter& w, const Run& r) {
     w.open('{', "executionState").open('{', "nodes");
     for (const auto& n : r.nodes) {
         w.open_escaped('{', n.id);
         w.str("status", to_string(n.status));
-        timestamp(w, "startedAt", n.started_at);
-        timestamp(w, "finishedAt", n.finished_at);
+        w.opt_time("startedAt", n.started_at).opt_time("finishedAt", n.finished_at);
         w.num("cu", n.cu).value("output", n.output);
-        if (n.error) {
-            w.open('{', "error").str("code", to_string(n.error->code));
-            w.str("message", n.error->message).close('}');
-        } else {
-            w.null("error");
-        }
+        write_error_info(w, "error", n.error);
         w.close('}');
     }
     w.close('}').open('{', "forks");
@@ -47,17 +33,8 @@ void execution_state(JsonWriter& w, const Run& r) {
         w.open_escaped('{', f.fork_id);
         w.num("chainId", f.chain_id).str("state", to_string(f.state)).num("cu", f.cu);
         w.opt_str("error", f.error);
-        auto number = [&](std::string_view key, const auto& v) {
-            if (v) {
-                w.num(key, static_cast<std::uint64_t>(*v));
-            } else {
-                w.null(key);
-            }
-        };
-        number("queuePosition", f.queue_position);
-        number("startAttempts", f.start_attempts);
-        number("forkBlockNumber", f.fork_block_number);
-        timestamp(w, "keptUntil", f.kept_until);
+        w.opt_num("queuePosition", f.queue_position).opt_num("startAttempts", f.start_attempts);
+        w.opt_num("forkBlockNumber", f.fork_block_number).opt_time("keptUntil", f.kept_until);
         w.close('}');
     }
     w.close('}');
@@ -88,7 +65,7 @@ std::string serialize_run(const Run& r, bool full) {
     }
     w.value("propValues", r.prop_values).str("status", to_string(r.status));
     w.str("startedAt", util::format_timestamp(r.started_at));
-    timestamp(w, "finishedAt", r.finished_at);
+    w.opt_time("finishedAt", r.finished_at);
     w.boolean("isSimulation", r.is_simulation).boolean("isDustTest", r.is_dust_test);
     if (r.simulation_mode) {
         w.str("simulationMode", to_string(*r.simulation_mode));
@@ -267,13 +244,16 @@ std::string_view run_json_dictionary() {
                         R"("a":{"type":"assert","props":{"value":"1","equals":"1"}}},)"
                         R"("inputSchema":[]})")
                 .as_object();
-        for (const char* id : {"root", "w", "r", "a"}) {
+        auto node = [&](const char* id, NodeStatus status) {
             NodeState n;
             n.id = id;
-            n.status = NodeStatus::kSuccess;
+            n.status = status;
             n.started_at = r.started_at;
             n.finished_at = r.started_at;
-            r.nodes.push_back(std::move(n));
+            return n;
+        };
+        for (const char* id : {"root", "w", "r", "a"}) {
+            r.nodes.push_back(node(id, NodeStatus::kSuccess));
         }
         ForkInfo f;
         f.fork_id = "fork_AAAAAAAAAAAAAAAAAAAAAA";
@@ -293,15 +273,7 @@ std::string_view run_json_dictionary() {
             json::parse(R"({"nodes":{"root":{"type":"manual","children":["hold"]},)"
                         R"("hold":{"type":"wait","props":{"seconds":3600}}}})")
                 .as_object();
-        for (const auto& [id, status] :
-             {std::pair{"root", NodeStatus::kSuccess}, std::pair{"hold", NodeStatus::kCancelled}}) {
-            NodeState n;
-            n.id = id;
-            n.status = status;
-            n.started_at = r.started_at;
-            n.finished_at = r.started_at;
-            c.nodes.push_back(std::move(n));
-        }
+        c.nodes = {node("root", NodeStatus::kSuccess), node("hold", NodeStatus::kCancelled)};
         c.cancellation = Cancellation{"user", r.started_at, std::nullopt, r.started_at, {}};
         return run_to_json(c) + run_to_json(r);  // the commoner last: nearer, cheaper to point at
     }();

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "util/json_text.hpp"
+#include "util/timestamp.hpp"
 
 namespace forkrun::util {
 
@@ -54,6 +55,15 @@ class JsonWriter {
     /// The string, or null.
     JsonWriter& opt_str(std::string_view k, const std::optional<std::string>& v) {
         return v ? str(k, std::string_view(*v)) : null(k);
+    }
+    /// The number, or null.
+    template <class T>
+    JsonWriter& opt_num(std::string_view k, const std::optional<T>& v) {
+        return v ? num(k, static_cast<std::uint64_t>(*v)) : null(k);
+    }
+    /// The time in RFC 3339 (format_timestamp), or null.
+    JsonWriter& opt_time(std::string_view k, const std::optional<Timestamp>& t) {
+        return t ? str(k, format_timestamp(*t)) : null(k);
     }
     JsonWriter& num(std::string_view k, std::uint64_t v) {
         key(k);
